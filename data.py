@@ -1,0 +1,193 @@
+"""CIFAR-10 on the training device: download, verify, read, split, and batch.
+
+Owns everything between the Toronto archive and a normalised float batch:
+a checked download that never leaves a half-written file under a valid name,
+a pickle reader that only accepts numpy arrays, a class-stratified train/val
+split, and batches cut by index from uint8 tensors that stay on the device,
+where normalisation and augmentation run on the whole batch at once.
+"""
+import hashlib
+import os
+import pickle
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+MD5 = "c58f30108f718f92721af3b95e74349a"
+ARCHIVE = "cifar-10-python.tar.gz"
+FOLDER = "cifar-10-batches-py"
+TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+TEST_BATCH = "test_batch"
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2023, 0.1994, 0.2010)
+
+
+class DataError(Exception):
+    """A problem with the data on disk or its download, explained in one line for the user."""
+
+
+def md5sum(path):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fetch(url, path):
+    from tqdm import tqdm  # imported here: only a download needs it
+
+    with urllib.request.urlopen(url, timeout=60) as r, open(path, "wb") as f:
+        total = int(r.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {os.path.basename(url)}",
+                  file=sys.stderr, disable=None) as bar:
+            for chunk in iter(lambda: r.read(1 << 20), b""):
+                f.write(chunk)
+                bar.update(len(chunk))
+
+
+def download(url, dest, md5, tries=3, backoff=2.0):
+    """Fetch url to dest. Bytes go to dest.part, renamed to dest only once the md5 matches."""
+    part = dest + ".part"
+    try:
+        for attempt in range(1, tries + 1):
+            try:
+                _fetch(url, part)
+                break
+            except OSError as e:  # URLError, HTTPError, timeouts and resets are all OSErrors
+                if attempt == tries:
+                    raise DataError(f"download of {url} failed after {tries} tries ({e}); check the network, "
+                                    f"or put {ARCHIVE} into {os.path.dirname(dest) or '.'} by hand") from None
+                print(f"download failed ({e}); retrying in {backoff ** attempt:.0f} s", file=sys.stderr)
+                time.sleep(backoff ** attempt)
+        got = md5sum(part)
+        if got != md5:
+            raise DataError(f"downloaded {url} has md5 {got}, expected {md5}; the file was removed, run again")
+        os.replace(part, dest)
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
+
+
+def extract(archive, data_dir):
+    """Unpack into a temporary folder and rename it into place, so a folder named FOLDER is always complete."""
+    tmp = tempfile.mkdtemp(prefix=".extract-", dir=data_dir)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(tmp, filter="data")
+        if not os.path.isdir(os.path.join(tmp, FOLDER)):
+            raise DataError(f"{archive} holds no {FOLDER}/ folder; it is not the CIFAR-10 python archive")
+        os.replace(os.path.join(tmp, FOLDER), os.path.join(data_dir, FOLDER))
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise DataError(f"cannot extract {archive} ({e}); delete it and run again to download a fresh copy") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def locate(data_dir, url=URL, md5=MD5):
+    """Return the path of the extracted batches, extracting or downloading the archive as needed."""
+    folder = os.path.join(data_dir, FOLDER)
+    if os.path.isdir(folder):
+        return folder
+    archive = os.path.join(data_dir, ARCHIVE)
+    os.makedirs(data_dir, exist_ok=True)
+    if os.path.exists(archive):
+        got = md5sum(archive)
+        if got != md5:
+            raise DataError(f"{archive} has md5 {got}, expected {md5}; delete it and run again to download it")
+    else:
+        download(url, archive, md5)
+    extract(archive, data_dir)
+    return folder
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    # A CIFAR batch is a dict of lists and numpy arrays; refusing every other global
+    # means a doctored batch file cannot run code when it is read.
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def read_batch(path):
+    """Read one pickled CIFAR batch of any number of rows -> (x uint8 [N, 3, 32, 32], y int64 [N])."""
+    fix = f"delete the {FOLDER}/ folder so the archive is extracted again, or replace the file"
+    if not os.path.isfile(path):
+        raise DataError(f"missing batch file {path}; {fix}")
+    try:
+        with open(path, "rb") as f:
+            d = _ArrayUnpickler(f, encoding="latin1").load()
+        x, y = np.asarray(d["data"]), np.asarray(d["labels"], dtype=np.int64)
+    except Exception as e:  # truncated, not a pickle, or a pickle of something else
+        raise DataError(f"cannot read {path} as a CIFAR-10 batch ({type(e).__name__}: {e}); {fix}") from None
+    if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y.shape != (len(x),):
+        raise DataError(f"{path} is not a CIFAR-10 batch (data {x.dtype} {x.shape}, labels {y.shape}); {fix}")
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise DataError(f"{path} has labels outside 0..9; {fix}")
+    return x.reshape(-1, 3, 32, 32), y  # rows are 1024 red, 1024 green, 1024 blue values
+
+
+def load_cifar10(data_dir, url=URL, md5=MD5):
+    """Return numpy arrays x_train, y_train, x_test, y_test from data_dir, fetching them on first use."""
+    folder = locate(data_dir, url, md5)
+    train = [read_batch(os.path.join(folder, b)) for b in TRAIN_BATCHES]
+    x_test, y_test = read_batch(os.path.join(folder, TEST_BATCH))
+    return (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]), x_test, y_test)
+
+
+def stratified_split(labels, val_fraction, seed, num_classes=10):
+    """Indices (train, val): round(val_fraction * n_c) of each class c go to validation."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in range(num_classes):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        val.append(idx[: int(round(val_fraction * idx.size))])
+    val = np.sort(np.concatenate(val))
+    return np.setdiff1d(np.arange(len(labels)), val), val
+
+
+def index_batches(n, batch_size, device, gen=None, drop_last=False):
+    """Index tensors on `device` for one pass over n samples, shuffled by `gen` when given.
+
+    The permutation is drawn on the CPU from a seeded generator so the order is
+    the same on every device; it is moved to the device once per epoch.
+    """
+    order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
+    order = order.to(device)
+    stop = n - n % batch_size if drop_last else n
+    for i in range(0, stop, batch_size):
+        yield order[i : i + batch_size]
+
+
+def augment(x, gen):
+    """Random crop with 4-pixel zero padding and horizontal flip, drawn per image: uint8 [B, C, H, W]."""
+    B, C, H, W = x.shape
+    padded = F.pad(x, (4, 4, 4, 4))  # [B, C, H+8, W+8]
+    off = torch.randint(0, 9, (2, B), generator=gen).to(x.device)
+    flip = (torch.rand(B, generator=gen) < 0.5).to(x.device)
+    dev = x.device
+    rows = off[0][:, None] + torch.arange(H, device=dev)  # [B, H]
+    cols = off[1][:, None] + torch.arange(W, device=dev)  # [B, W]
+    cols = torch.where(flip[:, None], cols.flip(1), cols)  # reading columns backwards is the flip
+    b = torch.arange(B, device=dev)[:, None, None, None]
+    c = torch.arange(C, device=dev)[None, :, None, None]
+    return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # [B, C, H, W]
+
+
+def normalize(x):
+    """uint8 [B, 3, H, W] -> float32, standardised with the CIFAR-10 channel statistics."""
+    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
+    return (x.float() / 255 - mean) / std

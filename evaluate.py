@@ -1,0 +1,76 @@
+"""Evaluate a trained model on the clean CIFAR-10 test set: accuracy, per-class accuracy, confusion matrix.
+
+Takes a run directory (uses its best.pt) or a checkpoint file, and writes eval.json
+beside the checkpoint. Its accuracy is computed by the same code as train.py's, so
+it equals result.json's test_acc_best exactly on the same device.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+
+import data
+from model import make_model
+from train import pick_device, predict, save_json
+
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description="Evaluate a checkpoint on the clean CIFAR-10 test set.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("path", help="run directory (its best.pt is used) or a .pt checkpoint")
+    p.add_argument("--data-dir", default=None, help="CIFAR-10 folder; the run's own --data-dir when not given")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present")
+    return p.parse_args(argv)
+
+
+def load_checkpoint(path, device):
+    ckpt_path = os.path.join(path, "best.pt") if os.path.isdir(path) else path
+    if not os.path.isfile(ckpt_path):
+        raise ValueError(f"no checkpoint at {ckpt_path}; give a run directory that holds best.pt, or a .pt file")
+    try:
+        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        model = make_model(ck["config"]["arch"]).to(device)
+        model.load_state_dict(ck["model"])
+    except Exception as e:  # not a torch file, or weights of another shape
+        raise ValueError(f"{ckpt_path} is not a checkpoint of this suite ({type(e).__name__}); "
+                         f"point at a best.pt or last.pt written by train.py") from None
+    return ckpt_path, ck, model
+
+
+def confusion(y, pred, num_classes=10):
+    """C[i, j] = number of test images of class i predicted as j."""
+    return np.bincount(y * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        device = pick_device(args.device)
+        ckpt_path, ck, model = load_checkpoint(args.path, device)
+        cfg = ck["config"]
+        if cfg.get("deterministic", True):
+            torch.use_deterministic_algorithms(True)
+        _, _, x_test, y_test = data.load_cifar10(args.data_dir or cfg["data_dir"])
+    except (ValueError, data.DataError) as e:
+        sys.exit(f"error: {e}")
+    x = torch.from_numpy(x_test).to(device)
+    pred = predict(model, x, cfg["eval_batch_size"]).argmax(1).cpu().numpy()
+    C = confusion(y_test, pred)
+    per_class = C.diagonal() / np.maximum(C.sum(1), 1)
+    acc = int(C.diagonal().sum()) / len(y_test)
+    out = {"checkpoint": ckpt_path, "epoch": ck.get("epoch"), "test_acc": acc, "n_test": len(y_test),
+           "per_class_acc": dict(zip(CLASSES, per_class.round(6).tolist())), "confusion_matrix": C.tolist()}
+    save_json(os.path.join(os.path.dirname(ckpt_path), "eval.json"), out)
+    print(f"{ckpt_path} (epoch {out['epoch']}): test accuracy {acc:.4f} on {len(y_test)} images")
+    for name, a in out["per_class_acc"].items():
+        print(f"  {name:<10} {a:.4f}")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print("\n".join(" ".join(f"{v:5d}" for v in row) for row in C))
+
+
+if __name__ == "__main__":
+    main()

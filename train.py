@@ -1,0 +1,281 @@
+"""Train one run of the noisy-label study: one noise setting, one loss, one model, one seed.
+
+Everything a run produces lives in its run directory: config.json (written first),
+noise.json (the realised transition matrix and rate), log.csv (one row per epoch),
+best.pt and last.pt (written atomically) and result.json (written last).
+"""
+import argparse
+import csv
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+import data
+import noise
+from losses import NAMES as LOSS_NAMES, ALIASES as LOSS_ALIASES, get_loss
+from model import ARCHS, make_model
+
+LOG_COLUMNS = ["epoch", "train_loss", "train_acc_noisy", "train_acc_true", "val_loss", "val_acc",
+               "test_loss", "test_acc", "lr", "seconds"]
+# Keys that may differ between a run and its --resume without changing any result.
+RESUME_FREE = {"resume", "data_dir", "out", "loss_as_given", "run_dir"}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description="Train one run of the noisy-label study.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data-dir", default="./data", help="folder with CIFAR-10 (downloaded here on first use)")
+    p.add_argument("--out", default="results", help="results root; the run goes to OUT/<noise>-<rate>/<loss>/seed<seed>")
+    p.add_argument("--noise", default="none", choices=noise.KINDS, help="label noise type")
+    p.add_argument("--rate", type=float, default=0.0, help="fraction of each (source) class whose label is flipped")
+    p.add_argument("--clean-val", action="store_true", help="give the validation split its clean labels")
+    p.add_argument("--val-fraction", type=float, default=0.15, help="fraction of the training set held out")
+    p.add_argument("--loss", default="ce", metavar="NAME", help=f"one of: {', '.join(LOSS_NAMES)}")
+    p.add_argument("--gamma", type=float, default=2.0, help="focal exponent of fl, nfl, nfl-exp")
+    p.add_argument("--alpha", type=float, default=1.0, help="APL weight of the active loss")
+    p.add_argument("--beta", type=float, default=1.0, help="APL weight of the passive loss")
+    p.add_argument("--temperature", type=float, default=1.0, help="T of the report's nce-exp and nfl-exp")
+    p.add_argument("--arch", default="resnet18", choices=list(ARCHS), help="model")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=128, help="training batch size")
+    p.add_argument("--eval-batch-size", type=int, default=1024, help="batch size for validation and test")
+    p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"], help="optimizer (sgd uses --momentum)")
+    p.add_argument("--lr", type=float, default=0.01, help="initial learning rate")
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    p.add_argument("--scheduler", default="cosine", choices=["cosine", "none"], help="lr schedule over the epochs")
+    p.add_argument("--augment", action="store_true", help="random crop (4-pixel padding) and horizontal flip")
+    p.add_argument("--seed", type=int, default=42, help="seed of the noise, the split, the model and the data order")
+    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
+                   help="deterministic algorithms, cudnn.benchmark off")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present")
+    p.add_argument("--resume", action="store_true", help="continue the run from its last.pt")
+    return vars(p.parse_args(argv))
+
+
+def check_config(cfg):
+    """Raise ValueError for values argparse cannot check; return the canonical loss name."""
+    if not 0.0 <= cfg["rate"] <= 1.0:
+        raise ValueError(f"--rate must be in [0, 1], got {cfg['rate']}")
+    if not 0.0 < cfg["val_fraction"] < 1.0:
+        raise ValueError(f"--val-fraction must be in (0, 1), got {cfg['val_fraction']}")
+    for key in ("epochs", "batch_size", "eval_batch_size"):
+        if cfg[key] < 1:
+            raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {cfg[key]}")
+    get_loss(cfg["loss"])  # unknown names fail here, before anything is written
+    return LOSS_ALIASES.get(cfg["loss"], cfg["loss"])
+
+
+def run_dir(cfg, loss):
+    kind, rate = (cfg["noise"], cfg["rate"]) if cfg["noise"] != "none" and cfg["rate"] > 0 else ("none", 0.0)
+    return os.path.join(cfg["out"], f"{kind}-{float(rate)!r}", loss, f"seed{cfg['seed']}")
+
+
+def pick_device(name):
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but no CUDA GPU is visible; use --device cpu")
+    return torch.device(name)
+
+
+def save_atomic(path, write):
+    """Write through write(f) to a temporary name, then rename: a reader never sees half a file."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_json(path, obj):
+    save_atomic(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+
+
+def save_torch(path, obj):
+    save_atomic(path, lambda f: torch.save(obj, f))
+
+
+def epoch_generator(seed, epoch):
+    # One generator per epoch, derived from (seed, epoch): the data order and the
+    # augmentation of epoch e are the same whether or not the run was resumed.
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gen, augment):
+    """One pass over the training split; returns (loss, acc vs noisy labels, acc vs true labels)."""
+    from tqdm import tqdm
+
+    model.train()
+    sums = torch.zeros(4, device=x.device)  # loss * B, correct vs noisy, correct vs true, B
+    batches = data.index_batches(len(x), batch_size, x.device, gen, drop_last=len(x) >= batch_size)
+    for idx in tqdm(batches, total=len(x) // batch_size, leave=False, disable=None, desc="train"):
+        xb = data.augment(x[idx], gen) if augment else x[idx]
+        logits = model(data.normalize(xb))  # [B, C]
+        loss = loss_fn(logits, y_noisy[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        # Accumulated on the device: reading a value here would stall the GPU every batch.
+        pred = logits.detach().argmax(1)
+        sums += torch.stack([loss.detach() * len(idx), (pred == y_noisy[idx]).sum(), (pred == y_true[idx]).sum(),
+                             torch.tensor(len(idx), device=x.device)])
+    s = sums.tolist()
+    return s[0] / s[3], s[1] / s[3], s[2] / s[3]
+
+
+@torch.inference_mode()
+def predict(model, x, batch_size):
+    """Logits [N, C] for uint8 images [N, 3, 32, 32], in eval mode."""
+    model.eval()
+    return torch.cat([model(data.normalize(x[idx])) for idx in data.index_batches(len(x), batch_size, x.device)])
+
+
+def evaluate(model, loss_fn, x, y, batch_size):
+    """(mean loss, accuracy) of the model on one split."""
+    logits = predict(model, x, batch_size)
+    loss, correct = loss_fn(logits, y).item(), (logits.argmax(1) == y).sum().item()
+    return loss, correct / len(y)
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=os.path.dirname(os.path.abspath(__file__)),
+                              capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def prepare(cfg, device):
+    """Load CIFAR-10, corrupt the training labels, split; returns device tensors and the noise record."""
+    x, y_true, x_test, y_test = data.load_cifar10(cfg["data_dir"])
+    # Noise is applied to the whole training set before the split, as in the literature.
+    y_noisy, T = noise.make_noisy_labels(y_true, cfg["noise"], cfg["rate"], cfg["seed"])
+    # Stratified by the labels a researcher would actually see: the noisy ones.
+    tr, va = data.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1])
+    on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+    splits = {"x_tr": on(x[tr]), "y_tr": on(y_noisy[tr]), "y_tr_true": on(y_true[tr]), "x_va": on(x[va]),
+              "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test)}
+    record = {"transition_matrix": T.round(6).tolist(), "realised_rate": float((y_noisy != y_true).mean()),
+              "n_flipped": int((y_noisy != y_true).sum()), "n_train_total": int(len(y_true))}
+    return splits, record
+
+
+def read_log(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_log(path, rows):
+    def write(f):
+        f.write((",".join(LOG_COLUMNS) + "\n").encode())
+        for r in rows:
+            f.write((",".join(str(r[c]) for c in LOG_COLUMNS) + "\n").encode())
+    save_atomic(path, write)
+
+
+def run(cfg):
+    loss_name = check_config(cfg)
+    device = pick_device(cfg["device"])
+    if cfg["deterministic"]:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it before its first call
+        torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = not cfg["deterministic"]
+    out = run_dir(cfg, loss_name)
+    last_path, best_path, log_path = (os.path.join(out, f) for f in ("last.pt", "best.pt", "log.csv"))
+    if os.path.exists(last_path) and not cfg["resume"]:
+        raise ValueError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+    if cfg["resume"] and os.path.exists(os.path.join(out, "result.json")):
+        print(f"{out} is already finished (result.json exists); nothing to do")
+        return out
+    cfg = {**cfg, "loss": loss_name, "loss_as_given": cfg["loss"], "run_dir": out}
+
+    S, record = prepare(cfg, device)
+    torch.manual_seed(cfg["seed"])
+    model = make_model(cfg["arch"]).to(device)
+    if cfg["optimizer"] == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+                              weight_decay=cfg["weight_decay"])
+    if cfg["scheduler"] == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+    loss_fn = get_loss(loss_name, gamma=cfg["gamma"], alpha=cfg["alpha"], beta=cfg["beta"],
+                       temperature=cfg["temperature"])
+
+    start, best, rows, wall0 = 1, {"epoch": 0, "val_acc": -1.0}, [], 0.0
+    if cfg["resume"] and os.path.exists(last_path):
+        ck = torch.load(last_path, map_location=device, weights_only=True)
+        changed = sorted(k for k in set(cfg) | set(ck["config"])
+                         if k not in RESUME_FREE and cfg.get(k) != ck["config"].get(k))
+        if changed:
+            raise ValueError(f"--resume with a different setting ({', '.join(changed)}); "
+                             f"repeat the original flags or choose another --out")
+        model.load_state_dict(ck["model"]), opt.load_state_dict(ck["optimizer"]), sched.load_state_dict(ck["scheduler"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        start, best, wall0 = ck["epoch"] + 1, ck["best"], ck["wall"]
+        rows = [r for r in read_log(log_path) if int(r["epoch"]) <= ck["epoch"]]  # drop rows past the checkpoint
+        print(f"resuming {out} after epoch {ck['epoch']}")
+    os.makedirs(out, exist_ok=True)
+    if start == 1:
+        save_json(os.path.join(out, "config.json"), cfg)
+        save_json(os.path.join(out, "noise.json"), record)
+    write_log(log_path, rows)
+    print(f"{out}: {cfg['arch']} on {device}, {len(S['x_tr'])} train / {len(S['x_va'])} val / {len(S['x_te'])} "
+          f"test, realised noise rate {record['realised_rate']:.4f}")
+
+    t_start = time.time() - wall0
+    for epoch in range(start, cfg["epochs"] + 1):
+        t0, lr = time.time(), opt.param_groups[0]["lr"]
+        gen = epoch_generator(cfg["seed"], epoch)
+        tr_loss, acc_noisy, acc_true = train_epoch(model, loss_fn, opt, S["x_tr"], S["y_tr"], S["y_tr_true"],
+                                                   cfg["batch_size"], gen, cfg["augment"])
+        if not np.isfinite(tr_loss):
+            raise ValueError(f"the training loss became {tr_loss} in epoch {epoch}; the last good checkpoint is "
+                             f"kept: lower --lr and start a new run")
+        sched.step()
+        va_loss, va_acc = evaluate(model, loss_fn, S["x_va"], S["y_va"], cfg["eval_batch_size"])
+        te_loss, te_acc = evaluate(model, loss_fn, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+        row = dict(zip(LOG_COLUMNS, [epoch, f"{tr_loss:.6f}", f"{acc_noisy:.6f}", f"{acc_true:.6f}", f"{va_loss:.6f}",
+                                     f"{va_acc:.6f}", f"{te_loss:.6f}", f"{te_acc:.6f}", f"{lr:.6g}",
+                                     f"{time.time() - t0:.2f}"]))
+        if va_acc > best["val_acc"]:  # model selection on validation only, never on test
+            best = {"epoch": epoch, "val_acc": va_acc}
+            save_torch(best_path, {"model": model.state_dict(), "config": cfg, "epoch": epoch})
+        rows.append(row)
+        save_torch(last_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                               "scheduler": sched.state_dict(), "epoch": epoch, "best": best, "config": cfg,
+                               "rng": {"torch": torch.get_rng_state()}, "wall": time.time() - t_start})
+        write_log(log_path, rows)
+        print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr_loss:.4f} acc noisy {acc_noisy:.3f} "
+              f"true {acc_true:.3f} | val {va_loss:.4f} {va_acc:.3f} | test {te_acc:.3f} | {row['seconds']} s")
+
+    model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True)["model"])
+    _, test_best = evaluate(model, loss_fn, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+    result = {"best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "test_acc_best": test_best,
+              "test_acc_last": float(rows[-1]["test_acc"]), "realised_noise_rate": record["realised_rate"],
+              "wall_seconds": round(time.time() - t_start, 2), "torch": torch.__version__, "device": str(device),
+              "git_commit": git_commit(), "command": shlex.join([os.path.basename(sys.executable)] + sys.argv)}
+    save_json(os.path.join(out, "result.json"), result)
+    print(f"best epoch {best['epoch']}: val acc {best['val_acc']:.4f}, test acc {test_best:.4f} -> {out}")
+    return out
+
+
+def main(argv=None):
+    try:
+        run(parse_args(argv))
+    except (ValueError, data.DataError) as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()
