@@ -7,6 +7,7 @@ split, and batches cut by index from uint8 tensors that stay on the device,
 where normalisation and augmentation run on the whole batch at once.
 """
 import hashlib
+import http.client
 import os
 import pickle
 import shutil
@@ -45,13 +46,19 @@ def md5sum(path):
 def _fetch(url, path):
     from tqdm import tqdm  # imported here: only a download needs it
 
+    got = 0
+    print(f"downloading {url} to {path}", file=sys.stderr)  # a line even where the bar is hidden (no TTY)
     with urllib.request.urlopen(url, timeout=60) as r, open(path, "wb") as f:
         total = int(r.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {os.path.basename(url)}",
                   file=sys.stderr, disable=None) as bar:
             for chunk in iter(lambda: r.read(1 << 20), b""):
                 f.write(chunk)
+                got += len(chunk)
                 bar.update(len(chunk))
+    # read(n) returns b"" when the server hangs up early instead of raising: count the bytes.
+    if total is not None and got != total:
+        raise http.client.IncompleteRead(b"", total - got)
 
 
 def download(url, dest, md5, tries=3, backoff=2.0):
@@ -62,7 +69,8 @@ def download(url, dest, md5, tries=3, backoff=2.0):
             try:
                 _fetch(url, part)
                 break
-            except OSError as e:  # URLError, HTTPError, timeouts and resets are all OSErrors
+            # URLError, HTTPError, timeouts and resets are OSErrors; a cut-off body is IncompleteRead.
+            except (OSError, http.client.HTTPException) as e:
                 if attempt == tries:
                     raise DataError(f"download of {url} failed after {tries} tries ({e}); check the network, "
                                     f"or put {ARCHIVE} into {os.path.dirname(dest) or '.'} by hand") from None

@@ -73,9 +73,11 @@ NAMES = SINGLE + APL + list(ALIASES)
 def _batch_mean(per_sample, logits, labels, num_classes, hp):
     if logits.ndim != 2 or logits.shape[1] != num_classes:
         raise ValueError(f"logits must have shape [B, {num_classes}], got {list(logits.shape)}")
-    # Autocast off: the loss is always computed in float32, whatever the model ran in.
+    # Autocast off: the loss is computed in float32 (float64 stays float64, for gradcheck)
+    # whatever precision the model ran in.
     with torch.autocast(logits.device.type, enabled=False):
-        log_p = F.log_softmax(logits.float(), dim=1)  # [B, C]
+        x = logits if logits.dtype == torch.float64 else logits.float()
+        log_p = F.log_softmax(x, dim=1)  # [B, C]
         return per_sample(log_p, labels, **hp).mean()
 
 

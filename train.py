@@ -5,7 +5,6 @@ noise.json (the realised transition matrix and rate), log.csv (one row per epoch
 best.pt and last.pt (written atomically) and result.json (written last).
 """
 import argparse
-import csv
 import json
 import os
 import shlex
@@ -168,11 +167,6 @@ def prepare(cfg, device):
     return splits, record
 
 
-def read_log(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def write_log(path, rows):
     def write(f):
         f.write((",".join(LOG_COLUMNS) + "\n").encode())
@@ -223,7 +217,7 @@ def run(cfg):
         model.load_state_dict(ck["model"]), opt.load_state_dict(ck["optimizer"]), sched.load_state_dict(ck["scheduler"])
         torch.set_rng_state(ck["rng"]["torch"])
         start, best, wall0 = ck["epoch"] + 1, ck["best"], ck["wall"]
-        rows = [r for r in read_log(log_path) if int(r["epoch"]) <= ck["epoch"]]  # drop rows past the checkpoint
+        rows = ck["log"]  # log.csv is rewritten from the checkpoint: no missing, partial or extra rows
         print(f"resuming {out} after epoch {ck['epoch']}")
     os.makedirs(out, exist_ok=True)
     if start == 1:
@@ -254,7 +248,7 @@ def run(cfg):
         rows.append(row)
         save_torch(last_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                "scheduler": sched.state_dict(), "epoch": epoch, "best": best, "config": cfg,
-                               "rng": {"torch": torch.get_rng_state()}, "wall": time.time() - t_start})
+                               "rng": {"torch": torch.get_rng_state()}, "wall": time.time() - t_start, "log": rows})
         write_log(log_path, rows)
         print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr_loss:.4f} acc noisy {acc_noisy:.3f} "
               f"true {acc_true:.3f} | val {va_loss:.4f} {va_acc:.3f} | test {te_acc:.3f} | {row['seconds']} s")

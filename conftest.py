@@ -1,0 +1,66 @@
+"""Shared test helpers: small CIFAR-10 data sets in the original pickle layout, made on the fly."""
+import io
+import os
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from data import FOLDER, TEST_BATCH, TRAIN_BATCHES
+
+
+def learnable_images(labels, rng):
+    """uint8 rows [N, 3072]: each class has its own colour and stripe direction, plus pixel noise."""
+    palette = np.random.default_rng(1234).integers(30, 226, size=(10, 3))  # the same in every batch
+    yy, xx = np.mgrid[0:32, 0:32]
+    x = np.empty((len(labels), 3, 32, 32), dtype=np.float64)
+    for i, c in enumerate(labels):
+        stripes = np.sin((xx * np.cos(c * 0.3) + yy * np.sin(c * 0.3)) * (0.4 + 0.05 * c))
+        x[i] = palette[c][:, None, None] + 25 * stripes + rng.normal(0, 20, size=(3, 32, 32))
+    return np.clip(x, 0, 255).astype(np.uint8).reshape(len(labels), 3072)
+
+
+def write_cifar(root, per_batch=60, n_test=200, seed=0):
+    """Write root/cifar-10-batches-py with 5 train batches of per_batch images and one test batch.
+
+    Labels cycle through the 10 classes so every class is present; returns the folder path.
+    """
+    rng = np.random.default_rng(seed)
+    folder = os.path.join(root, FOLDER)
+    os.makedirs(folder, exist_ok=True)
+    for name, n in [(b, per_batch) for b in TRAIN_BATCHES] + [(TEST_BATCH, n_test)]:
+        labels = rng.permutation(np.arange(n) % 10)
+        d = {"batch_label": name, "labels": labels.tolist(), "data": learnable_images(labels, rng)}
+        with open(os.path.join(folder, name), "wb") as f:
+            pickle.dump(d, f)
+    return folder
+
+
+def make_archive(path, src_root):
+    """Pack src_root/cifar-10-batches-py into a .tar.gz at path, as the official archive is laid out."""
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(os.path.join(src_root, FOLDER), arcname=FOLDER)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+@pytest.fixture(scope="session")
+def cifar_dir(tmp_path_factory):
+    """A data dir holding an extracted, learnable, small CIFAR-10 (300 train, 200 test images)."""
+    root = tmp_path_factory.mktemp("cifar")
+    write_cifar(str(root))
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def archive_bytes(tmp_path_factory):
+    src = tmp_path_factory.mktemp("src")
+    write_cifar(str(src), per_batch=20, n_test=20, seed=1)
+    return make_archive(str(src / "a.tar.gz"), str(src))
+
+
+def pickle_bytes(obj):
+    buf = io.BytesIO()
+    pickle.dump(obj, buf)
+    return buf.getvalue()

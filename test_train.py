@@ -1,0 +1,104 @@
+"""End to end: train.py and evaluate.py on a small generated data set, through their real entry points."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import train
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def args(cifar_dir, out, *extra):
+    return ["--data-dir", cifar_dir, "--out", str(out), "--arch", "cnn8", "--epochs", "2", "--batch-size", "32",
+            "--noise", "sym", "--rate", "0.2", "--loss", "nce+mae", "--device", "cpu", *extra]
+
+
+def rows(run):
+    with open(os.path.join(run, "log.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def finished(cifar_dir, tmp_path_factory):
+    """One uninterrupted 2-epoch run, shared by the tests below."""
+    return train.run(train.parse_args(args(cifar_dir, tmp_path_factory.mktemp("a"))))
+
+
+def test_run_directory_and_learning(finished):
+    assert finished.endswith(os.path.join("sym-0.2", "nce+mae", "seed42"))
+    for f in ("config.json", "noise.json", "log.csv", "best.pt", "last.pt", "result.json"):
+        assert os.path.isfile(os.path.join(finished, f)), f
+    log = rows(finished)
+    assert [r["epoch"] for r in log] == ["1", "2"] and list(log[0]) == train.LOG_COLUMNS
+    result = json.load(open(os.path.join(finished, "result.json")))
+    assert result["test_acc_best"] > 0.3  # 10 classes: chance is 0.1
+    # 300 images, 30 per class, 6 flipped per class: exactly 60 noisy labels
+    assert result["realised_noise_rate"] == pytest.approx(0.2)
+    noise = json.load(open(os.path.join(finished, "noise.json")))
+    assert noise["n_flipped"] == 60 and noise["transition_matrix"][0][0] == pytest.approx(0.8)
+    best = max(log, key=lambda r: float(r["val_acc"]))
+    assert result["best_epoch"] == int(best["epoch"])
+    assert result["test_acc_best"] == pytest.approx(float(best["test_acc"]), abs=1e-6)
+    cfg = json.load(open(os.path.join(finished, "config.json")))
+    assert cfg["lr"] == 0.01 and cfg["optimizer"] == "adamw" and cfg["loss"] == "nce+mae"
+
+
+def test_evaluate_cli_matches_result_json(finished):
+    p = subprocess.run([sys.executable, os.path.join(HERE, "evaluate.py"), finished, "--device", "cpu"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    ev = json.load(open(os.path.join(finished, "eval.json")))
+    result = json.load(open(os.path.join(finished, "result.json")))
+    assert ev["test_acc"] == result["test_acc_best"]  # exactly, not approximately
+    assert sum(map(sum, ev["confusion_matrix"])) == ev["n_test"] == 200
+    assert f"{ev['test_acc']:.4f}" in p.stdout
+
+
+def test_resume_after_interruption_gives_identical_rows(finished, cifar_dir, tmp_path, monkeypatch):
+    save_torch, saved = train.save_torch, []
+
+    def stop_after_first_epoch(path, obj):
+        save_torch(path, obj)
+        saved.append(path)
+        if path.endswith("last.pt"):
+            raise KeyboardInterrupt  # the process dies right after epoch 1's checkpoint
+
+    monkeypatch.setattr(train, "save_torch", stop_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(train.parse_args(args(cifar_dir, tmp_path)))
+    monkeypatch.setattr(train, "save_torch", save_torch)
+    run = train.run(train.parse_args(args(cifar_dir, tmp_path, "--resume")))
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert strip(rows(run)) == strip(rows(finished))
+    a, b = (torch.load(os.path.join(d, "best.pt"), weights_only=True)["model"] for d in (run, finished))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_changed_settings(finished, cifar_dir):
+    out = os.path.dirname(os.path.dirname(os.path.dirname(finished)))
+    os.rename(os.path.join(finished, "result.json"), os.path.join(finished, "result.bak"))
+    try:
+        with pytest.raises(ValueError, match="different setting.*lr"):
+            train.run(train.parse_args(args(cifar_dir, out, "--resume", "--lr", "0.1")))
+    finally:
+        os.rename(os.path.join(finished, "result.bak"), os.path.join(finished, "result.json"))
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--loss", "mse"], "unknown loss 'mse'"),
+    (["--rate", "1.5"], r"--rate must be in \[0, 1\]"),
+    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--val-fraction", "1"], r"--val-fraction must be in \(0, 1\)"),
+])
+def test_bad_flags_are_one_line_errors(cifar_dir, tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as e:
+        train.main(args(cifar_dir, tmp_path, *extra))
+    assert e.value.code != 0
+    import re
+    assert re.search(message, str(e.value.code)) and "\n" not in str(e.value.code)
+    assert os.listdir(tmp_path) == []  # nothing written
