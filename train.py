@@ -113,7 +113,7 @@ def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gen, augmen
     from tqdm import tqdm
 
     model.train()
-    sums = torch.zeros(4, device=x.device)  # loss * B, correct vs noisy, correct vs true, B
+    sums, n = torch.zeros(3, device=x.device), 0  # loss * B, correct vs noisy, correct vs true
     batches = data.index_batches(len(x), batch_size, x.device, gen, drop_last=len(x) >= batch_size)
     for idx in tqdm(batches, total=len(x) // batch_size, leave=False, disable=None, desc="train"):
         xb = data.augment(x[idx], gen) if augment else x[idx]
@@ -124,10 +124,9 @@ def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gen, augmen
         opt.step()
         # Accumulated on the device: reading a value here would stall the GPU every batch.
         pred = logits.detach().argmax(1)
-        sums += torch.stack([loss.detach() * len(idx), (pred == y_noisy[idx]).sum(), (pred == y_true[idx]).sum(),
-                             torch.tensor(len(idx), device=x.device)])
-    s = sums.tolist()
-    return s[0] / s[3], s[1] / s[3], s[2] / s[3]
+        sums += torch.stack([loss.detach() * len(idx), (pred == y_noisy[idx]).sum(), (pred == y_true[idx]).sum()])
+        n += len(idx)
+    return tuple(v / n for v in sums.tolist())
 
 
 @torch.inference_mode()
@@ -167,6 +166,19 @@ def prepare(cfg, device):
     return splits, record
 
 
+def make_optimizer(cfg, model):
+    if cfg["optimizer"] == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+                              weight_decay=cfg["weight_decay"])
+    if cfg["scheduler"] == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+    return opt, sched
+
+
 def write_log(path, rows):
     def write(f):
         f.write((",".join(LOG_COLUMNS) + "\n").encode())
@@ -194,15 +206,7 @@ def run(cfg):
     S, record = prepare(cfg, device)
     torch.manual_seed(cfg["seed"])
     model = make_model(cfg["arch"]).to(device)
-    if cfg["optimizer"] == "adamw":
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
-                              weight_decay=cfg["weight_decay"])
-    if cfg["scheduler"] == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
-    else:
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+    opt, sched = make_optimizer(cfg, model)
     loss_fn = get_loss(loss_name, gamma=cfg["gamma"], alpha=cfg["alpha"], beta=cfg["beta"],
                        temperature=cfg["temperature"])
 
@@ -214,7 +218,9 @@ def run(cfg):
         if changed:
             raise ValueError(f"--resume with a different setting ({', '.join(changed)}); "
                              f"repeat the original flags or choose another --out")
-        model.load_state_dict(ck["model"]), opt.load_state_dict(ck["optimizer"]), sched.load_state_dict(ck["scheduler"])
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
         torch.set_rng_state(ck["rng"]["torch"])
         start, best, wall0 = ck["epoch"] + 1, ck["best"], ck["wall"]
         rows = ck["log"]  # log.csv is rewritten from the checkpoint: no missing, partial or extra rows
