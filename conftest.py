@@ -6,6 +6,7 @@ import tarfile
 
 import numpy as np
 import pytest
+import torch
 
 from data import FOLDER, TEST_BATCH, TRAIN_BATCHES
 
@@ -43,6 +44,14 @@ def make_archive(path, src_root):
         tar.add(os.path.join(src_root, FOLDER), arcname=FOLDER)
     with open(path, "rb") as f:
         return f.read()
+
+
+@pytest.fixture(autouse=True)
+def restore_determinism():
+    """train.run switches deterministic algorithms on process-wide; give the next test what it had."""
+    on = torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.use_deterministic_algorithms(on)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ a pickle reader that only accepts numpy arrays, a class-stratified train/val
 split, and batches cut by index from uint8 tensors that stay on the device,
 where normalisation and augmentation run on the whole batch at once.
 """
+import functools
 import hashlib
 import http.client
 import os
@@ -180,12 +181,15 @@ def index_batches(n, batch_size, device, gen=None, drop_last=False):
 
 
 def augment(x, gen):
-    """Random crop with 4-pixel zero padding and horizontal flip, drawn per image: uint8 [B, C, H, W]."""
+    """Random crop with 4-pixel zero padding and horizontal flip, drawn per image: uint8 [B, C, H, W].
+
+    gen is a generator on x's device, so drawing the offsets needs no host-to-device copy.
+    """
     B, C, H, W = x.shape
-    padded = F.pad(x, (4, 4, 4, 4))  # [B, C, H+8, W+8]
-    off = torch.randint(0, 9, (2, B), generator=gen).to(x.device)
-    flip = (torch.rand(B, generator=gen) < 0.5).to(x.device)
     dev = x.device
+    padded = F.pad(x, (4, 4, 4, 4))  # [B, C, H+8, W+8]
+    off = torch.randint(0, 9, (2, B), generator=gen, device=dev)
+    flip = torch.rand(B, generator=gen, device=dev) < 0.5
     rows = off[0][:, None] + torch.arange(H, device=dev)  # [B, H]
     cols = off[1][:, None] + torch.arange(W, device=dev)  # [B, W]
     cols = torch.where(flip[:, None], cols.flip(1), cols)  # reading columns backwards is the flip
@@ -194,8 +198,15 @@ def augment(x, gen):
     return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # [B, C, H, W]
 
 
+@functools.cache
+def _stats(device):
+    # Made once per device: building them per batch would be a host-to-device copy every step.
+    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
+    return mean, std
+
+
 def normalize(x):
     """uint8 [B, 3, H, W] -> float32, standardised with the CIFAR-10 channel statistics."""
-    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
-    return (x.float() / 255 - mean) / std
+    mean, std = _stats(x.device)
+    return (x.float() - mean) / std

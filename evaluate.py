@@ -13,7 +13,7 @@ import torch
 
 import data
 from model import make_model
-from train import pick_device, predict, save_json
+from train import pick_device, predict, save_json, set_determinism
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -27,13 +27,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def load_checkpoint(path, device):
+def load_checkpoint(path):
     ckpt_path = os.path.join(path, "best.pt") if os.path.isdir(path) else path
     if not os.path.isfile(ckpt_path):
         raise ValueError(f"no checkpoint at {ckpt_path}; give a run directory that holds best.pt, or a .pt file")
     try:
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
-        model = make_model(ck["config"]["arch"]).to(device)
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model = make_model(ck["config"]["arch"])
         model.load_state_dict(ck["model"])
     except Exception as e:  # not a torch file, or weights of another shape
         raise ValueError(f"{ckpt_path} is not a checkpoint of this suite ({type(e).__name__}); "
@@ -50,10 +50,10 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         device = pick_device(args.device)
-        ckpt_path, ck, model = load_checkpoint(args.path, device)
+        ckpt_path, ck, model = load_checkpoint(args.path)
         cfg = ck["config"]
-        if cfg.get("deterministic", True):
-            torch.use_deterministic_algorithms(True)
+        set_determinism(cfg["deterministic"])  # before any CUDA work, as in train.py
+        model = model.to(device)
         _, _, x_test, y_test = data.load_cifar10(args.data_dir or cfg["data_dir"])
     except (ValueError, data.DataError) as e:
         sys.exit(f"error: {e}")

@@ -75,8 +75,15 @@ def test_resume_after_interruption_gives_identical_rows(finished, cifar_dir, tmp
     run = train.run(train.parse_args(args(cifar_dir, tmp_path, "--resume")))
     strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
     assert strip(rows(run)) == strip(rows(finished))
-    a, b = (torch.load(os.path.join(d, "best.pt"), weights_only=True)["model"] for d in (run, finished))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    # The kill came after last.pt and before best.pt of epoch 1: resuming must restore best.pt too.
+    for name in ("best.pt", "last.pt"):
+        a, b = (torch.load(os.path.join(d, name), weights_only=True) for d in (run, finished))
+        assert a["epoch"] == b["epoch"]
+        assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    a, b = (torch.load(os.path.join(d, "last.pt"), weights_only=True)["optimizer"]["state"] for d in (run, finished))
+    assert all(torch.equal(a[i]["exp_avg_sq"], b[i]["exp_avg_sq"]) for i in a)
+    ra, rb = (json.load(open(os.path.join(d, "result.json"))) for d in (run, finished))
+    assert {k: v for k, v in ra.items() if k != "wall_seconds"} == {k: v for k, v in rb.items() if k != "wall_seconds"}
 
 
 def test_resume_refuses_changed_settings(finished, cifar_dir):

@@ -67,6 +67,10 @@ def check_config(cfg):
     for key in ("epochs", "batch_size", "eval_batch_size"):
         if cfg[key] < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {cfg[key]}")
+    for key, ok, need in [("lr", cfg["lr"] > 0, "> 0"), ("temperature", cfg["temperature"] > 0, "> 0"),
+                          ("gamma", cfg["gamma"] >= 0, ">= 0"), ("weight_decay", cfg["weight_decay"] >= 0, ">= 0")]:
+        if not ok:
+            raise ValueError(f"--{key.replace('_', '-')} must be {need}, got {cfg[key]}")
     get_loss(cfg["loss"])  # unknown names fail here, before anything is written
     return LOSS_ALIASES.get(cfg["loss"], cfg["loss"])
 
@@ -84,14 +88,25 @@ def pick_device(name):
     return torch.device(name)
 
 
+def set_determinism(on):
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it before its first call
+    torch.use_deterministic_algorithms(on)
+    torch.backends.cudnn.benchmark = not on
+
+
 def save_atomic(path, write):
     """Write through write(f) to a temporary name, then rename: a reader never sees half a file."""
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def save_json(path, obj):
@@ -102,21 +117,24 @@ def save_torch(path, obj):
     save_atomic(path, lambda f: torch.save(obj, f))
 
 
-def epoch_generator(seed, epoch):
-    # One generator per epoch, derived from (seed, epoch): the data order and the
-    # augmentation of epoch e are the same whether or not the run was resumed.
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+def epoch_generators(seed, epoch, device):
+    # Generators derived from (seed, epoch): the data order and augmentation of epoch e
+    # are the same whether or not the run was resumed. The order is drawn on the CPU,
+    # so it is the same on every device; augmentation is drawn on the device itself.
+    s = seed * 1_000_003 + epoch
+    return torch.Generator().manual_seed(s), torch.Generator(device).manual_seed(s)
 
 
-def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gen, augment):
+def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augment):
     """One pass over the training split; returns (loss, acc vs noisy labels, acc vs true labels)."""
     from tqdm import tqdm
 
     model.train()
     sums, n = torch.zeros(3, device=x.device), 0  # loss * B, correct vs noisy, correct vs true
-    batches = data.index_batches(len(x), batch_size, x.device, gen, drop_last=len(x) >= batch_size)
+    order_gen, aug_gen = gens
+    batches = data.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
     for idx in tqdm(batches, total=len(x) // batch_size, leave=False, disable=None, desc="train"):
-        xb = data.augment(x[idx], gen) if augment else x[idx]
+        xb = data.augment(x[idx], aug_gen) if augment else x[idx]
         logits = model(data.normalize(xb))  # [B, C]
         loss = loss_fn(logits, y_noisy[idx])
         opt.zero_grad(set_to_none=True)
@@ -143,9 +161,16 @@ def evaluate(model, loss_fn, x, y, batch_size):
     return loss, correct / len(y)
 
 
+def rng_states():
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
 def git_commit():
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=os.path.dirname(os.path.abspath(__file__)),
+        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=os.path.dirname(os.path.abspath(__file__)),
                               capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
     except OSError:
         return "unknown"
@@ -190,10 +215,7 @@ def write_log(path, rows):
 def run(cfg):
     loss_name = check_config(cfg)
     device = pick_device(cfg["device"])
-    if cfg["deterministic"]:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it before its first call
-        torch.use_deterministic_algorithms(True)
-    torch.backends.cudnn.benchmark = not cfg["deterministic"]
+    set_determinism(cfg["deterministic"])
     out = run_dir(cfg, loss_name)
     last_path, best_path, log_path = (os.path.join(out, f) for f in ("last.pt", "best.pt", "log.csv"))
     if os.path.exists(last_path) and not cfg["resume"]:
@@ -201,7 +223,8 @@ def run(cfg):
     if cfg["resume"] and os.path.exists(os.path.join(out, "result.json")):
         print(f"{out} is already finished (result.json exists); nothing to do")
         return out
-    cfg = {**cfg, "loss": loss_name, "loss_as_given": cfg["loss"], "run_dir": out}
+    cfg = {**cfg, "loss": loss_name, "loss_as_given": cfg["loss"], "run_dir": out,
+           "data_dir": os.path.abspath(cfg["data_dir"])}  # so evaluate.py finds it from anywhere
 
     S, record = prepare(cfg, device)
     torch.manual_seed(cfg["seed"])
@@ -222,7 +245,12 @@ def run(cfg):
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         torch.set_rng_state(ck["rng"]["torch"])
+        if "cuda" in ck["rng"] and device.type == "cuda":
+            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+        te_acc = ck["test_acc_last"]
         start, best, wall0 = ck["epoch"] + 1, ck["best"], ck["wall"]
+        if best["epoch"] == ck["epoch"]:  # killed between last.pt and best.pt: last.pt holds the best weights
+            save_torch(best_path, {"model": ck["model"], "config": cfg, "epoch": ck["epoch"]})
         rows = ck["log"]  # log.csv is rewritten from the checkpoint: no missing, partial or extra rows
         print(f"resuming {out} after epoch {ck['epoch']}")
     os.makedirs(out, exist_ok=True)
@@ -236,9 +264,9 @@ def run(cfg):
     t_start = time.time() - wall0
     for epoch in range(start, cfg["epochs"] + 1):
         t0, lr = time.time(), opt.param_groups[0]["lr"]
-        gen = epoch_generator(cfg["seed"], epoch)
+        gens = epoch_generators(cfg["seed"], epoch, device)
         tr_loss, acc_noisy, acc_true = train_epoch(model, loss_fn, opt, S["x_tr"], S["y_tr"], S["y_tr_true"],
-                                                   cfg["batch_size"], gen, cfg["augment"])
+                                                   cfg["batch_size"], gens, cfg["augment"])
         if not np.isfinite(tr_loss):
             raise ValueError(f"the training loss became {tr_loss} in epoch {epoch}; the last good checkpoint is "
                              f"kept: lower --lr and start a new run")
@@ -248,13 +276,17 @@ def run(cfg):
         row = dict(zip(LOG_COLUMNS, [epoch, f"{tr_loss:.6f}", f"{acc_noisy:.6f}", f"{acc_true:.6f}", f"{va_loss:.6f}",
                                      f"{va_acc:.6f}", f"{te_loss:.6f}", f"{te_acc:.6f}", f"{lr:.6g}",
                                      f"{time.time() - t0:.2f}"]))
-        if va_acc > best["val_acc"]:  # model selection on validation only, never on test
+        improved = va_acc > best["val_acc"]  # model selection on validation only, never on test
+        if improved:
             best = {"epoch": epoch, "val_acc": va_acc}
-            save_torch(best_path, {"model": model.state_dict(), "config": cfg, "epoch": epoch})
         rows.append(row)
+        # last.pt first: if the run dies before best.pt is written, resuming rewrites it from last.pt.
         save_torch(last_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                "scheduler": sched.state_dict(), "epoch": epoch, "best": best, "config": cfg,
-                               "rng": {"torch": torch.get_rng_state()}, "wall": time.time() - t_start, "log": rows})
+                               "rng": rng_states(), "wall": time.time() - t_start, "log": rows,
+                               "test_acc_last": te_acc})
+        if improved:
+            save_torch(best_path, {"model": model.state_dict(), "config": cfg, "epoch": epoch})
         write_log(log_path, rows)
         print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr_loss:.4f} acc noisy {acc_noisy:.3f} "
               f"true {acc_true:.3f} | val {va_loss:.4f} {va_acc:.3f} | test {te_acc:.3f} | {row['seconds']} s")
@@ -262,7 +294,7 @@ def run(cfg):
     model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True)["model"])
     _, test_best = evaluate(model, loss_fn, S["x_te"], S["y_te"], cfg["eval_batch_size"])
     result = {"best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "test_acc_best": test_best,
-              "test_acc_last": float(rows[-1]["test_acc"]), "realised_noise_rate": record["realised_rate"],
+              "test_acc_last": te_acc, "realised_noise_rate": record["realised_rate"],
               "wall_seconds": round(time.time() - t_start, 2), "torch": torch.__version__, "device": str(device),
               "git_commit": git_commit(), "command": shlex.join([os.path.basename(sys.executable)] + sys.argv)}
     save_json(os.path.join(out, "result.json"), result)
