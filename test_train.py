@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 
+import config
 import train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,7 +27,7 @@ def rows(run):
 @pytest.fixture(scope="module")
 def finished(cifar_dir, tmp_path_factory):
     """One uninterrupted 2-epoch run, shared by the tests below."""
-    return train.run(train.parse_args(args(cifar_dir, tmp_path_factory.mktemp("a"))))
+    return train.run(config.parse_args(args(cifar_dir, tmp_path_factory.mktemp("a"))))
 
 
 def test_run_directory_and_learning(finished):
@@ -70,9 +71,9 @@ def test_resume_after_interruption_gives_identical_rows(finished, cifar_dir, tmp
 
     monkeypatch.setattr(train, "save_torch", stop_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
-        train.run(train.parse_args(args(cifar_dir, tmp_path)))
+        train.run(config.parse_args(args(cifar_dir, tmp_path)))
     monkeypatch.setattr(train, "save_torch", save_torch)
-    run = train.run(train.parse_args(args(cifar_dir, tmp_path, "--resume")))
+    run = train.run(config.parse_args(args(cifar_dir, tmp_path, "--resume")))
     strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
     assert strip(rows(run)) == strip(rows(finished))
     # The kill came after last.pt and before best.pt of epoch 1: resuming must restore best.pt too.
@@ -91,7 +92,7 @@ def test_resume_refuses_changed_settings(finished, cifar_dir):
     os.rename(os.path.join(finished, "result.json"), os.path.join(finished, "result.bak"))
     try:
         with pytest.raises(ValueError, match="different setting.*lr"):
-            train.run(train.parse_args(args(cifar_dir, out, "--resume", "--lr", "0.1")))
+            train.run(config.parse_args(args(cifar_dir, out, "--resume", "--lr", "0.1")))
     finally:
         os.rename(os.path.join(finished, "result.bak"), os.path.join(finished, "result.json"))
 
@@ -109,3 +110,14 @@ def test_bad_flags_are_one_line_errors(cifar_dir, tmp_path, capsys, extra, messa
     import re
     assert re.search(message, str(e.value.code)) and "\n" not in str(e.value.code)
     assert os.listdir(tmp_path) == []  # nothing written
+
+
+def test_ma2020_preset_with_anl_trains(cifar_dir, tmp_path):
+    # Exercises what the report preset does not: SGD, augmentation, gradient clipping, ANL's L1 term.
+    run = train.run(config.parse_args(["--data-dir", cifar_dir, "--out", str(tmp_path), "--preset", "ma2020",
+                                       "--epochs", "1", "--batch-size", "32", "--loss", "anl-ce", "--device", "cpu"]))
+    cfg = json.load(open(os.path.join(run, "config.json")))
+    assert (cfg["preset"], cfg["arch"], cfg["augment"], cfg["grad_clip"], cfg["weight_decay"]) == \
+        ("ma2020", "cnn8", True, 5.0, 0.0)
+    assert (cfg["alpha"], cfg["beta"], cfg["delta"]) == (5.0, 5.0, 5e-5)
+    assert float(rows(run)[0]["train_loss"]) < 10  # 5 * nce + 5 * nnce, each in [0, 1]

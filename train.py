@@ -4,7 +4,6 @@ Everything a run produces lives in its run directory: config.json (written first
 noise.json (the realised transition matrix and rate), log.csv (one row per epoch),
 best.pt and last.pt (written atomically) and result.json (written last).
 """
-import argparse
 import json
 import os
 import shlex
@@ -15,71 +14,13 @@ import time
 import numpy as np
 import torch
 
+import config
 import data
 import noise
-from losses import NAMES as LOSS_NAMES, ALIASES as LOSS_ALIASES, get_loss
-from model import ARCHS, make_model
+from model import make_model
 
 LOG_COLUMNS = ["epoch", "train_loss", "train_acc_noisy", "train_acc_true", "val_loss", "val_acc",
                "test_loss", "test_acc", "lr", "seconds"]
-# Keys that may differ between a run and its --resume without changing any result.
-RESUME_FREE = {"resume", "data_dir", "out", "loss_as_given", "run_dir"}
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Train one run of the noisy-label study.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data-dir", default="./data", help="folder with CIFAR-10 (downloaded here on first use)")
-    p.add_argument("--out", default="results", help="results root; the run goes to OUT/<noise>-<rate>/<loss>/seed<seed>")
-    p.add_argument("--noise", default="none", choices=noise.KINDS, help="label noise type")
-    p.add_argument("--rate", type=float, default=0.0, help="fraction of each (source) class whose label is flipped")
-    p.add_argument("--clean-val", action="store_true", help="give the validation split its clean labels")
-    p.add_argument("--val-fraction", type=float, default=0.15, help="fraction of the training set held out")
-    p.add_argument("--loss", default="ce", metavar="NAME", help=f"one of: {', '.join(LOSS_NAMES)}")
-    p.add_argument("--gamma", type=float, default=2.0, help="focal exponent of fl, nfl, nfl-exp")
-    p.add_argument("--alpha", type=float, default=1.0, help="APL weight of the active loss")
-    p.add_argument("--beta", type=float, default=1.0, help="APL weight of the passive loss")
-    p.add_argument("--temperature", type=float, default=1.0, help="T of the report's nce-exp and nfl-exp")
-    p.add_argument("--arch", default="resnet18", choices=list(ARCHS), help="model")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs")
-    p.add_argument("--batch-size", type=int, default=128, help="training batch size")
-    p.add_argument("--eval-batch-size", type=int, default=1024, help="batch size for validation and test")
-    p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"], help="optimizer (sgd uses --momentum)")
-    p.add_argument("--lr", type=float, default=0.01, help="initial learning rate")
-    p.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    p.add_argument("--scheduler", default="cosine", choices=["cosine", "none"], help="lr schedule over the epochs")
-    p.add_argument("--augment", action="store_true", help="random crop (4-pixel padding) and horizontal flip")
-    p.add_argument("--seed", type=int, default=42, help="seed of the noise, the split, the model and the data order")
-    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
-                   help="deterministic algorithms, cudnn.benchmark off")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present")
-    p.add_argument("--resume", action="store_true", help="continue the run from its last.pt")
-    return vars(p.parse_args(argv))
-
-
-def check_config(cfg):
-    """Raise ValueError for values argparse cannot check; return the canonical loss name."""
-    if not 0.0 <= cfg["rate"] <= 1.0:
-        raise ValueError(f"--rate must be in [0, 1], got {cfg['rate']}")
-    if not 0.0 < cfg["val_fraction"] < 1.0:
-        raise ValueError(f"--val-fraction must be in (0, 1), got {cfg['val_fraction']}")
-    for key in ("epochs", "batch_size", "eval_batch_size"):
-        if cfg[key] < 1:
-            raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {cfg[key]}")
-    for key, ok, need in [("lr", cfg["lr"] > 0, "> 0"), ("temperature", cfg["temperature"] > 0, "> 0"),
-                          ("gamma", cfg["gamma"] >= 0, ">= 0"), ("weight_decay", cfg["weight_decay"] >= 0, ">= 0")]:
-        if not ok:
-            raise ValueError(f"--{key.replace('_', '-')} must be {need}, got {cfg[key]}")
-    get_loss(cfg["loss"])  # unknown names fail here, before anything is written
-    return LOSS_ALIASES.get(cfg["loss"], cfg["loss"])
-
-
-def run_dir(cfg, loss):
-    kind, rate = (cfg["noise"], cfg["rate"]) if cfg["noise"] != "none" and cfg["rate"] > 0 else ("none", 0.0)
-    return os.path.join(cfg["out"], f"{kind}-{float(rate)!r}", loss, f"seed{cfg['seed']}")
-
-
 def pick_device(name):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -125,8 +66,11 @@ def epoch_generators(seed, epoch, device):
     return torch.Generator().manual_seed(s), torch.Generator(device).manual_seed(s)
 
 
-def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augment):
-    """One pass over the training split; returns (loss, acc vs noisy labels, acc vs true labels)."""
+def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augment, grad_clip):
+    """One pass over the training split; returns (loss, acc vs noisy labels, acc vs true labels).
+
+    The loss logged is the data term; ANL's L1 penalty (loss_fn.l1 > 0) is added to what is optimised.
+    """
     from tqdm import tqdm
 
     model.train()
@@ -137,8 +81,11 @@ def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augme
         xb = data.augment(x[idx], aug_gen) if augment else x[idx]
         logits = model(data.normalize(xb))  # [B, C]
         loss = loss_fn(logits, y_noisy[idx])
+        objective = loss + loss_fn.l1 * sum(p.abs().sum() for p in model.parameters()) if loss_fn.l1 else loss
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
         # Accumulated on the device: reading a value here would stall the GPU every batch.
         pred = logits.detach().argmax(1)
@@ -213,31 +160,29 @@ def write_log(path, rows):
 
 
 def run(cfg):
-    loss_name = check_config(cfg)
+    config.check(cfg)
     device = pick_device(cfg["device"])
     set_determinism(cfg["deterministic"])
-    out = run_dir(cfg, loss_name)
+    out = config.run_dir(cfg)
     last_path, best_path, log_path = (os.path.join(out, f) for f in ("last.pt", "best.pt", "log.csv"))
     if os.path.exists(last_path) and not cfg["resume"]:
         raise ValueError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     if cfg["resume"] and os.path.exists(os.path.join(out, "result.json")):
         print(f"{out} is already finished (result.json exists); nothing to do")
         return out
-    cfg = {**cfg, "loss": loss_name, "loss_as_given": cfg["loss"], "run_dir": out,
-           "data_dir": os.path.abspath(cfg["data_dir"])}  # so evaluate.py finds it from anywhere
+    cfg = {**cfg, "run_dir": out, "data_dir": os.path.abspath(cfg["data_dir"])}  # so evaluate.py finds it from anywhere
 
     S, record = prepare(cfg, device)
     torch.manual_seed(cfg["seed"])
     model = make_model(cfg["arch"]).to(device)
     opt, sched = make_optimizer(cfg, model)
-    loss_fn = get_loss(loss_name, gamma=cfg["gamma"], alpha=cfg["alpha"], beta=cfg["beta"],
-                       temperature=cfg["temperature"])
+    loss_fn = config.loss_from(cfg)
 
     start, best, rows, wall0 = 1, {"epoch": 0, "val_acc": -1.0}, [], 0.0
     if cfg["resume"] and os.path.exists(last_path):
         ck = torch.load(last_path, map_location=device, weights_only=True)
         changed = sorted(k for k in set(cfg) | set(ck["config"])
-                         if k not in RESUME_FREE and cfg.get(k) != ck["config"].get(k))
+                         if k not in config.RESUME_FREE and cfg.get(k) != ck["config"].get(k))
         if changed:
             raise ValueError(f"--resume with a different setting ({', '.join(changed)}); "
                              f"repeat the original flags or choose another --out")
@@ -266,7 +211,7 @@ def run(cfg):
         t0, lr = time.time(), opt.param_groups[0]["lr"]
         gens = epoch_generators(cfg["seed"], epoch, device)
         tr_loss, acc_noisy, acc_true = train_epoch(model, loss_fn, opt, S["x_tr"], S["y_tr"], S["y_tr_true"],
-                                                   cfg["batch_size"], gens, cfg["augment"])
+                                                   cfg["batch_size"], gens, cfg["augment"], cfg["grad_clip"])
         if not np.isfinite(tr_loss):
             raise ValueError(f"the training loss became {tr_loss} in epoch {epoch}; the last good checkpoint is "
                              f"kept: lower --lr and start a new run")
@@ -304,7 +249,7 @@ def run(cfg):
 
 def main(argv=None):
     try:
-        run(parse_args(argv))
+        run(config.parse_args(argv))
     except (ValueError, data.DataError) as e:
         sys.exit(f"error: {e}")
 

@@ -1,0 +1,111 @@
+"""The configuration of one run: flags, presets, the resolved values, their checks, and the run directory.
+
+A value is resolved in this order: the flag as given on the command line, then the
+loss's own paper default (sce's and ANL's weights, ANL's weight decay of 0), then
+the preset. `config.json` records the preset and every resolved value.
+"""
+import argparse
+import os
+
+import noise
+from losses import ANL_DELTA, PAIRS, SINGLE, canonical, default_weights, get_loss
+from model import ARCHS
+
+# The protocols a preset stands for. `report`: the report's ResNet-18 setup.
+# `ma2020`: Ma et al. 2020's CIFAR-10 protocol (8-layer CNN, SGD, 120 epochs, augmentation, clipping).
+PRESETS = {
+    "report": {"arch": "resnet18", "optimizer": "adamw", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4,
+               "epochs": 30, "scheduler": "cosine", "augment": False, "grad_clip": 0.0, "gamma": 2.0},
+    "ma2020": {"arch": "cnn8", "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4,
+               "epochs": 120, "scheduler": "cosine", "augment": True, "grad_clip": 5.0, "gamma": 0.5},
+}
+# Keys that may differ between a run and its --resume without changing any result.
+RESUME_FREE = {"resume", "data_dir", "out", "loss_as_given", "run_dir"}
+
+
+def preset_help(key):
+    return "default: " + ", ".join(f"{v} with --preset {name}" for name, v in ((n, p[key]) for n, p in PRESETS.items()))
+
+
+def parse_args(argv=None):
+    """Parse the command line and return the resolved configuration as a dict."""
+    p = argparse.ArgumentParser(description="Train one run of the noisy-label study.")
+    a = p.add_argument
+    a("--preset", default="report", choices=list(PRESETS), help="protocol the defaults below come from (default: report)")
+    a("--data-dir", default="./data", help="folder with CIFAR-10, downloaded there on first use (default: ./data)")
+    a("--out", default="results", help="results root; the run goes to OUT/<noise>-<rate>/<loss>/seed<seed> (default: results)")
+    a("--noise", default="none", choices=noise.KINDS, help="label noise type (default: none)")
+    a("--rate", type=float, default=0.0, help="fraction of each (source) class whose label is flipped (default: 0.0)")
+    a("--clean-val", action="store_true", help="give the validation split its clean labels (default: off, noisy)")
+    a("--val-fraction", type=float, default=0.15, help="fraction of the training set held out (default: 0.15)")
+    a("--loss", default="ce", metavar="NAME", help=f"one of: {', '.join(SINGLE + list(PAIRS))}, or active+passive "
+                                                   f"such as nce+rce; the README lists them all (default: ce)")
+    a("--alpha", type=float, help="weight of the first (active) part of an APL, sce or anl loss "
+                                  "(default: 0.1 for sce, 5 for anl-*, else 1)")
+    a("--beta", type=float, help="weight of the second (passive) part (default: 1 for sce, 5 for anl-*, else 1)")
+    a("--gamma", type=float, help="focal exponent of fl, nfl, nfl-exp, anl-fl (" + preset_help("gamma") + ")")
+    a("--q", type=float, default=0.7, help="exponent of gce and ngce (default: 0.7)")
+    a("--delta", type=float, default=ANL_DELTA, help=f"anl-* L1 weight on the parameters (default: {ANL_DELTA})")
+    a("--temperature", type=float, default=1.0, help="T of the report's nce-exp and nfl-exp (default: 1.0)")
+    a("--arch", choices=list(ARCHS), help="model (" + preset_help("arch") + ")")
+    a("--epochs", type=int, help="training epochs (" + preset_help("epochs") + ")")
+    a("--batch-size", type=int, default=128, help="training batch size (default: 128)")
+    a("--eval-batch-size", type=int, default=1024, help="batch size for validation and test (default: 1024)")
+    a("--optimizer", choices=["adamw", "sgd"], help="optimizer (" + preset_help("optimizer") + ")")
+    a("--lr", type=float, help="initial learning rate (" + preset_help("lr") + ")")
+    a("--weight-decay", type=float, help="weight decay (0 for anl-*; otherwise " + preset_help("weight_decay") + ")")
+    a("--momentum", type=float, help="SGD momentum (" + preset_help("momentum") + ")")
+    a("--scheduler", choices=["cosine", "none"], help="lr schedule over the epochs (" + preset_help("scheduler") + ")")
+    a("--augment", action=argparse.BooleanOptionalAction,
+      help="random crop (4-pixel padding) and horizontal flip (" + preset_help("augment") + ")")
+    a("--grad-clip", type=float, help="clip the gradient norm to this, 0 for off (" + preset_help("grad_clip") + ")")
+    a("--seed", type=int, default=42, help="seed of the noise, the split, the model and the data order (default: 42)")
+    a("--deterministic", action=argparse.BooleanOptionalAction, default=True,
+      help="deterministic algorithms, cudnn.benchmark off (default: on)")
+    a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present (default: auto)")
+    a("--resume", action="store_true", help="continue the run from its last.pt (default: off)")
+    return resolve(vars(p.parse_args(argv)))
+
+
+def resolve(cfg):
+    """Fill every flag left unset from the loss's paper defaults, then from the preset."""
+    cfg = dict(cfg)
+    loss = canonical(cfg["loss"])  # an unknown name fails here, before anything is written
+    a, b = default_weights(loss)
+    cfg["alpha"] = a if cfg["alpha"] is None else cfg["alpha"]
+    cfg["beta"] = b if cfg["beta"] is None else cfg["beta"]
+    if loss.startswith("anl") and cfg["weight_decay"] is None:
+        cfg["weight_decay"] = 0.0  # ANL regularises with its own L1 term instead
+    for key, value in PRESETS[cfg["preset"]].items():
+        if cfg[key] is None:
+            cfg[key] = value
+    cfg["loss_as_given"], cfg["loss"] = cfg["loss"], loss
+    return cfg
+
+
+def check(cfg):
+    """Raise ValueError, naming the flag, for values argparse cannot check."""
+    if not 0.0 <= cfg["rate"] <= 1.0:
+        raise ValueError(f"--rate must be in [0, 1], got {cfg['rate']}")
+    if not 0.0 < cfg["val_fraction"] < 1.0:
+        raise ValueError(f"--val-fraction must be in (0, 1), got {cfg['val_fraction']}")
+    for key in ("epochs", "batch_size", "eval_batch_size"):
+        if cfg[key] < 1:
+            raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {cfg[key]}")
+    for key, need, ok in [("lr", "> 0", cfg["lr"] > 0), ("temperature", "> 0", cfg["temperature"] > 0),
+                          ("q", "in (0, 1]", 0 < cfg["q"] <= 1), ("gamma", ">= 0", cfg["gamma"] >= 0),
+                          ("weight_decay", ">= 0", cfg["weight_decay"] >= 0), ("delta", ">= 0", cfg["delta"] >= 0),
+                          ("grad_clip", ">= 0", cfg["grad_clip"] >= 0)]:
+        if not ok:
+            raise ValueError(f"--{key.replace('_', '-')} must be {need}, got {cfg[key]}")
+
+
+def loss_from(cfg):
+    return get_loss(cfg["loss"], gamma=cfg["gamma"], q=cfg["q"], alpha=cfg["alpha"], beta=cfg["beta"],
+                    temperature=cfg["temperature"], delta=cfg["delta"])
+
+
+def run_dir(cfg):
+    """OUT/<noise>-<rate>/<loss>/seed<seed>; every clean run (noise none or rate 0) is none-0.0."""
+    kind, rate = (cfg["noise"], cfg["rate"]) if cfg["noise"] != "none" and cfg["rate"] > 0 else ("none", 0.0)
+    return os.path.join(cfg["out"], f"{kind}-{float(rate)!r}", cfg["loss"], f"seed{cfg['seed']}")
