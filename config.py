@@ -31,9 +31,11 @@ def parse_args(argv=None):
     """Parse the command line and return the resolved configuration as a dict."""
     p = argparse.ArgumentParser(description="Train one run of the noisy-label study.")
     a = p.add_argument
-    a("--preset", default="report", choices=list(PRESETS), help="protocol the defaults below come from (default: report)")
+    a("--preset", default="report", choices=list(PRESETS),
+      help="protocol the defaults below come from (default: report)")
     a("--data-dir", default="./data", help="folder with CIFAR-10, downloaded there on first use (default: ./data)")
-    a("--out", default="results", help="results root; the run goes to OUT/<noise>-<rate>/<loss>/seed<seed> (default: results)")
+    a("--out", default="results",
+      help="results root; the run goes to OUT/<noise>-<rate>/<loss>/seed<seed> (default: results)")
     a("--noise", default="none", choices=noise.KINDS, help="label noise type (default: none)")
     a("--rate", type=float, default=0.0, help="fraction of each (source) class whose label is flipped (default: 0.0)")
     a("--clean-val", action="store_true", help="give the validation split its clean labels (default: off, noisy)")

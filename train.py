@@ -21,6 +21,8 @@ from model import make_model
 
 LOG_COLUMNS = ["epoch", "train_loss", "train_acc_noisy", "train_acc_true", "val_loss", "val_acc",
                "test_loss", "test_acc", "lr", "seconds"]
+
+
 def pick_device(name):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -117,7 +119,8 @@ def rng_states():
 
 def git_commit():
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=os.path.dirname(os.path.abspath(__file__)),
+        here = os.path.dirname(os.path.abspath(__file__))
+        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=here,
                               capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
     except OSError:
         return "unknown"
