@@ -10,6 +10,7 @@ import torch
 
 import config
 import train
+from losses import get_loss
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -121,3 +122,27 @@ def test_ma2020_preset_with_anl_trains(cifar_dir, tmp_path):
         ("ma2020", "cnn8", True, 5.0, 0.0)
     assert (cfg["alpha"], cfg["beta"], cfg["delta"]) == (5.0, 5.0, 5e-5)
     assert float(rows(run)[0]["train_loss"]) < 10  # 5 * nce + 5 * nnce, each in [0, 1]
+
+
+class Always0(torch.nn.Module):
+    """Predicts class 0 for every image, so every fit can be counted by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.b = torch.nn.Parameter(torch.zeros(10))
+
+    def forward(self, x):
+        return self.b + torch.eye(10)[0] * 10 + 0 * x.sum((1, 2, 3))[:, None]
+
+
+def test_memorisation_columns_by_hand():
+    y_true = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2])
+    y_noisy = torch.tensor([0, 0, 1, 0, 0, 1, 2, 0])  # flipped: #2 (0->1), #4 (1->0), #7 (2->0)
+    model = Always0()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    m = train.train_epoch(model, get_loss("ce"), opt, torch.zeros(8, 3, 32, 32, dtype=torch.uint8), y_noisy, y_true,
+                          8, train.epoch_generators(0, 1, "cpu"), augment=False, grad_clip=0)
+    assert m["train_acc_noisy"] == 5 / 8 and m["train_acc_true"] == 4 / 8
+    assert m["train_flipped_as_noisy"] == pytest.approx(2 / 3)  # noisy labels 1, 0, 0
+    assert m["train_flipped_as_true"] == pytest.approx(1 / 3)   # true labels 0, 1, 2
+    assert m["train_unflipped_acc"] == pytest.approx(3 / 5)     # labels 0, 0, 0, 1, 2

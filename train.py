@@ -19,8 +19,13 @@ import data
 import noise
 from model import make_model
 
-LOG_COLUMNS = ["epoch", "train_loss", "train_acc_noisy", "train_acc_true", "val_loss", "val_acc",
-               "test_loss", "test_acc", "lr", "seconds"]
+# One row of log.csv per epoch. train_*: from the logits of the training steps themselves (no extra
+# pass). flipped_as_noisy / flipped_as_true: of the training samples whose label was flipped, the
+# fraction predicted as the noisy and as the true label (memorisation); unflipped_acc: accuracy on
+# the others. NaN where the split has no flipped (or no unflipped) samples.
+LOG_COLUMNS = ["epoch", "train_loss", "train_acc_noisy", "train_acc_true", "train_flipped_as_noisy",
+               "train_flipped_as_true", "train_unflipped_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+               "lr", "seconds"]
 
 
 def pick_device(name):
@@ -69,14 +74,15 @@ def epoch_generators(seed, epoch, device):
 
 
 def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augment, grad_clip):
-    """One pass over the training split; returns (loss, acc vs noisy labels, acc vs true labels).
+    """One pass over the training split; returns the train_* columns of the log as a dict.
 
     The loss logged is the data term; ANL's L1 penalty (loss_fn.l1 > 0) is added to what is optimised.
     """
     from tqdm import tqdm
 
     model.train()
-    sums, n = torch.zeros(3, device=x.device), 0  # loss * B, correct vs noisy, correct vs true
+    # loss * B, correct vs noisy, correct vs true, flipped, flipped as noisy, flipped as true, unflipped correct
+    sums, n = torch.zeros(7, device=x.device), 0
     order_gen, aug_gen = gens
     batches = data.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
     for idx in tqdm(batches, total=len(x) // batch_size, leave=False, disable=None, desc="train"):
@@ -90,10 +96,16 @@ def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augme
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
         # Accumulated on the device: reading a value here would stall the GPU every batch.
-        pred = logits.detach().argmax(1)
-        sums += torch.stack([loss.detach() * len(idx), (pred == y_noisy[idx]).sum(), (pred == y_true[idx]).sum()])
+        pred, yn, yt = logits.detach().argmax(1), y_noisy[idx], y_true[idx]
+        flipped, hit_noisy, hit_true = yn != yt, pred == yn, pred == yt
+        sums += torch.stack([loss.detach() * len(idx), hit_noisy.sum(), hit_true.sum(), flipped.sum(),
+                             (flipped & hit_noisy).sum(), (flipped & hit_true).sum(), (~flipped & hit_true).sum()])
         n += len(idx)
-    return tuple(v / n for v in sums.tolist())
+    s = sums.tolist()
+    ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
+    return {"train_loss": s[0] / n, "train_acc_noisy": s[1] / n, "train_acc_true": s[2] / n,
+            "train_flipped_as_noisy": ratio(s[4], s[3]), "train_flipped_as_true": ratio(s[5], s[3]),
+            "train_unflipped_acc": ratio(s[6], n - s[3])}
 
 
 @torch.inference_mode()
@@ -213,17 +225,17 @@ def run(cfg):
     for epoch in range(start, cfg["epochs"] + 1):
         t0, lr = time.time(), opt.param_groups[0]["lr"]
         gens = epoch_generators(cfg["seed"], epoch, device)
-        tr_loss, acc_noisy, acc_true = train_epoch(model, loss_fn, opt, S["x_tr"], S["y_tr"], S["y_tr_true"],
-                                                   cfg["batch_size"], gens, cfg["augment"], cfg["grad_clip"])
-        if not np.isfinite(tr_loss):
-            raise ValueError(f"the training loss became {tr_loss} in epoch {epoch}; the last good checkpoint is "
-                             f"kept: lower --lr and start a new run")
+        tr = train_epoch(model, loss_fn, opt, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens,
+                         cfg["augment"], cfg["grad_clip"])
+        if not np.isfinite(tr["train_loss"]):
+            raise ValueError(f"the training loss became {tr['train_loss']} in epoch {epoch}; the last good "
+                             f"checkpoint is kept: lower --lr and start a new run")
         sched.step()
         va_loss, va_acc = evaluate(model, loss_fn, S["x_va"], S["y_va"], cfg["eval_batch_size"])
         te_loss, te_acc = evaluate(model, loss_fn, S["x_te"], S["y_te"], cfg["eval_batch_size"])
-        row = dict(zip(LOG_COLUMNS, [epoch, f"{tr_loss:.6f}", f"{acc_noisy:.6f}", f"{acc_true:.6f}", f"{va_loss:.6f}",
-                                     f"{va_acc:.6f}", f"{te_loss:.6f}", f"{te_acc:.6f}", f"{lr:.6g}",
-                                     f"{time.time() - t0:.2f}"]))
+        values = {**tr, "val_loss": va_loss, "val_acc": va_acc, "test_loss": te_loss, "test_acc": te_acc}
+        row = {"epoch": epoch, **{k: f"{v:.6f}" for k, v in values.items()}, "lr": f"{lr:.6g}",
+               "seconds": f"{time.time() - t0:.2f}"}
         improved = va_acc > best["val_acc"]  # model selection on validation only, never on test
         if improved:
             best = {"epoch": epoch, "val_acc": va_acc}
@@ -236,8 +248,9 @@ def run(cfg):
         if improved:
             save_torch(best_path, {"model": model.state_dict(), "config": cfg, "epoch": epoch})
         write_log(log_path, rows)
-        print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr_loss:.4f} acc noisy {acc_noisy:.3f} "
-              f"true {acc_true:.3f} | val {va_loss:.4f} {va_acc:.3f} | test {te_acc:.3f} | {row['seconds']} s")
+        print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr['train_loss']:.4f} acc noisy "
+              f"{tr['train_acc_noisy']:.3f} true {tr['train_acc_true']:.3f} | val {va_loss:.4f} {va_acc:.3f} | "
+              f"test {te_acc:.3f} | {row['seconds']} s")
 
     model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True)["model"])
     _, test_best = evaluate(model, loss_fn, S["x_te"], S["y_te"], cfg["eval_batch_size"])
