@@ -1,0 +1,124 @@
+"""plot.py: every figure and table from a whole generated grid plus two real tiny runs; partial grids."""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import config
+import plot
+import train
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
+SETTINGS = ["none-0.0", "sym-0.2", "sym-0.5", "sym-0.8", "asym-0.1", "asym-0.25", "asym-0.4"]
+
+
+def accuracy(setting, loss, seed, last):
+    """A made-up but distinct test accuracy for every cell, seed and model choice."""
+    rate = float(setting.split("-")[1])
+    return round(0.9 - rate * (0.5 if loss == "ce" else 0.2) + 0.01 * LOSSES.index(loss) + 0.02 * seed
+                 - (0.05 if last else 0), 6)
+
+
+def write_run(root, setting, loss, seed, epochs=3, finished=True):
+    d = os.path.join(root, setting, loss, f"seed{seed}")
+    os.makedirs(d)
+    with open(os.path.join(d, "log.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, train.LOG_COLUMNS)
+        w.writeheader()
+        for e in range(1, epochs + 1):
+            w.writerow({c: e if c == "epoch" else round(0.1 * e + 0.01 * seed, 4) for c in train.LOG_COLUMNS})
+    rate = float(setting.split("-")[1])
+    T = (1 - rate) * np.eye(10) + rate / 9 * (1 - np.eye(10))
+    json.dump({"transition_matrix": T.tolist(), "realised_rate": rate}, open(os.path.join(d, "noise.json"), "w"))
+    json.dump({"arch": "cnn8"}, open(os.path.join(d, "config.json"), "w"))
+    if finished:
+        json.dump({"test_acc_best": accuracy(setting, loss, seed, False),
+                   "test_acc_last": accuracy(setting, loss, seed, True)}, open(os.path.join(d, "result.json"), "w"))
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory, cifar_dir):
+    """The report's whole grid with 2 seeds from generated logs, plus 2 real 1-epoch runs as seed 9."""
+    root = str(tmp_path_factory.mktemp("results"))
+    for s in SETTINGS:
+        for loss in LOSSES:
+            for seed in (1, 2):
+                write_run(root, s, loss, seed)
+    for loss in ("ce", "nce+mae"):
+        train.run(config.parse_args(["--data-dir", cifar_dir, "--out", root, "--arch", "cnn8", "--epochs", "1",
+                                     "--batch-size", "32", "--noise", "sym", "--rate", "0.5", "--loss", loss,
+                                     "--seed", "9", "--device", "cpu"]))
+    return root
+
+
+def read_table(root):
+    with open(os.path.join(root, "figures", "table.csv"), newline="") as f:
+        return {(r["model"], r["loss"], r["setting"]): r for r in csv.DictReader(f)}
+
+
+def test_every_figure_and_table_from_a_whole_grid(grid, cifar_dir):
+    plot.main([grid, "--seeds", "2", "--data-dir", cifar_dir])
+    files = set(os.listdir(os.path.join(grid, "figures")))
+    expected = {"curves_sym-0.5.png", "curves_asym-0.25.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png",
+                "normalisation.png", "memorisation_sym-0.5.png", "images_sym-0.5.png", "table.md", "table.csv"}
+    expected |= {f"transition_{s}.png" for s in SETTINGS if s != "none-0.0"}
+    assert files == expected
+    table = read_table(grid)
+    # Hand-computed: seeds 1 and 2 of (sym-0.8, nfl) score 0.9 - 0.16 + 0.03 + 0.02 = 0.79 and 0.81.
+    cell = table["best", "nfl", "sym-0.8"]
+    assert (cell["mean"], cell["std"], cell["n"]) == ("80.0000", f"{np.std([79, 81], ddof=1):.4f}", "2")
+    assert table["last", "nfl", "sym-0.8"]["mean"] == "75.0000"
+    assert table["best", "ce", "sym-0.5"]["n"] == "3"  # two generated seeds and the real run
+    md = open(os.path.join(grid, "figures", "table.md")).read()
+    # Best of the sym-0.8 column (best-validation model): nfl+mae, 0.9 - 0.16 + 0.05 + 0.03 = 0.82.
+    assert "| nfl+mae | " in md and "**82.00 ± 1.41**" in md
+
+
+def test_partial_grid_and_runs_in_progress(tmp_path):
+    write_run(str(tmp_path), "sym-0.5", "ce", 1)
+    write_run(str(tmp_path), "sym-0.5", "nce+mae", 1, finished=False)  # still running: curves only
+    write_run(str(tmp_path), "asym-0.4", "ce", 1, epochs=2)
+    plot.main([str(tmp_path)])
+    files = set(os.listdir(tmp_path / "figures"))
+    assert {"curves_sym-0.5.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png"} <= files
+    assert "curves_asym-0.25.png" not in files
+    table = read_table(str(tmp_path))
+    assert ("best", "nce+mae", "sym-0.5") not in table and ("best", "ce", "asym-0.4") in table
+    md = open(tmp_path / "figures" / "table.md").read()
+    assert "| nce+mae |  |  |" in md  # blank cells, not a crash
+
+
+def test_only_losses_and_formats_restrict_the_output(grid, tmp_path):
+    root = str(tmp_path / "r")
+    shutil.copytree(grid, root, ignore=shutil.ignore_patterns("figures"))
+    plot.main([root, "--only", "sym-0.5,none-0.0", "--losses", "ce,nce+mae", "--format", "png,pdf"])
+    files = set(os.listdir(os.path.join(root, "figures")))
+    assert {"curves_sym-0.5.png", "curves_sym-0.5.pdf", "transition_sym-0.5.pdf"} <= files
+    assert not any("asym" in f for f in files)
+    assert {k[1] for k in read_table(root)} == {"ce", "nce+mae"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "no runs found"), (["--format", "bmpx"], None), (["--only", "sym-0.9"], "no runs match"),
+])
+def test_empty_or_unmatched_is_a_one_line_error(tmp_path, argv, message):
+    if message != "no runs found":
+        write_run(str(tmp_path), "sym-0.5", "ce", 1)
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path), *argv])
+    text = str(e.value.code)
+    assert text.startswith("error: ") and "\n" not in text and (message or "unknown --format bmpx") in text
+
+
+def test_log_figures_need_no_torch(grid, tmp_path):
+    root = str(tmp_path / "r")
+    shutil.copytree(grid, root, ignore=shutil.ignore_patterns("figures"))
+    code = f"import sys, plot; plot.main([{root!r}]); assert 'torch' not in sys.modules, 'torch was imported'"
+    p = subprocess.run([sys.executable, "-c", code], cwd=HERE, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
