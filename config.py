@@ -47,7 +47,7 @@ def parse_args(argv=None):
     a("--beta", type=float, help="weight of the second (passive) part (default: 1 for sce, 5 for anl-*, else 1)")
     a("--gamma", type=float, help="focal exponent of fl, nfl, nfl-exp, anl-fl (" + preset_help("gamma") + ")")
     a("--q", type=float, default=0.7, help="exponent of gce and ngce (default: 0.7)")
-    a("--delta", type=float, default=ANL_DELTA, help=f"anl-* L1 weight on the parameters (default: {ANL_DELTA})")
+    a("--delta", type=float, help=f"anl-* L1 weight on the parameters (default: {ANL_DELTA})")
     a("--temperature", type=float, default=1.0, help="T of the report's nce-exp and nfl-exp (default: 1.0)")
     a("--arch", choices=list(ARCHS), help="model (" + preset_help("arch") + ")")
     a("--epochs", type=int, help="training epochs (" + preset_help("epochs") + ")")
@@ -73,9 +73,16 @@ def resolve(cfg):
     """Fill every flag left unset from the loss's paper defaults, then from the preset."""
     cfg = dict(cfg)
     loss = canonical(cfg["loss"])  # an unknown name fails here, before anything is written
-    a, b = default_weights(loss)
+    # Weights a loss does not use are refused, and recorded as null, so config.json says what was trained.
+    weighted, anl = "+" in loss or loss in PAIRS, loss.startswith("anl")
+    for key, used in [("alpha", weighted), ("beta", weighted), ("delta", anl)]:
+        if cfg[key] is not None and not used:
+            raise ValueError(f"--{key} does not apply to the loss '{loss}'; leave it out, or use a loss that "
+                             f"has it ({'APL, sce or anl-*' if key != 'delta' else 'anl-ce, anl-fl'})")
+    a, b = default_weights(loss) if weighted else (None, None)
     cfg["alpha"] = a if cfg["alpha"] is None else cfg["alpha"]
     cfg["beta"] = b if cfg["beta"] is None else cfg["beta"]
+    cfg["delta"] = (ANL_DELTA if cfg["delta"] is None else cfg["delta"]) if anl else None
     if loss.startswith("anl") and cfg["weight_decay"] is None:
         cfg["weight_decay"] = 0.0  # ANL regularises with its own L1 term instead
     for key, value in PRESETS[cfg["preset"]].items():
@@ -96,8 +103,8 @@ def check(cfg):
             raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {cfg[key]}")
     for key, need, ok in [("lr", "> 0", cfg["lr"] > 0), ("temperature", "> 0", cfg["temperature"] > 0),
                           ("q", "in (0, 1]", 0 < cfg["q"] <= 1), ("gamma", ">= 0", cfg["gamma"] >= 0),
-                          ("weight_decay", ">= 0", cfg["weight_decay"] >= 0), ("delta", ">= 0", cfg["delta"] >= 0),
-                          ("grad_clip", ">= 0", cfg["grad_clip"] >= 0)]:
+                          ("weight_decay", ">= 0", cfg["weight_decay"] >= 0),
+                          ("delta", ">= 0", (cfg["delta"] or 0) >= 0), ("grad_clip", ">= 0", cfg["grad_clip"] >= 0)]:
         if not ok:
             raise ValueError(f"--{key.replace('_', '-')} must be {need}, got {cfg[key]}")
 

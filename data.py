@@ -101,11 +101,14 @@ def extract(archive, data_dir):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def locate(data_dir, url=URL, md5=MD5):
-    """Return the path of the extracted batches, extracting or downloading the archive as needed."""
+def locate(data_dir, url=URL, md5=MD5, fetch=True):
+    """Return the path of the extracted batches, extracting or (if fetch) downloading the archive as needed."""
     folder = os.path.join(data_dir, FOLDER)
     if os.path.isdir(folder):
         return folder
+    if not fetch and not os.path.exists(os.path.join(data_dir, ARCHIVE)):
+        raise DataError(f"no CIFAR-10 in {data_dir} (neither {FOLDER}/ nor {ARCHIVE}); run train.py with "
+                        f"--data-dir {data_dir} once to download it, or point at a folder that holds it")
     archive = os.path.join(data_dir, ARCHIVE)
     os.makedirs(data_dir, exist_ok=True)
     if os.path.exists(archive):
@@ -148,9 +151,9 @@ def read_batch(path):
     return x.reshape(-1, 3, 32, 32), y  # rows are 1024 red, 1024 green, 1024 blue values
 
 
-def load_cifar10(data_dir, url=URL, md5=MD5):
+def load_cifar10(data_dir, url=URL, md5=MD5, fetch=True):
     """Return numpy arrays x_train, y_train, x_test, y_test from data_dir, fetching them on first use."""
-    folder = locate(data_dir, url, md5)
+    folder = locate(data_dir, url, md5, fetch)
     train = [read_batch(os.path.join(folder, b)) for b in TRAIN_BATCHES]
     x_test, y_test = read_batch(os.path.join(folder, TEST_BATCH))
     return (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]), x_test, y_test)

@@ -75,10 +75,11 @@ def find_runs(root):
     return runs
 
 
-def loss_colours(losses):
-    """One colour per loss for every figure: the report's six first, then the rest by name."""
+def loss_styles(losses):
+    """One colour (and, past 20 losses, line style) per loss for every figure: the report's six first."""
     cmap = plt.get_cmap("tab10" if len(losses) <= 10 else "tab20")
-    return {name: cmap(i % cmap.N) for i, name in enumerate(sorted(losses, key=loss_order))}
+    return {name: {"color": cmap(i % cmap.N), "linestyle": ["-", "--", ":", "-."][i // cmap.N % 4]}
+            for i, name in enumerate(sorted(losses, key=loss_order))}
 
 
 def loss_order(name):
@@ -112,9 +113,13 @@ def mean_std(values):
 
 
 def mean_curve(runs, column):
-    """Mean over seeds of one log column, over the epochs every seed has reached."""
-    n = min(len(r["log"][column]) for r in runs)
-    return np.arange(1, n + 1), np.mean([r["log"][column][:n] for r in runs], axis=0), len(runs)
+    """Mean over seeds of one log column at each epoch, over the seeds that have reached it."""
+    n = max(len(r["log"][column]) for r in runs)
+    padded = np.full((len(runs), n), np.nan)  # [seeds, epochs]; a run in progress is NaN past its last epoch
+    for i, r in enumerate(runs):
+        padded[i, : len(r["log"][column])] = r["log"][column]
+    with np.errstate(all="ignore"):
+        return np.arange(1, n + 1), np.nanmean(padded, axis=0), len(runs)
 
 
 def fig_curves(by_setting, colours, out, formats):
@@ -124,12 +129,14 @@ def fig_curves(by_setting, colours, out, formats):
         for loss, runs in sorted(by_setting[setting].items()):
             for ax, col in zip(axes, ["val_loss", "val_acc"]):
                 x, y, n = mean_curve(runs, col)
-                ax.plot(x, y * (100 if col == "val_acc" else 1), color=colours[loss], marker=".",
+                ax.plot(x, y * (100 if col == "val_acc" else 1), **colours[loss], marker=".",
                         label=f"{loss}" + (f" (mean of {n})" if n > 1 else ""))
         for ax in axes:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
-        axes[0].set(xlabel="epoch", ylabel="validation loss (the run's own loss)", title="Validation loss")
+        # Log scale: bounded losses (<= 1) and unbounded ones (CE, RCE) share the panel.
+        axes[0].set(xlabel="epoch", ylabel="validation loss (the run's own loss, log scale)", yscale="log",
+                    title="Validation loss")
         axes[1].set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
         axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
         fig.suptitle(f"Validation curves, {title_of(setting)}, {arch_of(sum(by_setting[setting].values(), []))}")
@@ -159,8 +166,8 @@ def fig_accuracy_vs_rate(by_setting, colours, out, formats):
                 if not pts:
                     continue
                 x, m, sd = map(np.array, zip(*pts))
-                ax.plot(x, m, marker="o", color=colours[loss], label=loss)
-                ax.fill_between(x, m - sd, m + sd, color=colours[loss], alpha=0.15, linewidth=0)
+                ax.plot(x, m, marker="o", **colours[loss], label=loss)
+                ax.fill_between(x, m - sd, m + sd, color=colours[loss]["color"], alpha=0.15, linewidth=0)
             ax.set(xlabel="noise rate", title=f"Test accuracy, {name}")
             ax.grid(alpha=0.3)
         axes[0].set_ylabel("clean test accuracy (%)")
@@ -225,7 +232,7 @@ def fig_memorisation(by_setting, setting, colours, out, formats):
             continue  # a run from before these columns were logged
         for ax, col in zip(axes, ["train_flipped_as_noisy", "train_flipped_as_true"]):
             x, y, _ = mean_curve(runs, col)
-            ax.plot(x, y * 100, color=colours[loss], marker=".", label=loss)
+            ax.plot(x, y * 100, **colours[loss], marker=".", label=loss)
     axes[0].set(xlabel="epoch", ylabel="% of the flipped training samples",
                 title="Predicted as their noisy label (memorised)")
     axes[1].set(xlabel="epoch", title="Predicted as their true label (corrected)")
@@ -239,10 +246,10 @@ def fig_memorisation(by_setting, setting, colours, out, formats):
 
 def fig_image_grid(data_dir, setting, seed, out, formats, n=24):
     """Real training images with their clean -> noisy labels (the report's Figure 1)."""
-    import data  # imports torch: only this figure needs the images
+    import data
     import noise
 
-    x, y, _, _ = data.load_cifar10(data_dir)
+    x, y, _, _ = data.load_cifar10(data_dir, fetch=False)  # plot.py never downloads
     kind, rate = setting.rsplit("-", 1)
     noisy, _ = noise.make_noisy_labels(y, kind, float(rate), seed)
     rng = np.random.default_rng(0)
@@ -300,9 +307,13 @@ def main(argv=None):
     if not runs:
         sys.exit(f"error: no runs found in {args.results}; expected <noise>-<rate>/<loss>/seed<seed>/log.csv "
                  f"below it, as train.py --out {args.results} writes them")
-    colours = loss_colours({r["loss"] for r in runs})  # before filtering: colours never depend on --losses
+    colours = loss_styles({r["loss"] for r in runs})  # before filtering: colours never depend on --losses
     only = set(args.only.split(",")) if args.only else None
     losses = set(args.losses.split(",")) if args.losses else None
+    for flag, asked, found in [("--only", only, {r["setting"] for r in runs}), ("--losses", losses, set(colours))]:
+        if asked and asked - found:
+            print(f"note: {flag} {','.join(sorted(asked - found))} matches no run (run folders use canonical "
+                  f"loss names, e.g. nce+mae)", file=sys.stderr)
     by_setting = defaultdict(lambda: defaultdict(list))
     for r in runs:
         if (only is None or r["setting"] in only) and (losses is None or r["loss"] in losses):
@@ -311,7 +322,9 @@ def main(argv=None):
         sys.exit(f"error: no runs match --only {args.only} --losses {args.losses}; "
                  f"found settings {sorted({r['setting'] for r in runs})} and losses {sorted(colours)}")
     formats = args.format.split(",")
-    supported = plt.figure().canvas.get_supported_filetypes()
+    fig = plt.figure()
+    supported = fig.canvas.get_supported_filetypes()
+    plt.close(fig)
     if set(formats) - set(supported):
         sys.exit(f"error: unknown --format {','.join(sorted(set(formats) - set(supported)))}; "
                  f"choose from {','.join(sorted(supported))}")
@@ -323,8 +336,14 @@ def main(argv=None):
     fig_normalisation(out, formats)
     fig_transitions(by_setting, out, formats)
     fig_memorisation(by_setting, args.memorisation, colours, out, formats)
-    if args.data_dir and args.memorisation.split("-")[0] in ("sym", "asym"):
-        fig_image_grid(args.data_dir, args.memorisation, int(runs[0]["seed"]), out, formats)
+    grid_runs = [r for rs in by_setting.get(args.memorisation, {}).values() for r in rs]
+    if args.data_dir and grid_runs and args.memorisation.split("-")[0] in ("sym", "asym"):
+        import data  # imports torch: only the image grid needs it
+
+        try:
+            fig_image_grid(args.data_dir, args.memorisation, int(grid_runs[0]["seed"]), out, formats)
+        except data.DataError as e:
+            sys.exit(f"error: no image grid: {e}")
     tables(by_setting, seeds_asked, out)
     print(f"{len(runs)} runs read; figures and tables in {out}")
 

@@ -10,7 +10,8 @@ def test_report_preset_is_the_default():
     assert {k: cfg[k] for k in config.PRESETS["report"]} == {
         "arch": "resnet18", "optimizer": "adamw", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "epochs": 30,
         "scheduler": "cosine", "augment": False, "grad_clip": 0.0, "gamma": 2.0}
-    assert (cfg["alpha"], cfg["beta"], cfg["batch_size"], cfg["seed"]) == (1.0, 1.0, 128, 42)
+    # ce has no weights and no L1 term: recorded as null, not as values that did nothing
+    assert (cfg["alpha"], cfg["beta"], cfg["delta"], cfg["batch_size"], cfg["seed"]) == (None, None, None, 128, 42)
 
 
 def test_ma2020_preset_and_explicit_flags_win():
@@ -54,3 +55,17 @@ def test_unknown_loss_fails_while_parsing():
 def test_checks_name_the_flag(argv, message):
     with pytest.raises(ValueError, match=message):
         config.check(config.parse_args(argv))
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--loss", "nce", "--alpha", "10"], "--alpha"), (["--loss", "ce", "--beta", "2"], "--beta"),
+    (["--loss", "nce+mae", "--delta", "1e-3"], "--delta"),
+])
+def test_flags_a_loss_does_not_use_are_refused(argv, flag):
+    with pytest.raises(ValueError, match=f"{flag} does not apply to the loss"):
+        config.parse_args(argv)
+
+
+def test_anl_records_its_delta():
+    assert config.parse_args(["--loss", "anl-fl"])["delta"] == 5e-5
+    assert config.parse_args(["--loss", "anl-ce", "--delta", "0"])["delta"] == 0.0

@@ -84,7 +84,12 @@ def test_partial_grid_and_runs_in_progress(tmp_path):
     write_run(str(tmp_path), "sym-0.5", "ce", 1)
     write_run(str(tmp_path), "sym-0.5", "nce+mae", 1, finished=False)  # still running: curves only
     write_run(str(tmp_path), "asym-0.4", "ce", 1, epochs=2)
-    plot.main([str(tmp_path)])
+    write_run(str(tmp_path), "sym-0.5", "ce", 2, epochs=1, finished=False)  # a second seed just started
+    ce_runs = [r for r in plot.find_runs(str(tmp_path)) if r["setting"] == "sym-0.5" and r["loss"] == "ce"]
+    x, y, n = plot.mean_curve(ce_runs, "val_acc")
+    assert list(x) == [1, 2, 3] and n == 2  # the new seed does not cut the curve to its one epoch
+    assert y[0] == pytest.approx((0.11 + 0.12) / 2) and y[2] == pytest.approx(0.31)
+    plot.main([str(tmp_path), "--seeds", "2"])
     files = set(os.listdir(tmp_path / "figures"))
     assert {"curves_sym-0.5.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png"} <= files
     assert "curves_asym-0.25.png" not in files
@@ -92,6 +97,7 @@ def test_partial_grid_and_runs_in_progress(tmp_path):
     assert ("best", "nce+mae", "sym-0.5") not in table and ("best", "ce", "asym-0.4") in table
     md = open(tmp_path / "figures" / "table.md").read()
     assert "| nce+mae |  |  |" in md  # blank cells, not a crash
+    assert "(n=1)" in md  # 2 seeds asked, 1 finished
 
 
 def test_only_losses_and_formats_restrict_the_output(grid, tmp_path):

@@ -146,3 +146,18 @@ def test_memorisation_columns_by_hand():
     assert m["train_flipped_as_noisy"] == pytest.approx(2 / 3)  # noisy labels 1, 0, 0
     assert m["train_flipped_as_true"] == pytest.approx(1 / 3)   # true labels 0, 1, 2
     assert m["train_unflipped_acc"] == pytest.approx(3 / 5)     # labels 0, 0, 0, 1, 2
+
+
+def test_anl_l1_term_is_optimised():
+    # One SGD step of lr 1 moves each parameter by the gradient of the data term plus delta * sign(theta).
+    model, ref = Always0(), Always0()
+    with torch.no_grad():
+        model.b.copy_(torch.linspace(-1, 1, 10))
+        ref.b.copy_(model.b)
+    x, y = torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.tensor([0, 1, 2, 3])
+    loss_fn = get_loss("anl-ce", delta=0.1)
+    g = torch.autograd.grad(loss_fn(ref(x.float()), y), ref.b)[0]  # the model ignores the pixels
+    before = model.b.detach().clone()
+    train.train_epoch(model, loss_fn, torch.optim.SGD(model.parameters(), lr=1.0), x, y, y, 4,
+                      train.epoch_generators(0, 1, "cpu"), augment=False, grad_clip=0)
+    torch.testing.assert_close(before - model.b.detach(), g + 0.1 * torch.sign(before))
