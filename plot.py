@@ -15,7 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -137,6 +137,8 @@ def fig_curves(by_setting, colours, out, formats):
         # Log scale: bounded losses (<= 1) and unbounded ones (CE, RCE) share the panel.
         axes[0].set(xlabel="epoch", ylabel="validation loss (the run's own loss, log scale)", yscale="log",
                     title="Validation loss")
+        for axis in (axes[0].yaxis.set_major_formatter, axes[0].yaxis.set_minor_formatter):
+            axis(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.8, 2 rather than 8 x 10^-1
         axes[1].set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
         axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
         fig.suptitle(f"Validation curves, {title_of(setting)}, {arch_of(sum(by_setting[setting].values(), []))}")
