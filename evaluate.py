@@ -13,9 +13,9 @@ import torch
 
 import data
 from model import make_model
+from noise import CLASSES
 from train import pick_device, predict, save_json, set_determinism
 
-CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 def parse_args(argv=None):

@@ -8,8 +8,8 @@ import numpy as np
 
 KINDS = ("none", "sym", "asym")
 
-# CIFAR-10 classes: 0 airplane, 1 automobile, 2 bird, 3 cat, 4 deer, 5 dog, 6 frog,
-# 7 horse, 8 ship, 9 truck. Truck->automobile, bird->airplane, deer->horse, cat<->dog.
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+# Truck->automobile, bird->airplane, deer->horse, cat<->dog, in the class indices above.
 ASYM_MAP = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
 
 

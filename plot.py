@@ -6,6 +6,7 @@ figure and the tables read the logs alone. A partial grid is normal: what is mis
 """
 import argparse
 import csv
+import io
 import json
 import os
 import sys
@@ -18,7 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
-CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+from noise import CLASSES  # noqa: E402  (numpy only: no torch)
+
 REPORT_LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
 CURVE_SETTINGS = ["sym-0.5", "asym-0.25"]  # the report's Figures 3 and 4
 KIND_NAMES = {"sym": "symmetric", "asym": "asymmetric", "none": "no"}
@@ -86,13 +88,24 @@ def loss_order(name):
     return (REPORT_LOSSES.index(name) if name in REPORT_LOSSES else len(REPORT_LOSSES), name)
 
 
+def write_atomic(path, write):
+    """write(tmp_path), then rename: never a half-written figure or table under its real name."""
+    write(f"{path}.tmp")
+    os.replace(f"{path}.tmp", path)
+
+
 def save(fig, out, name, formats):
     for fmt in formats:
-        path = os.path.join(out, f"{name}.{fmt}")
-        tmp = f"{path}.tmp"
-        fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-        os.replace(tmp, path)  # never a half-written figure under its real name
+        write_atomic(os.path.join(out, f"{name}.{fmt}"),
+                     lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"))
     plt.close(fig)
+
+
+def write_text(path, text):
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            f.write(text)
+    write_atomic(path, write)
 
 
 def title_of(setting):
@@ -293,14 +306,12 @@ def tables(by_setting, seeds_asked, out):
                              "mean": f"{m:.4f}", "std": f"{sd:.4f}" if n > 1 else "", "n": n})
             md.append(f"| {loss} | " + " | ".join(cells_md) + " |")
         md.append("")
-    with open(os.path.join(out, "table.md.tmp"), "w") as f:
-        f.write("\n".join(md))
-    os.replace(os.path.join(out, "table.md.tmp"), os.path.join(out, "table.md"))
-    with open(os.path.join(out, "table.csv.tmp"), "w", newline="") as f:
-        w = csv.DictWriter(f, ["model", "loss", "setting", "mean", "std", "n"])
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(os.path.join(out, "table.csv.tmp"), os.path.join(out, "table.csv"))
+    write_text(os.path.join(out, "table.md"), "\n".join(md))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, ["model", "loss", "setting", "mean", "std", "n"])
+    w.writeheader()
+    w.writerows(rows)
+    write_text(os.path.join(out, "table.csv"), buf.getvalue())
 
 
 def main(argv=None):
