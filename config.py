@@ -35,9 +35,12 @@ def parse_args(argv=None):
       help="protocol the defaults below come from (default: report)")
     a("--data-dir", default="./data", help="folder with CIFAR-10, downloaded there on first use (default: ./data)")
     a("--out", default="results",
-      help="results root; the run goes to OUT/<noise>-<rate>/<loss>/seed<seed> (default: results)")
+      help="results root; the run goes to OUT/<noise>-<rate or human label>/<loss>/seed<seed> (default: results)")
     a("--noise", default="none", choices=noise.KINDS, help="label noise type (default: none)")
-    a("--rate", type=float, default=0.0, help="fraction of each (source) class whose label is flipped (default: 0.0)")
+    a("--rate", type=float, help="fraction of each (source) class whose label is flipped; not for human "
+                                 "noise (default: 0.0)")
+    a("--human-label", choices=list(noise.HUMAN_LABELS),
+      help="CIFAR-10N label set for --noise human (default: worse)")
     a("--clean-val", action="store_true", help="give the validation split its clean labels (default: off, noisy)")
     a("--val-fraction", type=float, default=0.15, help="fraction of the training set held out (default: 0.15)")
     a("--loss", default="ce", metavar="NAME", help=f"one of: {', '.join(SINGLE + list(PAIRS))}, or active+passive "
@@ -79,6 +82,15 @@ def resolve(cfg):
         if cfg[key] is not None and not used:
             raise ValueError(f"--{key} does not apply to the loss '{loss}'; leave it out, or use a loss that "
                              f"has it ({'APL, sce or anl-*' if key != 'delta' else 'anl-ce, anl-fl'})")
+    if cfg["noise"] == "human":
+        if cfg["rate"] is not None:
+            raise ValueError("--rate does not apply to --noise human: the human labels come with their own noise "
+                             "(worse 40%, random1-3 17-18%, aggre 9%); leave --rate out and pick --human-label")
+        cfg["human_label"] = cfg["human_label"] or "worse"
+    elif cfg["human_label"] is not None:
+        raise ValueError("--human-label only applies to --noise human; add --noise human or leave it out")
+    elif cfg["rate"] is None:
+        cfg["rate"] = 0.0
     a, b = default_weights(loss) if weighted else (None, None)
     cfg["alpha"] = a if cfg["alpha"] is None else cfg["alpha"]
     cfg["beta"] = b if cfg["beta"] is None else cfg["beta"]
@@ -94,7 +106,7 @@ def resolve(cfg):
 
 def check(cfg):
     """Raise ValueError, naming the flag, for values argparse cannot check."""
-    if not 0.0 <= cfg["rate"] <= 1.0:
+    if cfg["rate"] is not None and not 0.0 <= cfg["rate"] <= 1.0:
         raise ValueError(f"--rate must be in [0, 1], got {cfg['rate']}")
     if not 0.0 < cfg["val_fraction"] < 1.0:
         raise ValueError(f"--val-fraction must be in (0, 1), got {cfg['val_fraction']}")
@@ -114,7 +126,14 @@ def loss_from(cfg):
                     temperature=cfg["temperature"], delta=cfg["delta"])
 
 
-def run_dir(cfg):
-    """OUT/<noise>-<rate>/<loss>/seed<seed>; every clean run (noise none or rate 0) is none-0.0."""
+def setting(cfg):
+    """<noise>-<rate>, or human-<label>; every clean run (noise none or rate 0) is none-0.0."""
+    if cfg["noise"] == "human":
+        return f"human-{cfg['human_label']}"
     kind, rate = (cfg["noise"], cfg["rate"]) if cfg["noise"] != "none" and cfg["rate"] > 0 else ("none", 0.0)
-    return os.path.join(cfg["out"], f"{kind}-{float(rate)!r}", cfg["loss"], f"seed{cfg['seed']}")
+    return f"{kind}-{float(rate)!r}"
+
+
+def run_dir(cfg):
+    """OUT/<setting>/<loss>/seed<seed>."""
+    return os.path.join(cfg["out"], setting(cfg), cfg["loss"], f"seed{cfg['seed']}")

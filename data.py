@@ -9,6 +9,7 @@ where normalisation and augmentation run on the whole batch at once.
 import functools
 import hashlib
 import http.client
+import io
 import os
 import pickle
 import shutil
@@ -17,6 +18,7 @@ import tarfile
 import tempfile
 import time
 import urllib.request
+import zipfile
 
 import numpy as np
 import torch
@@ -28,6 +30,11 @@ ARCHIVE = "cifar-10-python.tar.gz"
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCH = "test_batch"
+# CIFAR-10N (Wei et al., ICLR 2022): human labels for the training images, in their order.
+HUMAN_URL = "https://github.com/UCSC-REAL/cifar-10-100n/raw/main/data/CIFAR-10_human.pt"
+HUMAN_SHA256 = "873e69c39cb9b5e97fb6bae2d60bb59b38a5cbc31d2b868f7903dcb2b9dd2310"
+HUMAN_FILE = "CIFAR-10_human.pt"
+HUMAN_KEYS = ("clean_label", "aggre_label", "worse_label", "random_label1", "random_label2", "random_label3")
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2023, 0.1994, 0.2010)
 
@@ -36,8 +43,8 @@ class DataError(Exception):
     """A problem with the data on disk or its download, explained in one line for the user."""
 
 
-def md5sum(path):
-    h = hashlib.md5()
+def checksum(path, algo="md5"):
+    h = hashlib.new(algo)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -62,8 +69,8 @@ def _fetch(url, path):
         raise http.client.IncompleteRead(b"", total - got)
 
 
-def download(url, dest, md5, tries=3, backoff=2.0):
-    """Fetch url to dest. Bytes go to dest.part, renamed to dest only once the md5 matches."""
+def download(url, dest, expected, algo="md5", tries=3, backoff=2.0):
+    """Fetch url to dest. Bytes go to dest.part, renamed to dest only once its checksum is `expected`."""
     part = dest + ".part"
     try:
         for attempt in range(1, tries + 1):
@@ -73,13 +80,15 @@ def download(url, dest, md5, tries=3, backoff=2.0):
             # URLError, HTTPError, timeouts and resets are OSErrors; a cut-off body is IncompleteRead.
             except (OSError, http.client.HTTPException) as e:
                 if attempt == tries:
+                    where = os.path.dirname(dest) or "."
                     raise DataError(f"download of {url} failed after {tries} tries ({e}); check the network, "
-                                    f"or put {ARCHIVE} into {os.path.dirname(dest) or '.'} by hand") from None
+                                    f"or put {os.path.basename(dest)} into {where} by hand") from None
                 print(f"download failed ({e}); retrying in {backoff ** attempt:.0f} s", file=sys.stderr)
                 time.sleep(backoff ** attempt)
-        got = md5sum(part)
-        if got != md5:
-            raise DataError(f"downloaded {url} has md5 {got}, expected {md5}; the file was removed, run again")
+        got = checksum(part, algo)
+        if got != expected:
+            raise DataError(f"downloaded {url} has {algo} {got}, expected {expected}; the file was removed, "
+                            f"run again")
         os.replace(part, dest)
     finally:
         if os.path.exists(part):
@@ -112,7 +121,7 @@ def locate(data_dir, url=URL, md5=MD5, fetch=True):
     archive = os.path.join(data_dir, ARCHIVE)
     os.makedirs(data_dir, exist_ok=True)
     if os.path.exists(archive):
-        got = md5sum(archive)
+        got = checksum(archive)
         if got != md5:
             raise DataError(f"{archive} has md5 {got}, expected {md5}; delete it and run again to download it")
     else:
@@ -123,9 +132,11 @@ def locate(data_dir, url=URL, md5=MD5, fetch=True):
 
 class _ArrayUnpickler(pickle.Unpickler):
     # A CIFAR batch is a dict of lists and numpy arrays; refusing every other global
-    # means a doctored batch file cannot run code when it is read.
+    # means a doctored batch file cannot run code when it is read. numpy.core is the
+    # module path numpy < 2 writes, numpy._core the one numpy >= 2 writes; pickle
+    # protocol 2 stores an array's raw bytes through _codecs.encode (a string -> bytes).
     ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype")}
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
     def find_class(self, module, name):
         if (module, name) in self.ALLOWED:
@@ -157,6 +168,47 @@ def load_cifar10(data_dir, url=URL, md5=MD5, fetch=True):
     train = [read_batch(os.path.join(folder, b)) for b in TRAIN_BATCHES]
     x_test, y_test = read_batch(os.path.join(folder, TEST_BATCH))
     return (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]), x_test, y_test)
+
+
+def read_human(path):
+    """Read CIFAR-10_human.pt -> {key: int64 array} without running pickled code.
+
+    The file is torch.save's zip of one pickle (an older plain pickle is read too). It holds
+    only numpy arrays, which torch.load(weights_only=True) refuses, so its pickle is read
+    with the same allowlisting unpickler as the image batches; a tensor in it is refused too.
+    """
+    fix = f"delete {path} so it is downloaded again, or put the official {HUMAN_FILE} there"
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                name = next(n for n in z.namelist() if n.endswith("data.pkl"))
+                d = _ArrayUnpickler(io.BytesIO(z.read(name)), encoding="latin1").load()
+        else:
+            with open(path, "rb") as f:
+                d = _ArrayUnpickler(f, encoding="latin1").load()
+        table = {k: np.asarray(d[k]) for k in HUMAN_KEYS}
+    except Exception as e:  # not a zip or pickle, a key missing, or a refused global
+        raise DataError(f"cannot read {path} as CIFAR-10N labels ({type(e).__name__}: {e}); {fix}") from None
+    for k, v in table.items():
+        if v.ndim != 1 or not np.issubdtype(v.dtype, np.integer) or len(v) != len(table["clean_label"]):
+            raise DataError(f"{path}: {k} is not a 1-D integer array as long as clean_label; {fix}")
+    return {k: v.astype(np.int64) for k, v in table.items()}
+
+
+def load_human(data_dir, url=HUMAN_URL, sha256=HUMAN_SHA256, fetch=True):
+    """The CIFAR-10N label table from data_dir/CIFAR-10_human.pt, downloaded there (and checked) on first use.
+
+    A file found in place is not held to the official checksum, so that an aligned subset
+    (such as ../shared/cifar10-subset's) can be used; its clean_label is checked against
+    the training labels instead (noise.human_noisy_labels).
+    """
+    path = os.path.join(data_dir, HUMAN_FILE)
+    if not os.path.isfile(path):
+        if not fetch:
+            raise DataError(f"no {HUMAN_FILE} in {data_dir}; run train.py --noise human once to download it")
+        os.makedirs(data_dir, exist_ok=True)
+        download(url, path, sha256, algo="sha256")
+    return read_human(path)
 
 
 def stratified_split(labels, val_fraction, seed, num_classes=10):

@@ -1,12 +1,17 @@
-"""Synthetic label noise: symmetric and CIFAR-10 asymmetric flips, with exact counts.
+"""Label noise: synthetic symmetric and CIFAR-10 asymmetric flips with exact counts, and real human labels.
 
-`make_noisy_labels` is the public entry point. It flips exactly round(rate * n_c)
-samples of every (source) class c, so the realised rate is the asked-for rate up
-to rounding, and returns the realised transition matrix with the noisy labels.
+`make_noisy_labels` flips exactly round(rate * n_c) samples of every (source) class c,
+so the realised rate is the asked-for rate up to rounding. `human_noisy_labels` takes
+one annotation of CIFAR-10N instead. Both return the realised transition matrix too.
 """
 import numpy as np
 
-KINDS = ("none", "sym", "asym")
+SYNTHETIC = ("none", "sym", "asym")
+KINDS = SYNTHETIC + ("human",)
+# CIFAR-10N's label sets (Wei et al., ICLR 2022) by their --human-label name: the majority vote of
+# three annotators, each annotator alone, and the worst of the three (wrong whenever one was wrong).
+HUMAN_LABELS = {"aggre": "aggre_label", "random1": "random_label1", "random2": "random_label2",
+                "random3": "random_label3", "worse": "worse_label"}
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 # Truck->automobile, bird->airplane, deer->horse, cat<->dog, in the class indices above.
@@ -29,8 +34,9 @@ def make_noisy_labels(labels, kind, rate, seed, num_classes=10):
     rate: fraction of each (source) class that is flipped, in [0, 1].
     seed: the noise has its own generator, independent of the model's randomness.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown noise type '{kind}'; choose one of: {', '.join(KINDS)}")
+    if kind not in SYNTHETIC:
+        raise ValueError(f"unknown noise type '{kind}' for synthetic noise; choose one of: {', '.join(SYNTHETIC)} "
+                         f"(human noise comes from CIFAR-10N: human_noisy_labels)")
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"noise rate must be in [0, 1], got {rate}")
     clean = np.asarray(labels)
@@ -57,4 +63,27 @@ def make_noisy_labels(labels, kind, rate, seed, num_classes=10):
                 noisy[flip] = (c + rng.integers(1, num_classes, size=k)) % num_classes
             else:
                 noisy[flip] = ASYM_MAP[c]
+    return noisy, transition_matrix(clean, noisy, num_classes)
+
+
+def human_noisy_labels(table, which, clean, num_classes=10):
+    """Return (noisy_labels, transition_matrix) from a CIFAR-10N table for the training labels `clean`.
+
+    table: {key: int array} as read from CIFAR-10_human.pt; which: a key of HUMAN_LABELS.
+    The table must be aligned with the training images: its clean_label must equal `clean`.
+    """
+    if which not in HUMAN_LABELS:
+        raise ValueError(f"unknown human label set '{which}'; choose one of: {', '.join(HUMAN_LABELS)}")
+    clean = np.asarray(clean, dtype=np.int64)
+    ref = np.asarray(table["clean_label"], dtype=np.int64)
+    if ref.shape != clean.shape:
+        raise ValueError(f"the CIFAR-10N file has {len(ref)} labels but the training set {len(clean)} images; "
+                         f"use the file that belongs to this copy of CIFAR-10")
+    if not np.array_equal(ref, clean):
+        bad = np.flatnonzero(ref != clean)
+        raise ValueError(f"the CIFAR-10N file's clean_label differs from the training labels at {len(bad)} "
+                         f"images (first: index {bad[0]}); the file is not aligned with this copy of CIFAR-10")
+    noisy = np.asarray(table[HUMAN_LABELS[which]], dtype=np.int64)
+    if noisy.shape != clean.shape or (noisy.size and (noisy.min() < 0 or noisy.max() >= num_classes)):
+        raise ValueError(f"the CIFAR-10N {HUMAN_LABELS[which]} must hold {len(clean)} labels in [0, {num_classes})")
     return noisy, transition_matrix(clean, noisy, num_classes)

@@ -142,14 +142,19 @@ def prepare(cfg, device):
     """Load CIFAR-10, corrupt the training labels, split; returns device tensors and the noise record."""
     x, y_true, x_test, y_test = data.load_cifar10(cfg["data_dir"])
     # Noise is applied to the whole training set before the split, as in the literature.
-    y_noisy, T = noise.make_noisy_labels(y_true, cfg["noise"], cfg["rate"], cfg["seed"])
+    if cfg["noise"] == "human":
+        table = data.load_human(cfg["data_dir"])
+        y_noisy, T = noise.human_noisy_labels(table, cfg["human_label"], y_true)
+    else:
+        y_noisy, T = noise.make_noisy_labels(y_true, cfg["noise"], cfg["rate"], cfg["seed"])
     # Stratified by the labels a researcher would actually see: the noisy ones.
     tr, va = data.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1])
     on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
     splits = {"x_tr": on(x[tr]), "y_tr": on(y_noisy[tr]), "y_tr_true": on(y_true[tr]), "x_va": on(x[va]),
               "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test)}
-    record = {"transition_matrix": T.round(6).tolist(), "realised_rate": float((y_noisy != y_true).mean()),
-              "n_flipped": int((y_noisy != y_true).sum()), "n_train_total": int(len(y_true))}
+    record = {"setting": config.setting(cfg), "transition_matrix": T.round(6).tolist(),
+              "realised_rate": float((y_noisy != y_true).mean()), "n_flipped": int((y_noisy != y_true).sum()),
+              "n_train_total": int(len(y_true))}
     return splits, record
 
 
