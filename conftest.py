@@ -1,14 +1,16 @@
 """Shared test helpers: small CIFAR-10 data sets in the original pickle layout, made on the fly."""
+import http.server
 import io
 import os
 import pickle
 import tarfile
+import threading
 
 import numpy as np
 import pytest
 import torch
 
-from data import FOLDER, TEST_BATCH, TRAIN_BATCHES
+from data import ARCHIVE, FOLDER, TEST_BATCH, TRAIN_BATCHES
 
 
 def learnable_images(labels, rng):
@@ -36,6 +38,17 @@ def write_cifar(root, per_batch=60, n_test=200, seed=0):
         with open(os.path.join(folder, name), "wb") as f:
             pickle.dump(d, f)
     return folder
+
+
+def human_table(clean, seed=0):
+    """A CIFAR-10N-style table for training labels `clean`: each label set flips its own share of them."""
+    rng = np.random.default_rng(seed)
+    table = {"clean_label": np.asarray(clean, dtype=np.int64)}
+    for key, rate in [("aggre_label", 0.1), ("worse_label", 0.4), ("random_label1", 0.2), ("random_label2", 0.2),
+                      ("random_label3", 0.2)]:
+        flip = rng.random(len(clean)) < rate
+        table[key] = np.where(flip, (table["clean_label"] + rng.integers(1, 10, len(clean))) % 10, clean)
+    return table
 
 
 def make_archive(path, src_root):
@@ -67,6 +80,30 @@ def archive_bytes(tmp_path_factory):
     src = tmp_path_factory.mktemp("src")
     write_cifar(str(src), per_batch=20, n_test=20, seed=1)
     return make_archive(str(src / "a.tar.gz"), str(src))
+
+
+@pytest.fixture
+def server(archive_bytes):
+    """A loopback HTTP server; set state['body'] and state['cut'] (bytes actually sent) per test."""
+    state = {"body": archive_bytes, "cut": None, "hits": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            state["hits"] += 1
+            body = state["body"]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: state["cut"]])  # a cut body, then the connection closes
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/{ARCHIVE}", state
+    srv.shutdown()
+    srv.server_close()
 
 
 def pickle_bytes(obj):

@@ -19,11 +19,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
-from noise import CLASSES  # noqa: E402  (numpy only: no torch)
+from noise import CLASSES, HUMAN_LABELS  # noqa: E402  (numpy only: no torch)
 
 REPORT_LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
 CURVE_SETTINGS = ["sym-0.5", "asym-0.25"]  # the report's Figures 3 and 4
 KIND_NAMES = {"sym": "symmetric", "asym": "asymmetric", "none": "no"}
+HUMAN_ORDER = list(HUMAN_LABELS)
 
 
 def parse_args(argv=None):
@@ -40,9 +41,11 @@ def parse_args(argv=None):
 
 
 def setting_key(setting):
-    """Sort order: clean first, then symmetric, then asymmetric, each by rate."""
+    """Sort order: clean first, then symmetric, then asymmetric, each by rate, then human (CIFAR-10N) label sets."""
     kind, rate = setting.rsplit("-", 1)
-    return ({"none": 0, "sym": 1, "asym": 2}.get(kind, 3), float(rate))
+    if kind == "human":
+        return (3, HUMAN_ORDER.index(rate) if rate in HUMAN_ORDER else len(HUMAN_ORDER))
+    return ({"none": 0, "sym": 1, "asym": 2}.get(kind, 4), float(rate))
 
 
 def read_csv(path):
@@ -110,6 +113,8 @@ def write_text(path, text):
 
 def title_of(setting):
     kind, rate = setting.rsplit("-", 1)
+    if kind == "human":
+        return f"human noise (CIFAR-10N {rate})"
     return "no noise" if kind == "none" else f"{KIND_NAMES.get(kind, kind)} noise {float(rate):g}"
 
 
@@ -136,8 +141,8 @@ def mean_curve(runs, column):
 
 
 def fig_curves(by_setting, colours, out, formats):
-    """Validation loss and accuracy against epoch, one line per loss (report Figures 3 and 4)."""
-    for setting in [s for s in CURVE_SETTINGS if s in by_setting]:
+    """Validation loss and accuracy against epoch, one line per loss (report Figures 3 and 4; and human noise)."""
+    for setting in [s for s in by_setting if s in CURVE_SETTINGS or s.startswith("human-")]:
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
         for loss, runs in sorted(by_setting[setting].items()):
             for ax, col in zip(axes, ["val_loss", "val_acc"]):

@@ -1,9 +1,7 @@
 """data.py: reading batches, the archive and its download (from a loopback server), the split, augmentation."""
 import hashlib
-import http.server
 import os
 import pickle
-import threading
 
 import numpy as np
 import pytest
@@ -56,30 +54,6 @@ def test_corrupted_archive_leaves_no_folder(tmp_path, archive_bytes):
     with pytest.raises(data.DataError, match="cannot extract"):
         data.locate(str(tmp_path), md5=hashlib.md5(bad).hexdigest())
     assert sorted(os.listdir(tmp_path)) == [data.ARCHIVE]
-
-
-@pytest.fixture
-def server(archive_bytes):
-    """A loopback HTTP server; set state['body'] and state['cut'] (bytes actually sent) per test."""
-    state = {"body": archive_bytes, "cut": None, "hits": 0}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            state["hits"] += 1
-            body = state["body"]
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: state["cut"]])  # a cut body, then the connection closes
-
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/{data.ARCHIVE}", state
-    srv.shutdown()
-    srv.server_close()
 
 
 def test_download_verifies_and_extracts(tmp_path, server, archive_bytes):

@@ -18,9 +18,13 @@ LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
 SETTINGS = ["none-0.0", "sym-0.2", "sym-0.5", "sym-0.8", "asym-0.1", "asym-0.25", "asym-0.4"]
 
 
+def rate_of(setting):
+    return {"human-aggre": 0.09, "human-worse": 0.4}.get(setting) or float(setting.split("-")[1])
+
+
 def accuracy(setting, loss, seed, last):
     """A made-up but distinct test accuracy for every cell, seed and model choice."""
-    rate = float(setting.split("-")[1])
+    rate = rate_of(setting)
     return round(0.9 - rate * (0.5 if loss == "ce" else 0.2) + 0.01 * LOSSES.index(loss) + 0.02 * seed
                  - (0.05 if last else 0), 6)
 
@@ -33,7 +37,7 @@ def write_run(root, setting, loss, seed, epochs=3, finished=True):
         w.writeheader()
         for e in range(1, epochs + 1):
             w.writerow({c: e if c == "epoch" else round(0.1 * e + 0.01 * seed, 4) for c in train.LOG_COLUMNS})
-    rate = float(setting.split("-")[1])
+    rate = rate_of(setting)
     T = (1 - rate) * np.eye(10) + rate / 9 * (1 - np.eye(10))
     json.dump({"transition_matrix": T.tolist(), "realised_rate": rate}, open(os.path.join(d, "noise.json"), "w"))
     json.dump({"arch": "cnn8"}, open(os.path.join(d, "config.json"), "w"))
@@ -128,3 +132,17 @@ def test_log_figures_need_no_torch(grid, tmp_path):
     code = f"import sys, plot; plot.main([{root!r}]); assert 'torch' not in sys.modules, 'torch was imported'"
     p = subprocess.run([sys.executable, "-c", code], cwd=HERE, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
+
+
+def test_human_settings_get_curves_transitions_and_columns(tmp_path):
+    for setting in ("human-worse", "asym-0.4", "human-aggre"):
+        for loss in ("ce", "nce+mae"):
+            write_run(str(tmp_path), setting, loss, 1)
+    plot.main([str(tmp_path)])
+    files = set(os.listdir(tmp_path / "figures"))
+    assert {"curves_human-worse.png", "curves_human-aggre.png", "transition_human-worse.png",
+            "transition_human-aggre.png", "accuracy_vs_rate_asym.png"} <= files
+    assert not any(f.startswith("accuracy_vs_rate_human") for f in files)  # a label set is not a rate
+    header = open(tmp_path / "figures" / "table.md").read().splitlines()[2]
+    assert header == "| loss | asym-0.4 | human-aggre | human-worse |"  # CIFAR-10N's order: aggre before worse
+    assert plot.title_of("human-worse") == "human noise (CIFAR-10N worse)"
