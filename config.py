@@ -1,11 +1,16 @@
 """The configuration of one run: flags, presets, the resolved values, their checks, and the run directory.
 
+Run as a script (`python config.py < points`), it reads one train.py command line per line and
+prints each one's run directory, or stops at the first bad one: run_grid.sh uses it to check a
+whole grid before anything starts, and to know which runs are finished.
+
 A value is resolved in this order: the flag as given on the command line, then the
 loss's own paper default (sce's and ANL's weights, ANL's weight decay of 0), then
 the preset. `config.json` records the preset and every resolved value.
 """
 import argparse
 import os
+import sys
 
 import noise
 from losses import ANL_DELTA, PAIRS, SINGLE, canonical, default_weights, get_loss
@@ -137,3 +142,17 @@ def setting(cfg):
 def run_dir(cfg):
     """OUT/<setting>/<loss>/seed<seed>."""
     return os.path.join(cfg["out"], setting(cfg), cfg["loss"], f"seed{cfg['seed']}")
+
+
+def main(lines):
+    for i, line in enumerate(lines):
+        try:
+            cfg = parse_args(line.split())
+            check(cfg)
+        except ValueError as e:
+            sys.exit(f"error: grid point {i} ({line.strip()}): {e}")
+        print(run_dir(cfg))
+
+
+if __name__ == "__main__":
+    main(sys.stdin.read().splitlines())

@@ -200,7 +200,11 @@ def run(cfg):
 
     start, best, rows, wall0 = 1, {"epoch": 0, "val_acc": -1.0}, [], 0.0
     if cfg["resume"] and os.path.exists(last_path):
-        ck = torch.load(last_path, map_location=device, weights_only=True)
+        try:
+            ck = torch.load(last_path, map_location=device, weights_only=True)
+        except Exception as e:  # truncated or not a checkpoint: say so rather than print a traceback
+            raise ValueError(f"cannot read {last_path} ({type(e).__name__}); delete it (and best.pt) to start "
+                             f"this run again from epoch 1") from None
         changed = sorted(k for k in set(cfg) | set(ck["config"])
                          if k not in config.RESUME_FREE and cfg.get(k) != ck["config"].get(k))
         if changed:

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# The whole study in one command: every (noise setting, loss, seed) of the grid through train.py,
+# up to GPUS x JOBS_PER_GPU at once, finished runs skipped and interrupted ones resumed, then plot.py.
+# Each part is an environment variable or the flag beside it (bash run_grid.sh --help lists them).
+# Under Slurm with SLURM_ARRAY_TASK_ID set, only that grid point runs (index as --list numbers it).
+set -uo pipefail
+
+LOSSES=${LOSSES-"ce fl nce nfl nce+mae nfl+mae"}
+SEEDS=${SEEDS-42}
+SYM_RATES=${SYM_RATES-"0.0 0.2 0.5 0.8"}
+ASYM_RATES=${ASYM_RATES-"0.1 0.25 0.4"}
+HUMAN=${HUMAN-}                 # CIFAR-10N label sets, e.g. "aggre worse"
+EPOCHS=${EPOCHS-}               # empty: the preset's
+RESULTS=${RESULTS-results}
+EXTRA=${EXTRA-}                 # passed to every train.py, split on whitespace
+GPUS=${GPUS-}                   # empty: every visible GPU
+JOBS_PER_GPU=${JOBS_PER_GPU-1}
+PYTHON=${PYTHON-python}
+MODE=run
+
+usage() {
+    cat <<EOF
+usage: bash run_grid.sh [--dry-run | --list] [--losses L] [--seeds S] [--sym-rates R] [--asym-rates R]
+                        [--human H] [--epochs E] [--results DIR] [--extra ARGS] [--gpus N] [--jobs-per-gpu J]
+
+Runs train.py over every noise setting x loss x seed, skipping runs whose result.json exists and
+resuming runs with a last.pt, then calls plot.py on the results. Each flag can also be given as the
+environment variable in capitals (LOSSES, SEEDS, ...); a flag wins over its variable.
+
+  --losses        losses to train (default: "ce fl nce nfl nce+mae nfl+mae")
+  --seeds         seeds (default: "42")
+  --sym-rates     symmetric noise rates; 0.0 is the clean run (default: "0.0 0.2 0.5 0.8")
+  --asym-rates    asymmetric noise rates (default: "0.1 0.25 0.4")
+  --human         CIFAR-10N label sets to add, e.g. "aggre worse" (default: none)
+  --epochs        epochs of every run (default: the preset's, 30 for the report)
+  --results       results root, train.py's --out and plot.py's folder (default: results)
+  --extra         more train.py flags, e.g. "--preset ma2020" (default: none)
+  --gpus          number of GPUs to use (default: every visible GPU; 0: one run at a time on the CPU)
+  --jobs-per-gpu  runs at once on each GPU (default: 1)
+  --dry-run       print the train.py commands and exit
+  --list          print the numbered grid with each point's state and exit
+EOF
+}
+
+die() { echo "error: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --dry-run) MODE=dry ;;
+        --list) MODE=list ;;
+        -h|--help) usage; exit 0 ;;
+        --losses|--seeds|--sym-rates|--asym-rates|--human|--epochs|--results|--extra|--gpus|--jobs-per-gpu)
+            [ $# -ge 2 ] || die "$1 needs a value; see bash run_grid.sh --help"
+            var=${1#--}; var=${var//-/_}; printf -v "${var^^}" '%s' "$2"; shift ;;
+        *) die "unknown option '$1'; see bash run_grid.sh --help" ;;
+    esac
+    shift
+done
+
+here=$(cd "$(dirname "$0")" && pwd) || exit 2  # the scripts' folder; paths in the flags stay relative to the caller
+read -ra extra <<< "$EXTRA"
+for a in "${extra[@]}"; do
+    case $a in
+        --out|--out=*|--loss|--loss=*|--noise|--noise=*|--rate|--rate=*|--seed|--seed=*|--human-label*|--resume)
+            die "EXTRA may not hold $a: the grid sets it (use RESULTS, LOSSES, SYM_RATES/ASYM_RATES/HUMAN, SEEDS)" ;;
+    esac
+done
+[[ $JOBS_PER_GPU =~ ^[1-9][0-9]*$ ]] || die "JOBS_PER_GPU must be a whole number >= 1, got '$JOBS_PER_GPU'"
+[ -n "$EPOCHS" ] && extra+=(--epochs "$EPOCHS")
+
+# The grid, in --list order: seed, then setting (the shared clean run first), then loss.
+points=()
+for seed in $SEEDS; do
+    settings=()
+    for r in $SYM_RATES; do settings+=("--noise sym --rate $r"); done
+    for r in $ASYM_RATES; do settings+=("--noise asym --rate $r"); done
+    for h in $HUMAN; do settings+=("--noise human --human-label $h"); done
+    for s in "${settings[@]}"; do
+        for loss in $LOSSES; do
+            points+=("$s --loss $loss --seed $seed --out $RESULTS ${extra[*]}")
+        done
+    done
+done
+[ ${#points[@]} -gt 0 ] || die "the grid is empty; give LOSSES, SEEDS and at least one rate"
+
+# Every point is checked, and its run directory found, by train.py's own configuration code, before
+# anything starts: a typo in LOSSES fails here, not after an hour. Points sharing a run directory
+# (the clean run reached from both schedules, an alias beside its loss) are one run.
+dirs_out=$(printf '%s\n' "${points[@]}" | "$PYTHON" "$here/config.py") || exit 2
+mapfile -t all_dirs <<< "$dirs_out"
+declare -A seen
+grid=() dirs=()
+for i in "${!points[@]}"; do
+    d=${all_dirs[$i]}
+    [ -n "${seen[$d]:-}" ] && continue
+    seen[$d]=1
+    grid+=("${points[$i]}")
+    dirs+=("$d")
+done
+n=${#grid[@]}
+
+state() {  # done | resume | new
+    if [ -f "$1/result.json" ]; then echo done; elif [ -f "$1/last.pt" ]; then echo resume; else echo new; fi
+}
+
+command_of() {  # the train.py command of point $1, as an array in cmd
+    read -ra cmd <<< "${grid[$1]}"
+    cmd=("$PYTHON" "$here/train.py" "${cmd[@]}")
+    [ "$(state "${dirs[$1]}")" = resume ] && cmd+=(--resume)
+}
+
+if [ "$MODE" = list ]; then
+    for i in "${!grid[@]}"; do printf '%4d  %-6s  %s\n' "$i" "$(state "${dirs[$i]}")" "${dirs[$i]}"; done
+    echo "$n runs; done: finished, resume: has last.pt, new: not started"
+    exit 0
+fi
+if [ "$MODE" = dry ]; then
+    for i in "${!grid[@]}"; do
+        command_of "$i"
+        if [ "$(state "${dirs[$i]}")" = done ]; then echo "# $i done: ${dirs[$i]}"; else echo "${cmd[*]}"; fi
+    done
+    exit 0
+fi
+
+declare -A pid_point pid_slot
+declare -a free_slots
+done_n=0 skipped=0 failed=()
+
+launch() {  # point $1 on slot $2 (a GPU id, or "cpu"), in the background
+    local i=$1 d=${dirs[$1]}
+    command_of "$i"
+    mkdir -p "$d"
+    echo "== $(date '+%F %T') ${cmd[*]}" >> "$d/train.log"
+    if [ "$2" = cpu ]; then
+        "${cmd[@]}" >> "$d/train.log" 2>&1 &
+    else
+        CUDA_VISIBLE_DEVICES=$2 "${cmd[@]}" >> "$d/train.log" 2>&1 &
+    fi
+    pid_point[$!]=$i
+    pid_slot[$!]=$2
+    echo "[$(date '+%T')] start $i/$n on $2: ${dirs[$i]}"
+}
+
+reap() {  # collect every finished child; their slots become free
+    local pid rc
+    for pid in "${!pid_point[@]}"; do
+        kill -0 "$pid" 2>/dev/null && continue
+        wait "$pid"; rc=$?
+        local i=${pid_point[$pid]}
+        if [ $rc -eq 0 ]; then
+            done_n=$((done_n + 1)); echo "[$(date '+%T')] done  $i/$n: ${dirs[$i]}"
+        else
+            failed+=("${dirs[$i]}/train.log"); echo "[$(date '+%T')] FAIL  $i/$n (exit $rc): ${dirs[$i]}/train.log"
+        fi
+        free_slots+=("${pid_slot[$pid]}")
+        unset "pid_point[$pid]" "pid_slot[$pid]"
+    done
+}
+
+summary() {
+    echo "summary: $n runs: $done_n done, $skipped skipped (already finished), ${#failed[@]} failed"
+    for f in "${failed[@]}"; do echo "  failed: $f"; done
+}
+
+stop() {  # Ctrl-C or a kill: stop every child; finished runs are untouched, unfinished ones resume next time
+    trap - INT TERM
+    echo "interrupted: stopping ${#pid_point[@]} running run(s); run the same command again to finish" >&2
+    for pid in "${!pid_point[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    wait
+    summary
+    exit 130
+}
+
+if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
+    i=$SLURM_ARRAY_TASK_ID
+    [[ $i =~ ^[0-9]+$ ]] && [ "$i" -lt "$n" ] || die "SLURM_ARRAY_TASK_ID=$i is outside the grid (0..$((n - 1)))"
+    [ "$(state "${dirs[$i]}")" = done ] && { echo "grid point $i is already finished: ${dirs[$i]}"; exit 0; }
+    command_of "$i"
+    mkdir -p "${dirs[$i]}"
+    echo "== $(date '+%F %T') ${cmd[*]}" >> "${dirs[$i]}/train.log"
+    # Slurm has already set CUDA_VISIBLE_DEVICES for this task.
+    "${cmd[@]}" >> "${dirs[$i]}/train.log" 2>&1 || { echo "grid point $i failed: ${dirs[$i]}/train.log"; exit 1; }
+    echo "grid point $i done: ${dirs[$i]}"
+    exit 0
+fi
+
+if [ -z "$GPUS" ]; then
+    GPUS=$("$PYTHON" -c "import torch; print(torch.cuda.device_count())") || die "cannot import torch with $PYTHON"
+fi
+[[ $GPUS =~ ^[0-9]+$ ]] || die "GPUS must be a number of GPUs, got '$GPUS'"
+if [ "$GPUS" -eq 0 ]; then
+    free_slots=(cpu)
+else
+    # Slot ids are the GPU ids this process may see: CUDA_VISIBLE_DEVICES when set, else 0..GPUS-1.
+    IFS=, read -ra ids <<< "${CUDA_VISIBLE_DEVICES:-$(seq -s, 0 $((GPUS - 1)))}"
+    [ "$GPUS" -le ${#ids[@]} ] || die "GPUS=$GPUS but only ${#ids[@]} GPU(s) are visible"
+    for ((j = 0; j < JOBS_PER_GPU; j++)); do free_slots+=("${ids[@]:0:$GPUS}"); done
+fi
+
+trap stop INT TERM
+echo "grid: $n runs into $RESULTS, ${#free_slots[@]} at a time ($([ "$GPUS" -eq 0 ] && echo "CPU" ||
+    echo "$GPUS GPU(s) x $JOBS_PER_GPU"))"
+for i in "${!grid[@]}"; do
+    if [ "$(state "${dirs[$i]}")" = done ]; then skipped=$((skipped + 1)); continue; fi
+    while [ ${#free_slots[@]} -eq 0 ]; do sleep 1; reap; done
+    slot=${free_slots[0]}
+    free_slots=("${free_slots[@]:1}")
+    launch "$i" "$slot"
+done
+while [ ${#pid_point[@]} -gt 0 ]; do sleep 1; reap; done
+trap - INT TERM
+
+summary
+[ $((done_n + skipped)) -gt 0 ] && { "$PYTHON" "$here/plot.py" "$RESULTS" || echo "plot.py failed; the runs are intact"; }
+[ ${#failed[@]} -eq 0 ]

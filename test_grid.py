@@ -1,0 +1,145 @@
+"""run_grid.sh through bash: a small grid with one failing run, the rerun, --list, --dry-run, Slurm, slots, Ctrl-C."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import write_cifar
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GRID = os.path.join(HERE, "run_grid.sh")
+
+
+@pytest.fixture(scope="module")
+def cifar_dir(tmp_path_factory):
+    """100 training and 20 test images: every run here is mostly process start-up anyway."""
+    root = str(tmp_path_factory.mktemp("tiny"))
+    write_cifar(root, per_batch=20, n_test=20)
+    return root
+
+
+def env_for(cifar_dir, results, **extra):
+    """A 2-loss x 2-setting x 1-epoch grid on the generated data, on the CPU."""
+    env = {**os.environ, "PYTHON": sys.executable, "LOSSES": "ce nce+mae", "SYM_RATES": "0.0 0.5", "ASYM_RATES": "",
+           "SEEDS": "7", "EPOCHS": "1", "RESULTS": str(results), "GPUS": "0",
+           "EXTRA": f"--arch cnn8 --batch-size 32 --data-dir {cifar_dir} --device cpu"}
+    env.pop("SLURM_ARRAY_TASK_ID", None)
+    return {**env, **extra}
+
+
+def grid(env, *flags, timeout=600):
+    return subprocess.run(["bash", GRID, *flags], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def listed(env):
+    """{index: (state, run dir)} from --list."""
+    out = grid(env, "--list").stdout.splitlines()[:-1]
+    return {int(i): (s, d) for i, s, d in (line.split() for line in out)}
+
+
+def test_failed_run_is_reported_then_redone_alone(cifar_dir, tmp_path):
+    res = tmp_path / "results"
+    env = env_for(cifar_dir, res)
+    bad = res / "sym-0.5" / "nce+mae" / "seed7"
+    bad.mkdir(parents=True)
+    (bad / "last.pt").write_bytes(b"not a checkpoint")  # this run is resumed, and its resume fails
+    p = grid(env)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "summary: 4 runs: 3 done, 0 skipped (already finished), 1 failed" in p.stdout
+    assert f"  failed: {bad}/train.log" in p.stdout
+    log = (bad / "train.log").read_text()
+    assert "error: cannot read" in log and "Traceback" not in log
+    finished = [res / s / loss / "seed7" / "result.json" for s, loss in
+                [("none-0.0", "ce"), ("none-0.0", "nce+mae"), ("sym-0.5", "ce")]]
+    assert all(f.is_file() for f in finished) and not (bad / "result.json").exists()
+    assert (res / "figures" / "table.md").is_file()  # plot.py ran on what finished
+    before = {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in finished}
+
+    assert [s for s, _ in listed(env).values()] == ["done", "done", "done", "resume"]
+    dry = grid(env, "--dry-run").stdout.splitlines()
+    assert dry[:3] == [f"# {i} done: {d}" for i, d in enumerate(str(f.parent) for f in finished)]
+    assert dry[3].endswith("--resume") and "--loss nce+mae" in dry[3] and len(dry) == 4
+
+    (bad / "last.pt").unlink()
+    p = grid(env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "summary: 4 runs: 1 done, 3 skipped (already finished), 0 failed" in p.stdout
+    assert before == {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in finished}  # untouched
+    assert json.load(open(bad / "result.json"))["best_epoch"] == 1
+
+
+def test_list_dry_run_and_slurm_index_agree(cifar_dir, tmp_path):
+    env = env_for(cifar_dir, tmp_path / "r", SYM_RATES="0.0 0.5", ASYM_RATES="0.0 0.25", HUMAN="")
+    points = listed(env)
+    # The clean run reached from both schedules is one run: 3 settings x 2 losses, not 4 x 2.
+    assert [d for _, d in points.values()] == [str(tmp_path / "r" / s / loss / "seed7") for s in
+                                              ("none-0.0", "sym-0.5", "asym-0.25") for loss in ("ce", "nce+mae")]
+    dry = grid(env, "--dry-run").stdout.splitlines()
+    assert len(dry) == 6 and all("train.py" in c and "--epochs 1" in c for c in dry)
+    assert "--noise asym --rate 0.25 --loss nce+mae --seed 7" in dry[5]
+    p = grid({**env, "SLURM_ARRAY_TASK_ID": "4"})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert os.path.isfile(os.path.join(points[4][1], "result.json"))
+    assert [s for s, _ in listed(env).values()] == ["new", "new", "new", "new", "done", "new"]
+    assert "already finished" in grid({**env, "SLURM_ARRAY_TASK_ID": "4"}).stdout
+    p = grid({**env, "SLURM_ARRAY_TASK_ID": "6"})
+    assert p.returncode == 2 and "outside the grid (0..5)" in p.stderr
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"LOSSES": "ce nce+ce"}, "unknown loss 'nce+ce'"),
+    ({"SYM_RATES": "0.0 1.5"}, "--rate must be in [0, 1]"),
+    ({"EXTRA": "--out elsewhere"}, "EXTRA may not hold --out"),
+    ({"JOBS_PER_GPU": "0"}, "JOBS_PER_GPU must be a whole number"),
+    ({"LOSSES": ""}, "the grid is empty"),
+])
+def test_bad_grid_is_refused_before_anything_starts(cifar_dir, tmp_path, change, message):
+    p = grid(env_for(cifar_dir, tmp_path / "r", **change))
+    assert p.returncode == 2 and message in p.stderr and p.stderr.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_runs_are_pinned_to_gpu_slots(tmp_path):
+    """GPUS=2 x JOBS_PER_GPU=2 with a stand-in for train.py: 4 at once, at most 2 on each GPU."""
+    fake = tmp_path / "python"
+    fake.write_text(f"""#!/bin/sh
+case "$1" in
+  *train.py) echo "start $CUDA_VISIBLE_DEVICES $(date +%s.%N)" >> {tmp_path}/events; sleep 1
+             echo "stop $CUDA_VISIBLE_DEVICES $(date +%s.%N)" >> {tmp_path}/events ;;
+  *) exec {sys.executable} "$@" ;;
+esac
+""")
+    fake.chmod(0o755)
+    env = {**env_for("unused", tmp_path / "r", GPUS="2", JOBS_PER_GPU="2", SYM_RATES="0.0 0.2 0.5 0.8"),
+           "PYTHON": str(fake), "CUDA_VISIBLE_DEVICES": "3,5"}
+    p = grid(env)
+    assert "summary: 8 runs: 8 done" in p.stdout, p.stdout + p.stderr
+    events = sorted((float(t), kind, gpu) for kind, gpu, t in
+                    (line.split() for line in open(tmp_path / "events")))
+    busy, peak = {"3": 0, "5": 0}, 0
+    for _, kind, gpu in events:
+        busy[gpu] += 1 if kind == "start" else -1
+        assert busy[gpu] <= 2
+        peak = max(peak, sum(busy.values()))
+    assert peak == 4 and {g for _, _, g in events} == {"3", "5"}
+
+
+def test_ctrl_c_stops_every_child_and_the_rerun_finishes(cifar_dir, tmp_path):
+    env = env_for(cifar_dir, tmp_path / "r", LOSSES="ce", SYM_RATES="0.0 0.5", EPOCHS="40")
+    proc = subprocess.Popen(["bash", GRID], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = tmp_path / "r" / "none-0.0" / "ce" / "seed7"
+    deadline = time.time() + 300
+    while not (run / "last.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "summary: 2 runs: 0 done" in out
+    left = subprocess.run(["pgrep", "-f", str(tmp_path / "r")], capture_output=True, text=True).stdout
+    assert left == ""  # no train.py left running
+    assert [s for s, _ in listed(env).values()] == ["resume", "new"]
+    p = grid({**env, "EPOCHS": "40", "LOSSES": "ce"}, "--dry-run")
+    assert p.stdout.splitlines()[0].endswith("--resume")
