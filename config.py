@@ -25,7 +25,14 @@ PRESETS = {
                "epochs": 120, "scheduler": "cosine", "augment": True, "grad_clip": 5.0, "gamma": 0.5},
 }
 # Keys that may differ between a run and its --resume without changing any result.
-RESUME_FREE = {"resume", "data_dir", "out", "loss_as_given", "run_dir"}
+RESUME_FREE = {"resume", "force", "data_dir", "out", "loss_as_given", "run_dir"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (its own are a usage block, then the error)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message}; see {self.prog} --help\n")
 
 
 def preset_help(key):
@@ -34,7 +41,7 @@ def preset_help(key):
 
 def parse_args(argv=None):
     """Parse the command line and return the resolved configuration as a dict."""
-    p = argparse.ArgumentParser(description="Train one run of the noisy-label study.")
+    p = Parser(prog="train.py", description="Train one run of the noisy-label study.")
     a = p.add_argument
     a("--preset", default="report", choices=list(PRESETS),
       help="protocol the defaults below come from (default: report)")
@@ -74,6 +81,8 @@ def parse_args(argv=None):
       help="deterministic algorithms, cudnn.benchmark off (default: on)")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present (default: auto)")
     a("--resume", action="store_true", help="continue the run from its last.pt (default: off)")
+    a("--force", action="store_true", help="with --resume: continue even where a setting that changes results "
+                                           "differs from the checkpoint's, e.g. a lower --lr (default: off)")
     return resolve(vars(p.parse_args(argv)))
 
 

@@ -119,15 +119,26 @@ def locate(data_dir, url=URL, md5=MD5, fetch=True):
         raise DataError(f"no CIFAR-10 in {data_dir} (neither {FOLDER}/ nor {ARCHIVE}); run train.py with "
                         f"--data-dir {data_dir} once to download it, or point at a folder that holds it")
     archive = os.path.join(data_dir, ARCHIVE)
-    os.makedirs(data_dir, exist_ok=True)
     if os.path.exists(archive):
         got = checksum(archive)
         if got != md5:
             raise DataError(f"{archive} has md5 {got}, expected {md5}; delete it and run again to download it")
     else:
-        download(url, archive, md5)
+        download_into(data_dir, url, archive, md5)
     extract(archive, data_dir)
     return folder
+
+
+def download_into(data_dir, url, dest, expected, algo="md5"):
+    """download(), creating data_dir for it; a data_dir made here is removed again if the download fails."""
+    made = not os.path.isdir(data_dir)
+    os.makedirs(data_dir, exist_ok=True)
+    try:
+        download(url, dest, expected, algo)
+    except DataError:
+        if made and not os.listdir(data_dir):
+            os.rmdir(data_dir)
+        raise
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -206,8 +217,7 @@ def load_human(data_dir, url=HUMAN_URL, sha256=HUMAN_SHA256, fetch=True):
     if not os.path.isfile(path):
         if not fetch:
             raise DataError(f"no {HUMAN_FILE} in {data_dir}; run train.py --noise human once to download it")
-        os.makedirs(data_dir, exist_ok=True)
-        download(url, path, sha256, algo="sha256")
+        download_into(data_dir, url, path, sha256, algo="sha256")
     return read_human(path)
 
 

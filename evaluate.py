@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 import data
+from config import Parser
 from model import make_model
 from noise import CLASSES
 from train import pick_device, predict, save_json, set_determinism
@@ -19,8 +20,8 @@ from train import pick_device, predict, save_json, set_determinism
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Evaluate a checkpoint on the clean CIFAR-10 test set.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(prog="evaluate.py", description="Evaluate a checkpoint on the clean CIFAR-10 test set.",
+               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("path", help="run directory (its best.pt is used) or a .pt checkpoint")
     p.add_argument("--data-dir", default=None, help="CIFAR-10 folder; the run's own --data-dir when not given")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present")
@@ -33,11 +34,17 @@ def load_checkpoint(path):
         raise ValueError(f"no checkpoint at {ckpt_path}; give a run directory that holds best.pt, or a .pt file")
     try:
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model = make_model(ck["config"]["arch"])
-        model.load_state_dict(ck["model"])
-    except Exception as e:  # not a torch file, or weights of another shape
+        arch = ck["config"]["arch"]
+        model = make_model(arch)
+    except Exception as e:  # not a torch file, or not one of ours
         raise ValueError(f"{ckpt_path} is not a checkpoint of this suite ({type(e).__name__}); "
                          f"point at a best.pt or last.pt written by train.py") from None
+    try:
+        model.load_state_dict(ck["model"])
+    except (RuntimeError, KeyError, TypeError) as e:
+        raise ValueError(f"the weights in {ckpt_path} do not fit its architecture '{arch}' "
+                         f"({str(e).splitlines()[0].rstrip(':. ')}); the file was changed after train.py wrote it, "
+                         f"evaluate the run's own best.pt") from None
     return ckpt_path, ck, model
 
 

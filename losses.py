@@ -156,8 +156,18 @@ class Loss:
         self.name, self.num_classes, self.parts, self.hp, self.l1 = name, num_classes, parts, hp, l1
 
     def per_sample(self, logits, labels):
-        if logits.ndim != 2 or logits.shape[1] != self.num_classes:
-            raise ValueError(f"logits must have shape [B, {self.num_classes}], got {list(logits.shape)}")
+        if logits.ndim != 2 or logits.shape[1] != self.num_classes or not logits.is_floating_point():
+            raise ValueError(f"logits must be floating point of shape [B, {self.num_classes}], got "
+                             f"{logits.dtype} {list(logits.shape)}")
+        if labels.shape != logits.shape[:1] or labels.dtype not in (torch.int64, torch.int32, torch.uint8):
+            raise ValueError(f"labels must be integers of shape [{len(logits)}], got {labels.dtype} "
+                             f"{list(labels.shape)}")
+        # The range check reads the labels: on a GPU that is a sync per batch, so it is made on the CPU only
+        # (train.py's labels come from the data files, whose range is checked when they are read).
+        if labels.device.type == "cpu" and len(labels):
+            lo, hi = int(labels.min()), int(labels.max())
+            if lo < 0 or hi >= self.num_classes:
+                raise ValueError(f"labels must lie in [0, {self.num_classes}), got {lo}..{hi}")
         # Autocast off: the loss is computed in float32 (float64 stays float64, for gradcheck)
         # whatever precision the model ran in.
         with torch.autocast(logits.device.type, enabled=False):

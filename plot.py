@@ -28,7 +28,8 @@ HUMAN_ORDER = list(HUMAN_LABELS)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Figures and tables from a results folder.")
+    p = argparse.ArgumentParser(prog="plot.py", description="Figures and tables from a results folder.")
+    p.error = lambda msg: p.exit(2, f"error: {msg}; see plot.py --help\n")  # one line, not argparse's usage block
     p.add_argument("results", help="results root written by train.py / run_grid.sh")
     p.add_argument("--only", help="comma-separated settings to draw, e.g. sym-0.5,asym-0.25 (default: all)")
     p.add_argument("--losses", help="comma-separated losses to draw, e.g. ce,nce+mae (default: all)")

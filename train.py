@@ -4,6 +4,7 @@ Everything a run produces lives in its run directory: config.json (written first
 noise.json (the realised transition matrix and rate), log.csv (one row per epoch),
 best.pt and last.pt (written atomically) and result.json (written last).
 """
+import errno
 import json
 import os
 import shlex
@@ -52,6 +53,8 @@ def save_atomic(path, write):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # a full disk says so at write or flush time, without naming the file
+        raise OSError(e.errno, e.strerror, path) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -83,9 +86,10 @@ def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augme
     model.train()
     # loss * B, correct vs noisy, correct vs true, flipped, flipped as noisy, flipped as true, unflipped correct
     sums, n = torch.zeros(7, device=x.device), 0
+    first_bad = torch.tensor(-1, device=x.device)  # the first batch with a NaN or inf loss, found without a sync
     order_gen, aug_gen = gens
     batches = data.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
-    for idx in tqdm(batches, total=len(x) // batch_size, leave=False, disable=None, desc="train"):
+    for i, idx in enumerate(tqdm(batches, total=len(x) // batch_size, leave=False, disable=None, desc="train")):
         xb = data.augment(x[idx], aug_gen) if augment else x[idx]
         logits = model(data.normalize(xb))  # [B, C]
         loss = loss_fn(logits, y_noisy[idx])
@@ -100,12 +104,13 @@ def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augme
         flipped, hit_noisy, hit_true = yn != yt, pred == yn, pred == yt
         sums += torch.stack([loss.detach() * len(idx), hit_noisy.sum(), hit_true.sum(), flipped.sum(),
                              (flipped & hit_noisy).sum(), (flipped & hit_true).sum(), (~flipped & hit_true).sum()])
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), i + 1, first_bad)
         n += len(idx)
     s = sums.tolist()
     ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
     return {"train_loss": s[0] / n, "train_acc_noisy": s[1] / n, "train_acc_true": s[2] / n,
             "train_flipped_as_noisy": ratio(s[4], s[3]), "train_flipped_as_true": ratio(s[5], s[3]),
-            "train_unflipped_acc": ratio(s[6], n - s[3])}
+            "train_unflipped_acc": ratio(s[6], n - s[3]), "first_bad_batch": int(first_bad)}
 
 
 @torch.inference_mode()
@@ -190,7 +195,8 @@ def run(cfg):
     if cfg["resume"] and os.path.exists(os.path.join(out, "result.json")):
         print(f"{out} is already finished (result.json exists); nothing to do")
         return out
-    cfg = {**cfg, "run_dir": out, "data_dir": os.path.abspath(cfg["data_dir"])}  # so evaluate.py finds it from anywhere
+    cfg = {**cfg, "run_dir": out, "data_dir": os.path.abspath(cfg["data_dir"]),  # so evaluate.py finds it
+           "forced": []}
 
     S, record = prepare(cfg, device)
     torch.manual_seed(cfg["seed"])
@@ -207,9 +213,15 @@ def run(cfg):
                              f"this run again from epoch 1") from None
         changed = sorted(k for k in set(cfg) | set(ck["config"])
                          if k not in config.RESUME_FREE and cfg.get(k) != ck["config"].get(k))
-        if changed:
-            raise ValueError(f"--resume with a different setting ({', '.join(changed)}); "
-                             f"repeat the original flags or choose another --out")
+        if changed and not cfg["force"]:
+            raise ValueError(f"--resume with a different setting ({', '.join(changed)}); repeat the original "
+                             f"flags, choose another --out, or add --force to continue with the new values")
+        cfg["forced"] = ck["config"].get("forced", [])
+        if changed:  # recorded in config.json and the checkpoints: the run's settings changed at this epoch
+            print(f"--force: continuing with changed {', '.join(changed)}", file=sys.stderr)
+            cfg["forced"] = cfg["forced"] + [{"after_epoch": ck["epoch"], "changed": {
+                k: [ck["config"].get(k), cfg.get(k)] for k in changed}}]
+            save_json(os.path.join(out, "config.json"), cfg)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
@@ -236,9 +248,12 @@ def run(cfg):
         gens = epoch_generators(cfg["seed"], epoch, device)
         tr = train_epoch(model, loss_fn, opt, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens,
                          cfg["augment"], cfg["grad_clip"])
-        if not np.isfinite(tr["train_loss"]):
-            raise ValueError(f"the training loss became {tr['train_loss']} in epoch {epoch}; the last good "
-                             f"checkpoint is kept: lower --lr and start a new run")
+        bad = tr.pop("first_bad_batch")
+        if bad > 0 or not np.isfinite(tr["train_loss"]):
+            kept = f"last.pt still holds epoch {epoch - 1}" if epoch > 1 else "no checkpoint was written"
+            raise ValueError(f"the training loss became NaN or inf in epoch {epoch}, batch {bad}, most likely "
+                             f"because the learning rate ({cfg['lr']}) is too high for this loss; {kept}: lower "
+                             f"--lr and start again, or continue with --resume --force --lr SMALLER")
         sched.step()
         va_loss, va_acc = evaluate(model, loss_fn, S["x_va"], S["y_va"], cfg["eval_batch_size"])
         te_loss, te_acc = evaluate(model, loss_fn, S["x_te"], S["y_te"], cfg["eval_batch_size"])
@@ -273,10 +288,20 @@ def run(cfg):
 
 
 def main(argv=None):
+    cfg = None
     try:
-        run(config.parse_args(argv))
+        cfg = config.parse_args(argv)
+        run(cfg)
     except (ValueError, data.DataError) as e:
         sys.exit(f"error: {e}")
+    except torch.OutOfMemoryError:
+        b = cfg["batch_size"]
+        sys.exit(f"error: out of GPU memory at --batch-size {b}; try --batch-size {max(b // 2, 1)} (and a smaller "
+                 f"--eval-batch-size), or free the GPU; the last finished epoch is kept, --resume continues it")
+    except OSError as e:  # disk full, a read-only or unwritable results folder: the files written so far are whole
+        fix = "free some disk space" if e.errno == errno.ENOSPC else "choose a writable --out"
+        sys.exit(f"error: cannot write {e.filename or 'a result file'} ({e.strerror or e}); {fix}, then run "
+                 f"the same command with --resume; the files already written are intact")
 
 
 if __name__ == "__main__":
