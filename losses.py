@@ -159,6 +159,8 @@ class Loss:
         if logits.ndim != 2 or logits.shape[1] != self.num_classes or not logits.is_floating_point():
             raise ValueError(f"logits must be floating point of shape [B, {self.num_classes}], got "
                              f"{logits.dtype} {list(logits.shape)}")
+        if len(logits) == 0:
+            raise ValueError("the batch is empty: a loss needs at least one sample")
         if labels.shape != logits.shape[:1] or labels.dtype not in (torch.int64, torch.int32, torch.uint8):
             raise ValueError(f"labels must be integers of shape [{len(logits)}], got {labels.dtype} "
                              f"{list(labels.shape)}")
@@ -172,6 +174,7 @@ class Loss:
         # whatever precision the model ran in.
         with torch.autocast(logits.device.type, enabled=False):
             x = logits if logits.dtype == torch.float64 else logits.float()
+            labels = labels.long()  # gather's index must be int64
             log_p = F.log_softmax(x, dim=1)  # [B, C]
             return sum(w * f(log_p, labels, **self.hp) for w, f in self.parts)  # [B]
 
@@ -187,6 +190,8 @@ def get_loss(name, num_classes=10, gamma=2.0, q=0.7, alpha=None, beta=None, temp
     paper's defaults, see `default_weights`); delta: ANL's L1 weight (None: 5e-5).
     """
     key = canonical(name)
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"a loss needs num_classes >= 2, got {num_classes}")
     hp = {"gamma": gamma, "q": q, "temperature": temperature}
     a, b = default_weights(key)
     alpha, beta = a if alpha is None else alpha, b if beta is None else beta

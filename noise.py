@@ -39,6 +39,8 @@ def make_noisy_labels(labels, kind, rate, seed, num_classes=10):
                          f"(human noise comes from CIFAR-10N: human_noisy_labels)")
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"noise rate must be in [0, 1], got {rate}")
+    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"num_classes must be a whole number >= 1, got {num_classes}")
     clean = np.asarray(labels)
     if clean.ndim != 1 or not np.issubdtype(clean.dtype, np.integer):
         raise ValueError("labels must be a 1-D integer array")

@@ -168,6 +168,7 @@ stop() {  # Ctrl-C or a kill: stop every child; finished runs are untouched, unf
     for pid in "${!pid_point[@]}"; do kill -TERM "$pid" 2>/dev/null; done
     wait
     summary
+    echo "  stopped before finishing: ${#pid_point[@]}; not started: $((n - done_n - skipped - ${#failed[@]} - ${#pid_point[@]}))"
     exit 130
 }
 
