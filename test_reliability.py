@@ -64,24 +64,33 @@ def whole_files(run):
 # --- Interruption ----------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def reference(cifar_dir, tmp_path_factory):
+def small_dir(tmp_path_factory):
+    """100 training images: 2 steps an epoch, so a kill lands in any part of a run, not mostly in one step."""
+    root = str(tmp_path_factory.mktemp("small"))
+    write_cifar(root, per_batch=20, n_test=20)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(small_dir, tmp_path_factory):
     """The uninterrupted run that every killed-and-resumed run must reproduce, and its training time."""
     out = tmp_path_factory.mktemp("ref")
-    run = train.run(config.parse_args(run_args(cifar_dir, out)))
+    run = train.run(config.parse_args(run_args(small_dir, out)))
     return run, json.load(open(os.path.join(run, "result.json")))["wall_seconds"]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_kill_9_at_a_random_moment_then_resume_is_identical(reference, cifar_dir, tmp_path, seed):
-    ref, seconds = reference
+def test_kill_9_at_a_random_moment_then_resume_is_identical(reference, small_dir, tmp_path, seed):
+    cifar_dir, (ref, seconds) = small_dir, reference
     p = subprocess.Popen([sys.executable, os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path)))
     while not os.path.exists(os.path.join(run, "log.csv")) and p.poll() is None:
         time.sleep(0.01)  # training starts once log.csv is written
-    time.sleep(random.Random(seed).uniform(0, 1.2 * seconds))  # anywhere in training, or just after it
+    time.sleep(random.Random(seed).uniform(0.05, 0.85) * seconds)  # anywhere in training: a step, a save, an eval
     p.send_signal(signal.SIGKILL)
     p.wait()
+    assert not os.path.exists(os.path.join(run, "result.json"))  # the kill came before the end
     whole_files(run)
     r = subprocess.run([sys.executable, os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path, "--resume")],
                        capture_output=True, text=True, timeout=300)
