@@ -9,6 +9,8 @@ loss's own paper default (sce's and ANL's weights, ANL's weight decay of 0), the
 the preset. `config.json` records the preset and every resolved value.
 """
 import argparse
+import contextlib
+import io
 import os
 import sys
 
@@ -25,7 +27,12 @@ PRESETS = {
                "epochs": 120, "scheduler": "cosine", "augment": True, "grad_clip": 5.0, "gamma": 0.5},
 }
 # Keys that may differ between a run and its --resume without changing any result.
-RESUME_FREE = {"resume", "force", "data_dir", "out", "loss_as_given", "run_dir"}
+# noise, rate, human_label, loss and seed are equal whenever the run directory is (sym 0.0 and asym 0.0 are
+# both the clean run); "forced" is the record of earlier --force changes.
+RESUME_FREE = {"resume", "force", "data_dir", "out", "loss_as_given", "run_dir", "forced",
+               "noise", "rate", "human_label", "loss", "seed"}
+# What --force may not change in a run in progress: the checkpoint's model, optimizer or split would not fit.
+FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "num_classes"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -41,7 +48,7 @@ def preset_help(key):
 
 def parse_args(argv=None):
     """Parse the command line and return the resolved configuration as a dict."""
-    p = Parser(prog="train.py", description="Train one run of the noisy-label study.")
+    p = Parser(prog="train.py", description="Train one run of the noisy-label study.", allow_abbrev=False)
     a = p.add_argument
     a("--preset", default="report", choices=list(PRESETS),
       help="protocol the defaults below come from (default: report)")
@@ -154,13 +161,18 @@ def run_dir(cfg):
 
 
 def main(lines):
-    for i, line in enumerate(lines):
+    for line in lines:
+        said = io.StringIO()
         try:
-            cfg = parse_args(line.split())
+            if {"-h", "--help"} & set(line.split()):
+                raise ValueError("--help is not a training flag")
+            with contextlib.redirect_stderr(said):  # argparse's own refusal, caught to name the grid point
+                cfg = parse_args(line.split())
             check(cfg)
-        except ValueError as e:
-            sys.exit(f"error: grid point {i} ({line.strip()}): {e}")
-        print(run_dir(cfg))
+        except (ValueError, SystemExit) as e:
+            why = e if isinstance(e, ValueError) else said.getvalue().strip().removeprefix("error: ")
+            sys.exit(f"error: grid point ({line.strip()}): {why}")
+        print(run_dir(cfg), os.path.abspath(cfg["data_dir"]), cfg["noise"] == "human", sep="\t")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ a pickle reader that only accepts numpy arrays, a class-stratified train/val
 split, and batches cut by index from uint8 tensors that stay on the device,
 where normalisation and augmentation run on the whole batch at once.
 """
+import argparse
 import functools
 import hashlib
 import http.client
@@ -70,8 +71,12 @@ def _fetch(url, path):
 
 
 def download(url, dest, expected, algo="md5", tries=3, backoff=2.0):
-    """Fetch url to dest. Bytes go to dest.part, renamed to dest only once its checksum is `expected`."""
-    part = dest + ".part"
+    """Fetch url to dest. Bytes go to a .part file, renamed to dest only once its checksum is `expected`.
+
+    The .part name is unique, so runs started together on a fresh --data-dir do not write into one file.
+    """
+    fd, part = tempfile.mkstemp(prefix=os.path.basename(dest) + ".", suffix=".part", dir=os.path.dirname(dest) or ".")
+    os.close(fd)
     try:
         for attempt in range(1, tries + 1):
             try:
@@ -103,7 +108,11 @@ def extract(archive, data_dir):
             tar.extractall(tmp, filter="data")
         if not os.path.isdir(os.path.join(tmp, FOLDER)):
             raise DataError(f"{archive} holds no {FOLDER}/ folder; it is not the CIFAR-10 python archive")
-        os.replace(os.path.join(tmp, FOLDER), os.path.join(data_dir, FOLDER))
+        try:
+            os.replace(os.path.join(tmp, FOLDER), os.path.join(data_dir, FOLDER))
+        except OSError:
+            if not os.path.isdir(os.path.join(data_dir, FOLDER)):
+                raise  # else a run started beside this one extracted the same archive first
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DataError(f"cannot extract {archive} ({e}); delete it and run again to download a fresh copy") from None
     finally:
@@ -275,3 +284,22 @@ def normalize(x):
     """uint8 [B, 3, H, W] -> float32, standardised with the CIFAR-10 channel statistics."""
     mean, std = _stats(x.device)
     return (x.float() - mean) / std
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="data.py", description="Download and check CIFAR-10 (and CIFAR-10N) into a "
+                                "folder, once, before runs that share it start.", allow_abbrev=False)
+    p.add_argument("--data-dir", default="./data", help="the folder train.py's --data-dir will name (default: ./data)")
+    p.add_argument("--human", action="store_true", help="also fetch CIFAR-10N's CIFAR-10_human.pt (default: off)")
+    args = p.parse_args(argv)
+    try:
+        load_cifar10(args.data_dir)
+        if args.human:
+            load_human(args.data_dir)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+    print(f"{args.data_dir}: CIFAR-10{' and CIFAR-10N' if args.human else ''} ready")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,9 @@
 # Each part is an environment variable or the flag beside it (bash run_grid.sh --help lists them).
 # Under Slurm with SLURM_ARRAY_TASK_ID set, only that grid point runs (index as --list numbers it).
 set -uo pipefail
+if [ "${BASH_VERSINFO[0]}" -lt 4 ] || { [ "${BASH_VERSINFO[0]}" -eq 4 ] && [ "${BASH_VERSINFO[1]}" -lt 4 ]; }; then
+    echo "error: run_grid.sh needs bash 4.4 or newer (this is $BASH_VERSION)" >&2; exit 2
+fi
 
 LOSSES=${LOSSES-"ce fl nce nfl nce+mae nfl+mae"}
 SEEDS=${SEEDS-42}
@@ -57,7 +60,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-here=$(cd "$(dirname "$0")" && pwd) || exit 2  # the scripts' folder; paths in the flags stay relative to the caller
+here=$(CDPATH='' cd -- "$(dirname -- "$0")" >/dev/null && pwd) || exit 2  # the scripts' folder; paths in the flags stay relative to the caller
 read -ra extra <<< "$EXTRA"
 for a in "${extra[@]}"; do
     case $a in
@@ -65,6 +68,7 @@ for a in "${extra[@]}"; do
             die "EXTRA may not hold $a: the grid sets it (use RESULTS, LOSSES, SYM_RATES/ASYM_RATES/HUMAN, SEEDS)" ;;
     esac
 done
+[[ $RESULTS =~ [[:space:]] || -z $RESULTS ]] && die "RESULTS must be a folder name without spaces, got '$RESULTS'"
 [[ $JOBS_PER_GPU =~ ^[1-9][0-9]*$ ]] || die "JOBS_PER_GPU must be a whole number >= 1, got '$JOBS_PER_GPU'"
 [ -n "$EPOCHS" ] && extra+=(--epochs "$EPOCHS")
 
@@ -86,16 +90,18 @@ done
 # Every point is checked, and its run directory found, by train.py's own configuration code, before
 # anything starts: a typo in LOSSES fails here, not after an hour. Points sharing a run directory
 # (the clean run reached from both schedules, an alias beside its loss) are one run.
-dirs_out=$(printf '%s\n' "${points[@]}" | "$PYTHON" "$here/config.py") || exit 2
-mapfile -t all_dirs <<< "$dirs_out"
-declare -A seen
+resolved=$(printf '%s\n' "${points[@]}" | "$PYTHON" "$here/config.py") || exit 2
+mapfile -t lines <<< "$resolved"
+[ ${#lines[@]} -eq ${#points[@]} ] || die "config.py answered ${#lines[@]} lines for ${#points[@]} grid points"
+declare -A seen data_dirs
 grid=() dirs=()
 for i in "${!points[@]}"; do
-    d=${all_dirs[$i]}
+    IFS=$'\t' read -r d data_dir human <<< "${lines[$i]}"
     [ -n "${seen[$d]:-}" ] && continue
     seen[$d]=1
     grid+=("${points[$i]}")
     dirs+=("$d")
+    [ "$human" = True ] && data_dirs[$data_dir]=--human || data_dirs[$data_dir]=${data_dirs[$data_dir]:-}
 done
 n=${#grid[@]}
 
@@ -132,7 +138,7 @@ launch() {  # point $1 on slot $2 (a GPU id, or "cpu"), in the background
     mkdir -p "$d"
     echo "== $(date '+%F %T') ${cmd[*]}" >> "$d/train.log"
     if [ "$2" = cpu ]; then
-        "${cmd[@]}" >> "$d/train.log" 2>&1 &
+        CUDA_VISIBLE_DEVICES="" "${cmd[@]}" >> "$d/train.log" 2>&1 &
     else
         CUDA_VISIBLE_DEVICES=$2 "${cmd[@]}" >> "$d/train.log" 2>&1 &
     fi
@@ -164,11 +170,14 @@ summary() {
 
 stop() {  # Ctrl-C or a kill: stop every child; finished runs are untouched, unfinished ones resume next time
     trap - INT TERM
+    reap  # runs that ended just now count as done or failed, not as stopped
     echo "interrupted: stopping ${#pid_point[@]} running run(s); run the same command again to finish" >&2
-    for pid in "${!pid_point[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    local pids
+    pids=$(jobs -pr)  # every running child, even one started a moment before pid_point knew of it
+    [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
     wait
     summary
-    echo "  stopped before finishing: ${#pid_point[@]}; not started: $((n - done_n - skipped - ${#failed[@]} - ${#pid_point[@]}))"
+    echo "  stopped before finishing: ${#pid_point[@]}"
     exit 130
 }
 
@@ -196,6 +205,16 @@ else
     IFS=, read -ra ids <<< "${CUDA_VISIBLE_DEVICES:-$(seq -s, 0 $((GPUS - 1)))}"
     [ "$GPUS" -le ${#ids[@]} ] || die "GPUS=$GPUS but only ${#ids[@]} GPU(s) are visible"
     for ((j = 0; j < JOBS_PER_GPU; j++)); do free_slots+=("${ids[@]:0:$GPUS}"); done
+fi
+
+mkdir -p "$RESULTS" && [ -w "$RESULTS" ] || die "cannot write into RESULTS=$RESULTS; choose a writable folder"
+# Runs started together on a fresh --data-dir would each download it: fetch it once, first.
+todo=0
+for d in "${dirs[@]}"; do [ "$(state "$d")" = done ] || todo=$((todo + 1)); done
+if [ $todo -gt 0 ]; then
+    for data_dir in "${!data_dirs[@]}"; do
+        "$PYTHON" "$here/data.py" --data-dir "$data_dir" ${data_dirs[$data_dir]} || exit 2
+    done
 fi
 
 trap stop INT TERM

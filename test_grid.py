@@ -73,21 +73,23 @@ def test_failed_run_is_reported_then_redone_alone(cifar_dir, tmp_path):
 
 
 def test_list_dry_run_and_slurm_index_agree(cifar_dir, tmp_path):
-    env = env_for(cifar_dir, tmp_path / "r", SYM_RATES="0.0 0.5", ASYM_RATES="0.0 0.25", HUMAN="")
+    env = env_for(cifar_dir, tmp_path / "r", SYM_RATES="0.0 0.5", ASYM_RATES="0.0 0.25", HUMAN="worse")
     points = listed(env)
-    # The clean run reached from both schedules is one run: 3 settings x 2 losses, not 4 x 2.
+    # The clean run reached from both schedules is one run: 4 settings x 2 losses, not 5 x 2.
     assert [d for _, d in points.values()] == [str(tmp_path / "r" / s / loss / "seed7") for s in
-                                              ("none-0.0", "sym-0.5", "asym-0.25") for loss in ("ce", "nce+mae")]
+                                              ("none-0.0", "sym-0.5", "asym-0.25", "human-worse")
+                                              for loss in ("ce", "nce+mae")]
     dry = grid(env, "--dry-run").stdout.splitlines()
-    assert len(dry) == 6 and all("train.py" in c and "--epochs 1" in c for c in dry)
+    assert len(dry) == 8 and all("train.py" in c and "--epochs 1" in c for c in dry)
     assert "--noise asym --rate 0.25 --loss nce+mae --seed 7" in dry[5]
+    assert "--noise human --human-label worse --loss ce --seed 7" in dry[6]
     p = grid({**env, "SLURM_ARRAY_TASK_ID": "4"})
     assert p.returncode == 0, p.stdout + p.stderr
     assert os.path.isfile(os.path.join(points[4][1], "result.json"))
-    assert [s for s, _ in listed(env).values()] == ["new", "new", "new", "new", "done", "new"]
+    assert [s for s, _ in listed(env).values()] == ["new", "new", "new", "new", "done", "new", "new", "new"]
     assert "already finished" in grid({**env, "SLURM_ARRAY_TASK_ID": "4"}).stdout
-    p = grid({**env, "SLURM_ARRAY_TASK_ID": "6"})
-    assert p.returncode == 2 and "outside the grid (0..5)" in p.stderr
+    p = grid({**env, "SLURM_ARRAY_TASK_ID": "8"})
+    assert p.returncode == 2 and "outside the grid (0..7)" in p.stderr
 
 
 @pytest.mark.parametrize("change, message", [
@@ -96,6 +98,9 @@ def test_list_dry_run_and_slurm_index_agree(cifar_dir, tmp_path):
     ({"EXTRA": "--out elsewhere"}, "EXTRA may not hold --out"),
     ({"JOBS_PER_GPU": "0"}, "JOBS_PER_GPU must be a whole number"),
     ({"LOSSES": ""}, "the grid is empty"),
+    ({"EXTRA": "--arch vgg"}, "grid point (--noise sym --rate 0.0 --loss ce --seed 7 --out"),  # argparse's refusal,
+    ({"EXTRA": "--ou x"}, "unrecognized arguments: --ou x"),  # named with its grid point; no abbreviations
+    ({"RESULTS": "my results"}, "RESULTS must be a folder name without spaces"),
 ])
 def test_bad_grid_is_refused_before_anything_starts(cifar_dir, tmp_path, change, message):
     p = grid(env_for(cifar_dir, tmp_path / "r", **change))
@@ -103,7 +108,7 @@ def test_bad_grid_is_refused_before_anything_starts(cifar_dir, tmp_path, change,
     assert not (tmp_path / "r").exists()
 
 
-def test_runs_are_pinned_to_gpu_slots(tmp_path):
+def test_runs_are_pinned_to_gpu_slots(cifar_dir, tmp_path):
     """GPUS=2 x JOBS_PER_GPU=2 with a stand-in for train.py: 4 at once, at most 2 on each GPU."""
     fake = tmp_path / "python"
     fake.write_text(f"""#!/bin/sh
@@ -114,7 +119,7 @@ case "$1" in
 esac
 """)
     fake.chmod(0o755)
-    env = {**env_for("unused", tmp_path / "r", GPUS="2", JOBS_PER_GPU="2", SYM_RATES="0.0 0.2 0.5 0.8"),
+    env = {**env_for(cifar_dir, tmp_path / "r", GPUS="2", JOBS_PER_GPU="2", SYM_RATES="0.0 0.2 0.5 0.8"),
            "PYTHON": str(fake), "CUDA_VISIBLE_DEVICES": "3,5"}
     p = grid(env)
     assert "summary: 8 runs: 8 done" in p.stdout, p.stdout + p.stderr

@@ -121,16 +121,23 @@ def interrupt_after_epoch_1(monkeypatch, cifar_dir, out, *extra):
     monkeypatch.setattr(train, "save_torch", save)
 
 
-def test_force_resumes_with_changed_settings_and_records_them(monkeypatch, cifar_dir, tmp_path):
-    interrupt_after_epoch_1(monkeypatch, cifar_dir, tmp_path, "--epochs", "2")
+def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypatch, cifar_dir, tmp_path):
+    interrupt_after_epoch_1(monkeypatch, cifar_dir, tmp_path, "--epochs", "3")
     with pytest.raises(SystemExit) as e:
-        train.main(run_args(cifar_dir, tmp_path, "--epochs", "2", "--resume", "--lr", "0.001"))
+        train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001"))
     assert "different setting (lr)" in str(e.value.code) and "--force" in str(e.value.code)
-    run = train.run(config.parse_args(run_args(cifar_dir, tmp_path, "--epochs", "2", "--resume", "--lr", "0.001",
-                                               "--force")))
+    with pytest.raises(SystemExit) as e:
+        train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--arch", "resnet18", "--force"))
+    assert "--force cannot change arch" in str(e.value.code)
+    # Forced to lr 0.001 after epoch 1, then stopped again after epoch 2.
+    interrupt_after_epoch_1(monkeypatch, cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001", "--force")
+    # The same flags again resume without --force: the earlier change is history, not a difference.
+    run = train.run(config.parse_args(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001")))
     cfg = json.load(open(os.path.join(run, "config.json")))
     assert cfg["lr"] == 0.001 and cfg["forced"] == [{"after_epoch": 1, "changed": {"lr": [0.01, 0.001]}}]
-    assert os.path.isfile(os.path.join(run, "result.json"))
+    lrs = [float(r[train.LOG_COLUMNS.index("lr")]) for r in list(csv.reader(open(os.path.join(run, "log.csv"))))[1:]]
+    # Cosine over 3 epochs, 0.01 for epoch 1, then as if 0.001 had held from the start: 0.001 (1 + cos(pi e/3)) / 2.
+    assert lrs == pytest.approx([0.01, 0.00075, 0.00025], rel=1e-5)
 
 
 # --- Failures during a run ------------------------------------------------------------------------------------
@@ -170,7 +177,8 @@ def test_out_of_memory_suggests_a_smaller_batch(monkeypatch, cifar_dir, tmp_path
     monkeypatch.setattr(train, "train_epoch", oom)
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path))
-    assert str(e.value.code).startswith("error: out of GPU memory at --batch-size 32; try --batch-size 16")
+    assert str(e.value.code).startswith("error: out of GPU memory at --batch-size 32; start again with "
+                                        "--batch-size 16")
 
 
 def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, cifar_dir, tmp_path):
@@ -199,7 +207,7 @@ def test_unwritable_results_folder_is_one_line(cifar_dir, tmp_path):
     (tmp_path / "file").write_text("not a folder")
     p = cli(os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path / "file" / "results"))
     assert p.returncode == 1 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
-    assert "Not a directory" in p.stderr and "choose a writable --out" in p.stderr
+    assert "Not a directory" in p.stderr and "check that --out and --data-dir are writable" in p.stderr
 
 
 # --- Bad input, through the real command lines -----------------------------------------------------------------
@@ -254,7 +262,7 @@ BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
     (E, ["{tmp}"], r"no checkpoint at \S+best.pt; give a run directory that holds best.pt"),
     (E, ["other-arch"], r"the weights in \S+best.pt do not fit its architecture 'cnn8'"),
     (P, ["{tmp}"], r"no runs found in \S+; expected <noise>-<rate>/<loss>/seed<seed>/log.csv"),
-    (G, ["--losses", "ce nce+ce", "--epochs", "1"], r"grid point 1 .*unknown loss 'nce\+ce'"),
+    (G, ["--losses", "ce nce+ce", "--epochs", "1"], r"grid point \(.*--loss nce\+ce .*\): unknown loss 'nce\+ce'"),
 ]
 
 

@@ -6,6 +6,7 @@ best.pt and last.pt (written atomically) and result.json (written last).
 """
 import errno
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -24,6 +25,7 @@ from model import make_model
 # pass). flipped_as_noisy / flipped_as_true: of the training samples whose label was flipped, the
 # fraction predicted as the noisy and as the true label (memorisation); unflipped_acc: accuracy on
 # the others. NaN where the split has no flipped (or no unflipped) samples.
+OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch.OutOfMemoryError from 2.5
 LOG_COLUMNS = ["epoch", "train_loss", "train_acc_noisy", "train_acc_true", "train_flipped_as_noisy",
                "train_flipped_as_true", "train_unflipped_acc", "val_loss", "val_acc", "test_loss", "test_acc",
                "lr", "seconds"]
@@ -176,6 +178,25 @@ def make_optimizer(cfg, model):
     return opt, sched
 
 
+def apply_forced(cfg, opt, sched, epoch):
+    """--force: the restored optimizer and schedule take the new lr, weight decay, momentum and epochs.
+
+    Loading their state brought back the old values; the schedule continues from `epoch` as if
+    the new ones had held from the start.
+    """
+    for g in opt.param_groups:
+        g["initial_lr"], g["weight_decay"] = cfg["lr"], cfg["weight_decay"]
+        if "momentum" in g:
+            g["momentum"] = cfg["momentum"]
+    sched.base_lrs = [cfg["lr"]] * len(opt.param_groups)
+    lr = cfg["lr"]
+    if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
+        sched.T_max = cfg["epochs"]
+        lr = 0.5 * cfg["lr"] * (1 + math.cos(math.pi * epoch / cfg["epochs"]))  # its closed form at `epoch`
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
 def write_log(path, rows):
     def write(f):
         f.write((",".join(LOG_COLUMNS) + "\n").encode())
@@ -216,6 +237,10 @@ def run(cfg):
         if changed and not cfg["force"]:
             raise ValueError(f"--resume with a different setting ({', '.join(changed)}); repeat the original "
                              f"flags, choose another --out, or add --force to continue with the new values")
+        if set(changed) & config.FORCE_NEVER:
+            raise ValueError(f"--force cannot change {', '.join(sorted(set(changed) & config.FORCE_NEVER))} of a "
+                             f"run in progress (the model, optimizer or data split would no longer fit); "
+                             f"start a new run with another --out")
         cfg["forced"] = ck["config"].get("forced", [])
         if changed:  # recorded in config.json and the checkpoints: the run's settings changed at this epoch
             print(f"--force: continuing with changed {', '.join(changed)}", file=sys.stderr)
@@ -225,6 +250,8 @@ def run(cfg):
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
+        if changed:
+            apply_forced(cfg, opt, sched, ck["epoch"])
         torch.set_rng_state(ck["rng"]["torch"])
         if "cuda" in ck["rng"] and device.type == "cuda":
             torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
@@ -251,7 +278,8 @@ def run(cfg):
         bad = tr.pop("first_bad_batch")
         if bad > 0 or not np.isfinite(tr["train_loss"]):
             kept = f"last.pt still holds epoch {epoch - 1}" if epoch > 1 else "no checkpoint was written"
-            raise ValueError(f"the training loss became NaN or inf in epoch {epoch}, batch {bad}, most likely "
+            where = f"epoch {epoch}, batch {bad}" if bad > 0 else f"epoch {epoch}"
+            raise ValueError(f"the training loss became NaN or inf in {where}, most likely "
                              f"because the learning rate ({cfg['lr']}) is too high for this loss; {kept}: lower "
                              f"--lr and start again, or continue with --resume --force --lr SMALLER")
         sched.step()
@@ -294,15 +322,14 @@ def main(argv=None):
         run(cfg)
     except (ValueError, data.DataError) as e:
         sys.exit(f"error: {e}")
-    except torch.OutOfMemoryError:
+    except OOM:
         b = cfg["batch_size"]
-        sys.exit(f"error: out of GPU memory at --batch-size {b}; try --batch-size {max(b // 2, 1)} (and a smaller "
-                 f"--eval-batch-size), or free the GPU; the last finished epoch is kept, --resume continues it")
-    except OSError as e:  # disk full, a read-only or unwritable results folder: the files written so far are whole
-        fix = "free some disk space" if e.errno == errno.ENOSPC else "choose a writable --out"
-        sys.exit(f"error: cannot write {e.filename or 'a result file'} ({e.strerror or e}); {fix}, then run "
-                 f"the same command with --resume; the files already written are intact")
-
+        sys.exit(f"error: out of GPU memory at --batch-size {b}; start again with --batch-size {max(b // 2, 1)} "
+                 f"(and a smaller --eval-batch-size), or continue with --resume --force --batch-size {max(b // 2, 1)}")
+    except OSError as e:  # disk full, a read-only or unwritable folder: the files written so far are whole
+        fix = "free some disk space" if e.errno == errno.ENOSPC else "check that --out and --data-dir are writable"
+        sys.exit(f"error: cannot write {e.filename or 'a file'} ({e.strerror or e}); {fix}, then run the same "
+                 f"command with --resume; the files already written are intact")
 
 if __name__ == "__main__":
     main()
