@@ -35,8 +35,8 @@ def parse_args(argv=None):
     p.add_argument("--losses", help="comma-separated losses to draw, e.g. ce,nce+mae (default: all)")
     p.add_argument("--format", default="png", help="comma-separated file formats, e.g. png,pdf (default: png)")
     p.add_argument("--seeds", type=int, help="seeds asked for per cell; fewer are marked n=k (default: the most found)")
-    p.add_argument("--memorisation", default="sym-0.5",
-                   help="setting of the memorisation figure and the image grid (default: sym-0.5)")
+    p.add_argument("--memorisation", help="setting of the memorisation figure and the image grid (default: "
+                                          "sym-0.5, or the first noisy setting found when sym-0.5 has no runs)")
     p.add_argument("--data-dir", help="CIFAR-10 folder, for the grid of noisy training images (default: no grid)")
     return p.parse_args(argv)
 
@@ -354,13 +354,15 @@ def main(argv=None):
     fig_accuracy_vs_rate(by_setting, colours, out, formats)
     fig_normalisation(out, formats)
     fig_transitions(by_setting, out, formats)
-    fig_memorisation(by_setting, args.memorisation, colours, out, formats)
-    grid_runs = [r for rs in by_setting.get(args.memorisation, {}).values() for r in rs]
-    if args.data_dir and grid_runs and args.memorisation.split("-")[0] in ("sym", "asym"):
+    noisy = [s for s in sorted(by_setting, key=setting_key) if not s.startswith("none-")]
+    mem = args.memorisation or ("sym-0.5" if "sym-0.5" in by_setting or not noisy else noisy[0])
+    fig_memorisation(by_setting, mem, colours, out, formats)
+    grid_runs = [r for rs in by_setting.get(mem, {}).values() for r in rs]
+    if args.data_dir and grid_runs and mem.split("-")[0] in ("sym", "asym"):
         import data  # imports torch: only the image grid needs it
 
         try:
-            fig_image_grid(args.data_dir, args.memorisation, int(grid_runs[0]["seed"]), out, formats)
+            fig_image_grid(args.data_dir, mem, int(grid_runs[0]["seed"]), out, formats)
         except data.DataError as e:
             sys.exit(f"error: no image grid: {e}")
     tables(by_setting, seeds_asked, out)

@@ -141,7 +141,7 @@ def test_human_settings_get_curves_transitions_and_columns(tmp_path):
     plot.main([str(tmp_path)])
     files = set(os.listdir(tmp_path / "figures"))
     assert {"curves_human-worse.png", "curves_human-aggre.png", "transition_human-worse.png",
-            "transition_human-aggre.png", "accuracy_vs_rate_asym.png"} <= files
+            "transition_human-aggre.png", "accuracy_vs_rate_asym.png", "memorisation_asym-0.4.png"} <= files
     assert not any(f.startswith("accuracy_vs_rate_human") for f in files)  # a label set is not a rate
     header = open(tmp_path / "figures" / "table.md").read().splitlines()[2]
     assert header == "| loss | asym-0.4 | human-aggre | human-worse |"  # CIFAR-10N's order: aggre before worse
