@@ -8,6 +8,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import sys
 from collections import defaultdict
@@ -141,6 +142,18 @@ def mean_curve(runs, column):
         return np.arange(1, n + 1), np.nanmean(padded, axis=0), len(runs)
 
 
+def plain_log_labels(ax):
+    """Label a log y axis 0.8, 2 rather than 8 x 10^-1, with fewer minor labels the more decades it spans."""
+    lo, hi = ax.get_ylim()
+    decades = math.log10(hi / lo)
+    keep = range(1, 10) if decades < 1 else (2, 5) if decades < 2.5 else ()
+
+    def minor(v, _):
+        return f"{v:g}" if round(v / 10 ** math.floor(math.log10(v))) in keep else ""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
 def fig_curves(by_setting, colours, out, formats):
     """Validation loss and accuracy against epoch, one line per loss (report Figures 3 and 4; and human noise)."""
     for setting in [s for s in by_setting if s in CURVE_SETTINGS or s.startswith("human-")]:
@@ -156,8 +169,7 @@ def fig_curves(by_setting, colours, out, formats):
         # Log scale: bounded losses (<= 1) and unbounded ones (CE, RCE) share the panel.
         axes[0].set(xlabel="epoch", ylabel="validation loss (the run's own loss, log scale)", yscale="log",
                     title="Validation loss")
-        for axis in (axes[0].yaxis.set_major_formatter, axes[0].yaxis.set_minor_formatter):
-            axis(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.8, 2 rather than 8 x 10^-1
+        plain_log_labels(axes[0])
         axes[1].set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
         axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
         fig.suptitle(f"Validation curves, {title_of(setting)}, {arch_of(sum(by_setting[setting].values(), []))}")
