@@ -29,8 +29,10 @@ PRESETS = {
 # Keys that may differ between a run and its --resume without changing any result.
 # noise, rate, human_label, loss and seed are equal whenever the run directory is (sym 0.0 and asym 0.0 are
 # both the clean run); "forced" is the record of earlier --force changes.
+# channels_last and compile change how the same maths is laid out and scheduled, not what is computed;
+# precision_used follows from precision and the machine (auto is bf16 on one machine, fp32 on another).
 RESUME_FREE = {"resume", "force", "data_dir", "out", "loss_as_given", "run_dir", "forced",
-               "noise", "rate", "human_label", "loss", "seed"}
+               "noise", "rate", "human_label", "loss", "seed", "channels_last", "compile", "precision_used"}
 # What --force may not change in a run in progress: the checkpoint's model, optimizer or split would not fit.
 FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "num_classes"}
 
@@ -87,6 +89,13 @@ def parse_args(argv=None):
     a("--deterministic", action=argparse.BooleanOptionalAction, default=True,
       help="deterministic algorithms, cudnn.benchmark off (default: on)")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present (default: auto)")
+    a("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+      help="bf16 autocast for the model (losses stay float32); auto picks bf16 where the hardware has it: "
+           "CUDA GPUs with bf16, CPUs with AVX512-BF16 or AMX (default: auto)")
+    a("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+      help="NHWC memory layout for the model and its inputs, faster convolutions (default: on)")
+    a("--compile", action="store_true", help="torch.compile the training model; the first epoch pays for "
+                                             "the compilation (default: off)")
     a("--resume", action="store_true", help="continue the run from its last.pt (default: off)")
     a("--force", action="store_true", help="with --resume: continue even where a setting that changes results "
                                            "differs from the checkpoint's, e.g. a lower --lr (default: off)")

@@ -65,7 +65,10 @@ def main(argv=None):
     except (ValueError, data.DataError) as e:
         sys.exit(f"error: {e}")
     x = torch.from_numpy(x_test).to(device)
-    pred = predict(model, x, cfg["eval_batch_size"]).argmax(1).cpu().numpy()
+    # The run's own precision and layout, so the accuracy matches its result.json (older runs: fp32, NCHW).
+    amp = torch.bfloat16 if cfg.get("precision_used") == "bf16" else None
+    fmt = torch.channels_last if cfg.get("channels_last") else torch.contiguous_format
+    pred = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], amp, fmt).argmax(1).cpu().numpy()
     C = confusion(y_test, pred)
     per_class = C.diagonal() / np.maximum(C.sum(1), 1)
     acc = int(C.diagonal().sum()) / len(y_test)

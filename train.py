@@ -8,6 +8,7 @@ import errno
 import json
 import math
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -78,14 +79,74 @@ def epoch_generators(seed, epoch, device):
     return torch.Generator().manual_seed(s), torch.Generator(device).manual_seed(s)
 
 
-def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augment, grad_clip):
+def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
+    """Native bf16 units (AVX512-BF16 or AMX)? Without them CPU bf16 is emulated, and far slower than fp32."""
+    try:
+        with open(cpuinfo) as f:
+            return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", f.read()))
+    except OSError:  # not Linux: no way to tell, so no bf16 unless asked for
+        return False
+
+
+def amp_dtype(precision, device):
+    """The autocast dtype for --precision on `device`: torch.bfloat16, or None for plain fp32."""
+    if precision == "auto":
+        fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_bf16()
+        precision = "bf16" if fast else "fp32"
+    return torch.bfloat16 if precision == "bf16" else None
+
+
+def autocast(device, amp):
+    return torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None)
+
+
+def inputs(x, fmt):
+    """uint8 images [B, 3, H, W] -> the standardised float batch the model takes, in its memory layout."""
+    return data.normalize(x).contiguous(memory_format=fmt)
+
+
+class Step:
+    """One optimisation step: the model (and its compiled form), optimizer, loss, precision and memory layout."""
+
+    def __init__(self, model, opt, loss_fn, amp=None, fmt=torch.contiguous_format, grad_clip=0.0, net=None,
+                 sched=None):
+        self.model, self.opt, self.loss_fn, self.amp, self.fmt = model, opt, loss_fn, amp, fmt
+        self.grad_clip, self.sched = grad_clip, sched
+        self.net = model if net is None else net  # what training calls; checkpoints hold self.model
+
+    def __call__(self, x, y):
+        """One step on a ready float batch x [B, 3, H, W]; returns (logits [B, C], float32 loss)."""
+        with autocast(x.device, self.amp):
+            logits = self.net(x)  # [B, C], bf16 under autocast
+        loss = self.loss_fn(logits, y)  # float32: the losses leave autocast themselves
+        l1 = self.loss_fn.l1
+        objective = loss + l1 * sum(p.abs().sum() for p in self.model.parameters()) if l1 else loss
+        self.opt.zero_grad(set_to_none=True)
+        objective.backward()
+        if self.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.opt.step()
+        return logits, loss
+
+
+def make_step(cfg, device):
+    """The Step a run trains with, built from its configuration (bench.py builds the same)."""
+    torch.manual_seed(cfg["seed"])
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    model = make_model(cfg["arch"]).to(device, memory_format=fmt)
+    opt, sched = make_optimizer(cfg, model, device)
+    return Step(model, opt, config.loss_from(cfg), amp_dtype(cfg["precision"], device), fmt, cfg["grad_clip"],
+                torch.compile(model) if cfg["compile"] else None, sched)
+
+
+def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment):
     """One pass over the training split; returns the train_* columns of the log as a dict.
 
     The loss logged is the data term; ANL's L1 penalty (loss_fn.l1 > 0) is added to what is optimised.
     """
     from tqdm import tqdm
 
-    model.train()
+    step.model.train()
     # loss * B, correct vs noisy, correct vs true, flipped, flipped as noisy, flipped as true, unflipped correct
     sums, n = torch.zeros(7, device=x.device), 0
     first_bad = torch.tensor(-1, device=x.device)  # the first batch with a NaN or inf loss, found without a sync
@@ -93,14 +154,7 @@ def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augme
     batches = data.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
     for i, idx in enumerate(tqdm(batches, total=len(x) // batch_size, leave=False, disable=None, desc="train")):
         xb = data.augment(x[idx], aug_gen) if augment else x[idx]
-        logits = model(data.normalize(xb))  # [B, C]
-        loss = loss_fn(logits, y_noisy[idx])
-        objective = loss + loss_fn.l1 * sum(p.abs().sum() for p in model.parameters()) if loss_fn.l1 else loss
-        opt.zero_grad(set_to_none=True)
-        objective.backward()
-        if grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        opt.step()
+        logits, loss = step(inputs(xb, step.fmt), y_noisy[idx])
         # Accumulated on the device: reading a value here would stall the GPU every batch.
         pred, yn, yt = logits.detach().argmax(1), y_noisy[idx], y_true[idx]
         flipped, hit_noisy, hit_true = yn != yt, pred == yn, pred == yt
@@ -116,16 +170,17 @@ def train_epoch(model, loss_fn, opt, x, y_noisy, y_true, batch_size, gens, augme
 
 
 @torch.inference_mode()
-def predict(model, x, batch_size):
-    """Logits [N, C] for uint8 images [N, 3, 32, 32], in eval mode."""
+def predict(model, x, batch_size, amp=None, fmt=torch.contiguous_format):
+    """Logits [N, C] for uint8 images [N, 3, 32, 32], in eval mode. The eager model: no recompilation."""
     model.eval()
-    return torch.cat([model(data.normalize(x[idx])) for idx in data.index_batches(len(x), batch_size, x.device)])
+    with autocast(x.device, amp):
+        return torch.cat([model(inputs(x[idx], fmt)) for idx in data.index_batches(len(x), batch_size, x.device)])
 
 
-def evaluate(model, loss_fn, x, y, batch_size):
+def evaluate(step, x, y, batch_size):
     """(mean loss, accuracy) of the model on one split."""
-    logits = predict(model, x, batch_size)
-    loss, correct = loss_fn(logits, y).item(), (logits.argmax(1) == y).sum().item()
+    logits = predict(step.model, x, batch_size, step.amp, step.fmt)
+    loss, correct = step.loss_fn(logits, y).item(), (logits.argmax(1) == y).sum().item()
     return loss, correct / len(y)
 
 
@@ -165,12 +220,13 @@ def prepare(cfg, device):
     return splits, record
 
 
-def make_optimizer(cfg, model):
+def make_optimizer(cfg, model, device):
+    fused = device.type == "cuda" or None  # one kernel for all parameters; on CPU it measured no faster
     if cfg["optimizer"] == "adamw":
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"], fused=fused)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
-                              weight_decay=cfg["weight_decay"])
+                              weight_decay=cfg["weight_decay"], fused=fused)
     if cfg["scheduler"] == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
     else:
@@ -220,10 +276,9 @@ def run(cfg):
            "forced": []}
 
     S, record = prepare(cfg, device)
-    torch.manual_seed(cfg["seed"])
-    model = make_model(cfg["arch"]).to(device)
-    opt, sched = make_optimizer(cfg, model)
-    loss_fn = config.loss_from(cfg)
+    step = make_step(cfg, device)
+    model, opt, sched = step.model, step.opt, step.sched
+    cfg["precision_used"] = "bf16" if step.amp else "fp32"
 
     start, best, rows, wall0 = 1, {"epoch": 0, "val_acc": -1.0}, [], 0.0
     if cfg["resume"] and os.path.exists(last_path):
@@ -266,15 +321,14 @@ def run(cfg):
         save_json(os.path.join(out, "config.json"), cfg)
         save_json(os.path.join(out, "noise.json"), record)
     write_log(log_path, rows)
-    print(f"{out}: {cfg['arch']} on {device}, {len(S['x_tr'])} train / {len(S['x_va'])} val / {len(S['x_te'])} "
-          f"test, realised noise rate {record['realised_rate']:.4f}")
+    print(f"{out}: {cfg['arch']} on {device} ({cfg['precision_used']}), {len(S['x_tr'])} train / {len(S['x_va'])} "
+          f"val / {len(S['x_te'])} test, realised noise rate {record['realised_rate']:.4f}")
 
     t_start = time.time() - wall0
     for epoch in range(start, cfg["epochs"] + 1):
         t0, lr = time.time(), opt.param_groups[0]["lr"]
         gens = epoch_generators(cfg["seed"], epoch, device)
-        tr = train_epoch(model, loss_fn, opt, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens,
-                         cfg["augment"], cfg["grad_clip"])
+        tr = train_epoch(step, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens, cfg["augment"])
         bad = tr.pop("first_bad_batch")
         if bad > 0 or not np.isfinite(tr["train_loss"]):
             kept = f"last.pt still holds epoch {epoch - 1}" if epoch > 1 else "no checkpoint was written"
@@ -283,8 +337,8 @@ def run(cfg):
                              f"because the learning rate ({cfg['lr']}) is too high for this loss; {kept}: lower "
                              f"--lr and start again, or continue with --resume --force --lr SMALLER")
         sched.step()
-        va_loss, va_acc = evaluate(model, loss_fn, S["x_va"], S["y_va"], cfg["eval_batch_size"])
-        te_loss, te_acc = evaluate(model, loss_fn, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+        va_loss, va_acc = evaluate(step, S["x_va"], S["y_va"], cfg["eval_batch_size"])
+        te_loss, te_acc = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
         values = {**tr, "val_loss": va_loss, "val_acc": va_acc, "test_loss": te_loss, "test_acc": te_acc}
         row = {"epoch": epoch, **{k: f"{v:.6f}" for k, v in values.items()}, "lr": f"{lr:.6g}",
                "seconds": f"{time.time() - t0:.2f}"}
@@ -305,10 +359,11 @@ def run(cfg):
               f"test {te_acc:.3f} | {row['seconds']} s")
 
     model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True)["model"])
-    _, test_best = evaluate(model, loss_fn, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+    _, test_best = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
     result = {"best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "test_acc_best": test_best,
               "test_acc_last": te_acc, "realised_noise_rate": record["realised_rate"],
               "wall_seconds": round(time.time() - t_start, 2), "torch": torch.__version__, "device": str(device),
+              "precision": cfg["precision_used"],
               "git_commit": git_commit(), "command": shlex.join([os.path.basename(sys.executable)] + sys.argv)}
     save_json(os.path.join(out, "result.json"), result)
     print(f"best epoch {best['epoch']}: val acc {best['val_acc']:.4f}, test acc {test_best:.4f} -> {out}")

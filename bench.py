@@ -1,0 +1,216 @@
+"""Training throughput in images/s: the suite against a typical input pipeline, and against its own limit.
+
+For each architecture, at one batch size, three ways of running the same training:
+  baseline  a DataLoader over uint8 HWC images transformed one at a time on the CPU (PIL pad+crop and flip,
+            to-tensor, normalise), fp32, NCHW, reading the loss and accuracy every batch: how typical
+            CIFAR code trains;
+  suite     train.train_epoch itself, the code a run executes, on images already on the device;
+  limit     the suite's training step (train.Step) repeated on one ready device batch: no data handling.
+The images are random: throughput does not depend on what they show, and no dataset is needed.
+"""
+import argparse
+import datetime
+import os
+import platform
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+import config
+import data
+import train
+from model import ARCHS, make_model
+
+COLUMNS = ["arch", "mode", "images_per_s", "seconds", "warmup_seconds", "precision", "channels_last", "compile"]
+
+
+def parse_args(argv=None):
+    p = config.Parser(prog="bench.py", description="Measure training throughput: baseline, suite and limit.",
+                      allow_abbrev=False)
+    a = p.add_argument
+    a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present (default: auto)")
+    a("--arch", default="all", choices=["all", *ARCHS], help="model(s) to measure (default: all)")
+    a("--steps", type=int, default=20, help="timed training steps per mode (default: 20)")
+    a("--warmup", type=int, default=3, help="untimed steps before each timing (default: 3)")
+    a("--batch-size", type=int, default=128, help="training batch size (default: 128)")
+    a("--workers", type=int, default=2, help="the baseline DataLoader's worker processes (default: 2)")
+    a("--augment", action=argparse.BooleanOptionalAction, default=True,
+      help="random crop and flip in every mode, per image in the baseline (default: on)")
+    a("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+      help="the suite's, as train.py's (default: auto)")
+    a("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+      help="the suite's memory layout, as train.py's (default: on)")
+    a("--compile", action="store_true", help="torch.compile the suite's model; the compile time is reported "
+                                             "as its warm-up (default: off)")
+    a("--deterministic", action=argparse.BooleanOptionalAction, default=True,
+      help="deterministic algorithms in every mode, as train.py's (default: on)")
+    a("--quick", action="store_true", help="a smoke test for CI: batch 16, 2 steps, 1 warm-up, 0 workers; "
+                                           "its numbers mean nothing (default: off)")
+    a("--out", default="bench.json", help="where the results go (default: bench.json)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.batch_size, args.steps, args.warmup, args.workers = 16, 2, 1, 0
+    for key in ("steps", "warmup", "batch_size"):
+        if getattr(args, key) < (0 if key == "warmup" else 1):
+            p.error(f"--{key.replace('_', '-')} must be at least {0 if key == 'warmup' else 1}")
+    if args.workers < 0:
+        p.error("--workers must be at least 0")
+    return args
+
+
+def sync(device):
+    if device.type == "cuda":  # kernels run asynchronously: the clock is read once they are done
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device):
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+class PerImage(torch.utils.data.Dataset):
+    """Images served one at a time as torchvision-style code does: PIL pad+crop and flip, to-tensor, normalise."""
+
+    def __init__(self, x, y, augment):
+        self.x, self.y, self.augment = x, y, augment  # x: uint8 [N, 32, 32, 3]
+        self.mean, self.std = torch.tensor(data.MEAN).view(3, 1, 1), torch.tensor(data.STD).view(3, 1, 1)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        img = Image.fromarray(self.x[i])
+        if self.augment:
+            img = ImageOps.expand(img, border=4, fill=0)
+            dx, dy = random.randint(0, 8), random.randint(0, 8)
+            img = img.crop((dx, dy, dx + 32, dy + 32))
+            if random.random() < 0.5:
+                img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        t = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255).permute(2, 0, 1)  # [3, 32, 32]
+        return (t - self.mean) / self.std, int(self.y[i])
+
+
+def baseline(cfg, x, y, device, steps, warmup, workers):
+    """Images/s of a typical loop: DataLoader, fp32 NCHW, the running loss and accuracy read every batch."""
+    torch.manual_seed(cfg["seed"])
+    model = make_model(cfg["arch"]).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    loss_fn = config.loss_from(cfg)
+    loader = torch.utils.data.DataLoader(PerImage(x.permute(0, 2, 3, 1).numpy(), y.numpy(), cfg["augment"]),
+                                         batch_size=cfg["batch_size"], shuffle=True, drop_last=True,
+                                         num_workers=workers, pin_memory=device.type == "cuda")
+    batches = iter(loader)
+
+    def run(n):
+        running, correct = 0.0, 0
+        for _ in range(n):
+            xb, yb = next(batches)
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            running += loss.item()
+            correct += (logits.argmax(1) == yb).sum().item()
+
+    return timed(lambda: run(warmup), device), timed(lambda: run(steps), device)
+
+
+def suite(cfg, x, y, device, steps, warmup):
+    """Images/s of train.train_epoch, over steps batches of images already on the device."""
+    step, B = train.make_step(cfg, device), cfg["batch_size"]
+    x, y = x.to(device), y.to(device)
+
+    def run(n, epoch):
+        train.train_epoch(step, x[: n * B], y[: n * B], y[: n * B], B, train.epoch_generators(0, epoch, device),
+                          cfg["augment"])
+
+    return timed(lambda: run(warmup, 0), device) if warmup else 0.0, timed(lambda: run(steps, 1), device)
+
+
+def limit(cfg, x, y, device, steps, warmup):
+    """Images/s of the suite's Step alone, on one batch already normalised and laid out on the device."""
+    step, B = train.make_step(cfg, device), cfg["batch_size"]
+    step.model.train()
+    xb, yb = train.inputs(x[:B].to(device), step.fmt), y[:B].to(device)
+
+    def run(n):
+        for _ in range(n):
+            step(xb, yb)
+
+    return timed(lambda: run(warmup), device), timed(lambda: run(steps), device)
+
+
+def machine(device):
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or platform.machine()
+    return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_bf16": train.cpu_has_bf16(),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "torch": torch.__version__, "date": datetime.date.today().isoformat()}
+
+
+def measure(args, device):
+    """Every (arch, mode) row, and the ratios suite/baseline and suite/limit per arch."""
+    rows, ratios = [], {}
+    n = (args.steps + args.warmup) * args.batch_size
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=gen)  # [N, 3, 32, 32]
+    y = torch.randint(0, 10, (n,), generator=gen)
+    for arch in ARCHS if args.arch == "all" else [args.arch]:
+        flags = ["--arch", arch, "--batch-size", str(args.batch_size), "--device", device.type,
+                 "--precision", args.precision, "--augment" if args.augment else "--no-augment",
+                 "--channels-last" if args.channels_last else "--no-channels-last"] + ["--compile"] * args.compile
+        cfg = config.parse_args(flags)
+        ours = ("bf16" if train.amp_dtype(cfg["precision"], device) else "fp32", args.channels_last, args.compile)
+        ips = {}
+        for mode, how in [("baseline", ("fp32", False, False)), ("suite", ours), ("limit", ours)]:
+            if mode == "baseline":
+                warm, secs = baseline(cfg, x, y, device, args.steps, args.warmup, args.workers)
+            else:
+                warm, secs = (suite if mode == "suite" else limit)(cfg, x, y, device, args.steps, args.warmup)
+            ips[mode] = args.steps * args.batch_size / secs
+            rows.append(dict(zip(COLUMNS, [arch, mode, round(ips[mode], 1), round(secs, 3), round(warm, 3), *how])))
+            print(f"  {arch:<9} {mode:<9} {ips[mode]:10.1f} images/s", file=sys.stderr)
+        ratios[arch] = {"suite/baseline": round(ips["suite"] / ips["baseline"], 3),
+                        "suite/limit": round(ips["suite"] / ips["limit"], 3)}
+    return rows, ratios
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        device = train.pick_device(args.device)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    train.set_determinism(args.deterministic)
+    info = machine(device)
+    print(f"{info['cpu']}, {info['torch_threads']} threads ({info['cpu_capability']}, bf16: {info['cpu_bf16']}), "
+          f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}; batch {args.batch_size}, {args.steps} steps")
+    rows, ratios = measure(args, device)
+    print(f"{'arch':<9} {'mode':<9} {'images/s':>10} {'precision':>9} {'suite/baseline':>15} {'suite/limit':>12}")
+    for r in rows:
+        q = ratios[r["arch"]]
+        extra = f"{q['suite/baseline']:14.2f}x {q['suite/limit']:11.2f}x" if r["mode"] == "suite" else ""
+        print(f"{r['arch']:<9} {r['mode']:<9} {r['images_per_s']:10.1f} {r['precision']:>9} {extra}")
+    settings = {k: v for k, v in vars(args).items() if k != "out"}
+    try:
+        train.save_json(args.out, {"machine": info, "settings": settings, "rows": rows, "ratios": ratios})
+    except OSError as e:
+        sys.exit(f"error: cannot write {args.out} ({e.strerror or e}); choose a writable --out")
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The speed means (precision, memory layout, compile, fused optimizers) and bench.py's smoke test.
+
+Nothing here asserts a timing: speed is measured by bench.py, not by tests.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import bench
+import config
+import train
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CPU = torch.device("cpu")
+
+
+def step_for(*flags):
+    return train.make_step(config.parse_args(["--arch", "cnn8", "--device", "cpu", *flags]), CPU)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse2 avx2 avx512f avx512_bf16 amx_tile", True),
+    ("fpu sse2 avx2 amx_bf16 amx_tile", True),
+    ("fpu sse2 avx2 avx512f avx512bw", False),  # AVX-512 without bf16: emulated, slower than fp32
+    ("fpu sse2 avx2 xavx512_bf16y", False),  # only whole flags count
+])
+def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path, flags, expected):
+    f = tmp_path / "cpuinfo"
+    f.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    assert train.cpu_has_bf16(str(f)) is expected
+    assert train.cpu_has_bf16(str(tmp_path / "absent")) is False
+
+
+@pytest.mark.parametrize("precision, cpu_bf16, expected", [
+    ("auto", True, torch.bfloat16), ("auto", False, None), ("bf16", False, torch.bfloat16), ("fp32", True, None),
+])
+def test_precision_auto_follows_the_hardware(monkeypatch, precision, cpu_bf16, expected):
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: cpu_bf16)
+    assert train.amp_dtype(precision, CPU) is expected
+
+
+def test_bf16_step_keeps_loss_and_gradients_float32():
+    step = step_for("--precision", "bf16", "--loss", "nce+rce")
+    x = train.inputs(torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), step.fmt)
+    step.model.train()
+    before = [p.detach().clone() for p in step.model.parameters()]
+    grads = []
+    for p in step.model.parameters():
+        p.register_hook(lambda g: grads.append(g.dtype))
+    logits, loss = step(x, torch.tensor([0, 1, 2, 3]))
+    assert logits.dtype == torch.bfloat16  # the model ran under autocast
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert set(grads) == {torch.float32} and all(p.dtype == torch.float32 for p in step.model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, step.model.parameters()))  # it did step
+
+
+def test_channels_last_changes_the_layout_not_the_maths():
+    # SGD: Adam would blow rounding differences in near-zero gradients up to whole lr-sized steps.
+    a, b = step_for("--channels-last", "--optimizer", "sgd"), step_for("--no-channels-last", "--optimizer", "sgd")
+    conv = next(m for m in a.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    x = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    assert train.inputs(x, a.fmt).is_contiguous(memory_format=torch.channels_last)
+    y = torch.arange(8) % 10
+    for s in (a, b):
+        s.model.train()
+    for _ in range(3):  # same initial weights (same seed), same batch: the same steps, up to rounding
+        (la_logits, la), (lb_logits, lb) = a(train.inputs(x, a.fmt), y), b(train.inputs(x, b.fmt), y)
+        torch.testing.assert_close(la_logits, lb_logits, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(la, lb, rtol=1e-5, atol=1e-5)
+    for pa, pb in zip(a.model.parameters(), b.model.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-3, atol=1e-4)  # weights are ~0.05: 0.2% of one
+
+
+def test_compiled_model_is_trained_but_plain_one_is_saved():
+    s = step_for("--compile")
+    assert s.net is not s.model and isinstance(s.net, torch._dynamo.eval_frame.OptimizedModule)
+    assert s.net._orig_mod is s.model  # the same parameters: saving s.model saves what was trained
+    assert not any(k.startswith("_orig_mod") for k in s.model.state_dict())
+    plain = step_for()
+    assert plain.net is plain.model
+
+
+@pytest.mark.parametrize("opt_name", ["adamw", "sgd"])
+def test_fused_optimizers_only_on_cuda(opt_name):
+    cfg = config.parse_args(["--arch", "cnn8", "--optimizer", opt_name])
+    assert not train.make_optimizer(cfg, torch.nn.Linear(2, 2), CPU)[0].defaults["fused"]
+    # Only the device decides; torch also has fused kernels for CPU tensors, so this builds here.
+    assert train.make_optimizer(cfg, torch.nn.Linear(2, 2), torch.device("cuda"))[0].defaults["fused"] is True
+
+
+def test_predict_agrees_across_layouts_and_batch_sizes():
+    s = step_for()
+    x = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    a = train.predict(s.model, x, 4, None, s.fmt)  # 3 batches: 4, 4, 2
+    b = train.predict(s.model, x, 1024, None, torch.contiguous_format)
+    assert a.shape == (10, 10)
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_bench_quick_writes_its_table(tmp_path):
+    # CI's smoke test of bench.py, through its command line: both architectures, all three modes.
+    out = tmp_path / "bench.json"
+    p = subprocess.run([sys.executable, os.path.join(HERE, "bench.py"), "--quick", "--device", "cpu", "--out",
+                        str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    b = json.loads(out.read_text())
+    assert [(r["arch"], r["mode"]) for r in b["rows"]] == [(a, m) for a in ("resnet18", "cnn8")
+                                                             for m in ("baseline", "suite", "limit")]
+    assert all(r["images_per_s"] > 0 and r["seconds"] > 0 for r in b["rows"])
+    assert b["settings"]["batch_size"] == 16 and b["settings"]["steps"] == 2
+    assert b["machine"]["cpu_count"] == os.cpu_count() and b["machine"]["gpu"] is None
+    for arch, r in b["ratios"].items():
+        ips = {row["mode"]: row["images_per_s"] for row in b["rows"] if row["arch"] == arch}
+        assert r["suite/baseline"] == pytest.approx(ips["suite"] / ips["baseline"], rel=0.02)
+        assert r["suite/limit"] == pytest.approx(ips["suite"] / ips["limit"], rel=0.02)
+        assert f"{r['suite/baseline']:.2f}x" in p.stdout
+    assert next(r for r in b["rows"] if r["mode"] == "baseline")["precision"] == "fp32"
+
+
+def test_baseline_dataset_matches_the_suites_preprocessing():
+    # Without augmentation, the per-image baseline and the suite's batched path feed the same numbers.
+    x = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    ds = bench.PerImage(x.permute(0, 2, 3, 1).numpy(), torch.arange(5).numpy(), augment=False)
+    got = torch.stack([ds[i][0] for i in range(5)])
+    torch.testing.assert_close(got, train.inputs(x, torch.contiguous_format), rtol=1e-5, atol=1e-5)
+    aug = bench.PerImage(x.permute(0, 2, 3, 1).numpy(), torch.arange(5).numpy(), augment=True)
+    assert aug[0][0].shape == (3, 32, 32) and aug[0][1] == 0
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--steps", "0"], "--steps must be at least 1"),
+    (["--workers", "-1"], "--workers must be at least 0"),
+    (["--arch", "vgg"], "invalid choice: 'vgg'"),
+])
+def test_bench_bad_flags_are_one_line_errors(tmp_path, flags, message):
+    p = subprocess.run([sys.executable, os.path.join(HERE, "bench.py"), *flags], capture_output=True, text=True,
+                       timeout=120, cwd=tmp_path)
+    assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in p.stderr and not (tmp_path / "bench.json").exists()
