@@ -4,8 +4,8 @@ For each architecture, at one batch size, three ways of running the same trainin
   baseline  a DataLoader over uint8 HWC images transformed one at a time on the CPU (PIL pad+crop and flip,
             to-tensor, normalise), fp32, NCHW, reading the loss and accuracy every batch: how typical
             CIFAR code trains;
-  suite     train.train_epoch itself, the code a run executes, on images already on the device;
-  limit     the suite's training step (train.Step) repeated on one ready device batch: no data handling.
+  suite     engine.train_epoch itself, the code a run executes, on images already on the device;
+  limit     the suite's training step (engine.Step) repeated on one ready device batch: no data handling.
 The images are random: throughput does not depend on what they show, and no dataset is needed.
 """
 import argparse
@@ -22,9 +22,11 @@ from PIL import Image, ImageOps
 
 import config
 import data
+import engine
 import train
 from model import ARCHS, make_model
 
+# images_per_s: from the median of the timed turns; seconds: each turn's time for --steps steps.
 COLUMNS = ["arch", "mode", "images_per_s", "seconds", "warmup_seconds", "precision", "channels_last", "compile"]
 
 
@@ -34,8 +36,10 @@ def parse_args(argv=None):
     a = p.add_argument
     a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present (default: auto)")
     a("--arch", default="all", choices=["all", *ARCHS], help="model(s) to measure (default: all)")
-    a("--steps", type=int, default=20, help="timed training steps per mode (default: 20)")
-    a("--warmup", type=int, default=3, help="untimed steps before each timing (default: 3)")
+    a("--steps", type=int, default=10, help="timed training steps per turn (default: 10)")
+    a("--warmup", type=int, default=3, help="untimed steps of each mode before the timing (default: 3)")
+    a("--repeats", type=int, default=3, help="timed turns per mode, taken in rotation; the median counts "
+                                             "(default: 3)")
     a("--batch-size", type=int, default=128, help="training batch size (default: 128)")
     a("--workers", type=int, default=2, help="the baseline DataLoader's worker processes (default: 2)")
     a("--augment", action=argparse.BooleanOptionalAction, default=True,
@@ -48,13 +52,13 @@ def parse_args(argv=None):
                                              "as its warm-up (default: off)")
     a("--deterministic", action=argparse.BooleanOptionalAction, default=True,
       help="deterministic algorithms in every mode, as train.py's (default: on)")
-    a("--quick", action="store_true", help="a smoke test for CI: batch 16, 2 steps, 1 warm-up, 0 workers; "
+    a("--quick", action="store_true", help="a smoke test for CI: batch 16, 2 steps, 1 warm-up, 1 turn, 0 workers; "
                                            "its numbers mean nothing (default: off)")
     a("--out", default="bench.json", help="where the results go (default: bench.json)")
     args = p.parse_args(argv)
     if args.quick:
-        args.batch_size, args.steps, args.warmup, args.workers = 16, 2, 1, 0
-    for key in ("steps", "warmup", "batch_size"):
+        args.batch_size, args.steps, args.warmup, args.repeats, args.workers = 16, 2, 1, 1, 0
+    for key in ("steps", "warmup", "batch_size", "repeats"):
         if getattr(args, key) < (0 if key == "warmup" else 1):
             p.error(f"--{key.replace('_', '-')} must be at least {0 if key == 'warmup' else 1}")
     if args.workers < 0:
@@ -97,8 +101,11 @@ class PerImage(torch.utils.data.Dataset):
         return (t - self.mean) / self.std, int(self.y[i])
 
 
-def baseline(cfg, x, y, device, steps, warmup, workers):
-    """Images/s of a typical loop: DataLoader, fp32 NCHW, the running loss and accuracy read every batch."""
+# Each mode is set up once and returns run(n): n training steps. measure() times the modes in turns,
+# so a slow spell of a shared machine lands on all three rather than on one.
+
+def baseline(cfg, x, y, device, workers):
+    """A typical loop: DataLoader, fp32 NCHW, the running loss and accuracy read every batch."""
     torch.manual_seed(cfg["seed"])
     model = make_model(cfg["arch"]).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -106,7 +113,7 @@ def baseline(cfg, x, y, device, steps, warmup, workers):
     loader = torch.utils.data.DataLoader(PerImage(x.permute(0, 2, 3, 1).numpy(), y.numpy(), cfg["augment"]),
                                          batch_size=cfg["batch_size"], shuffle=True, drop_last=True,
                                          num_workers=workers, pin_memory=device.type == "cuda")
-    batches = iter(loader)
+    batches = iter(loader)  # one pass serves every turn: its workers start once, as in a real epoch
 
     def run(n):
         running, correct = 0.0, 0
@@ -120,33 +127,31 @@ def baseline(cfg, x, y, device, steps, warmup, workers):
             opt.step()
             running += loss.item()
             correct += (logits.argmax(1) == yb).sum().item()
+    return run
 
-    return timed(lambda: run(warmup), device), timed(lambda: run(steps), device)
 
-
-def suite(cfg, x, y, device, steps, warmup):
-    """Images/s of train.train_epoch, over steps batches of images already on the device."""
-    step, B = train.make_step(cfg, device), cfg["batch_size"]
+def suite(cfg, x, y, device, workers=None):
+    """engine.train_epoch itself, each turn one epoch over n batches of images already on the device."""
+    step, B = engine.make_step(cfg, device), cfg["batch_size"]
     x, y = x.to(device), y.to(device)
+    epochs = iter(range(1_000_000))
 
-    def run(n, epoch):
-        train.train_epoch(step, x[: n * B], y[: n * B], y[: n * B], B, train.epoch_generators(0, epoch, device),
-                          cfg["augment"])
+    def run(n):
+        engine.train_epoch(step, x[: n * B], y[: n * B], y[: n * B], B,
+                          engine.epoch_generators(0, next(epochs), device), cfg["augment"])
+    return run
 
-    return timed(lambda: run(warmup, 0), device) if warmup else 0.0, timed(lambda: run(steps, 1), device)
 
-
-def limit(cfg, x, y, device, steps, warmup):
-    """Images/s of the suite's Step alone, on one batch already normalised and laid out on the device."""
-    step, B = train.make_step(cfg, device), cfg["batch_size"]
+def limit(cfg, x, y, device, workers=None):
+    """The suite's Step alone, on one batch already normalised and laid out on the device."""
+    step, B = engine.make_step(cfg, device), cfg["batch_size"]
     step.model.train()
-    xb, yb = train.inputs(x[:B].to(device), step.fmt), y[:B].to(device)
+    xb, yb = engine.inputs(x[:B].to(device), step.fmt), y[:B].to(device)
 
     def run(n):
         for _ in range(n):
             step(xb, yb)
-
-    return timed(lambda: run(warmup), device), timed(lambda: run(steps), device)
+    return run
 
 
 def machine(device):
@@ -156,7 +161,7 @@ def machine(device):
     except (OSError, StopIteration):
         cpu = platform.processor() or platform.machine()
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_bf16": train.cpu_has_bf16(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_bf16": engine.cpu_has_bf16(),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "torch": torch.__version__, "date": datetime.date.today().isoformat()}
 
@@ -164,7 +169,7 @@ def machine(device):
 def measure(args, device):
     """Every (arch, mode) row, and the ratios suite/baseline and suite/limit per arch."""
     rows, ratios = [], {}
-    n = (args.steps + args.warmup) * args.batch_size
+    n = (args.warmup + args.repeats * args.steps) * args.batch_size
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=gen)  # [N, 3, 32, 32]
     y = torch.randint(0, 10, (n,), generator=gen)
@@ -173,16 +178,23 @@ def measure(args, device):
                  "--precision", args.precision, "--augment" if args.augment else "--no-augment",
                  "--channels-last" if args.channels_last else "--no-channels-last"] + ["--compile"] * args.compile
         cfg = config.parse_args(flags)
-        ours = ("bf16" if train.amp_dtype(cfg["precision"], device) else "fp32", args.channels_last, args.compile)
+        ours = ("bf16" if engine.amp_dtype(cfg["precision"], device) else "fp32", args.channels_last, args.compile)
+        how = {"baseline": ("fp32", False, False), "suite": ours, "limit": ours}
+        runs = {mode: fn(cfg, x, y, device, args.workers) for mode, fn in
+                [("baseline", baseline), ("suite", suite), ("limit", limit)]}
+        # The warm-up pays for first-call costs: allocator, kernel choice, and compilation with --compile.
+        warm = {mode: timed(lambda: run(args.warmup), device) if args.warmup else 0.0 for mode, run in runs.items()}
+        turns = {mode: [] for mode in runs}
+        for _ in range(args.repeats):
+            for mode, run in runs.items():
+                turns[mode].append(timed(lambda: run(args.steps), device))
         ips = {}
-        for mode, how in [("baseline", ("fp32", False, False)), ("suite", ours), ("limit", ours)]:
-            if mode == "baseline":
-                warm, secs = baseline(cfg, x, y, device, args.steps, args.warmup, args.workers)
-            else:
-                warm, secs = (suite if mode == "suite" else limit)(cfg, x, y, device, args.steps, args.warmup)
-            ips[mode] = args.steps * args.batch_size / secs
-            rows.append(dict(zip(COLUMNS, [arch, mode, round(ips[mode], 1), round(secs, 3), round(warm, 3), *how])))
+        for mode, secs in turns.items():
+            ips[mode] = args.steps * args.batch_size / float(np.median(secs))
+            rows.append(dict(zip(COLUMNS, [arch, mode, round(ips[mode], 1), [round(t, 3) for t in secs],
+                                           round(warm[mode], 3), *how[mode]])))
             print(f"  {arch:<9} {mode:<9} {ips[mode]:10.1f} images/s", file=sys.stderr)
+        del runs  # the baseline's DataLoader workers go with it
         ratios[arch] = {"suite/baseline": round(ips["suite"] / ips["baseline"], 3),
                         "suite/limit": round(ips["suite"] / ips["limit"], 3)}
     return rows, ratios
@@ -191,13 +203,14 @@ def measure(args, device):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        device = train.pick_device(args.device)
+        device = engine.pick_device(args.device)
     except ValueError as e:
         sys.exit(f"error: {e}")
-    train.set_determinism(args.deterministic)
+    engine.set_determinism(args.deterministic)
     info = machine(device)
     print(f"{info['cpu']}, {info['torch_threads']} threads ({info['cpu_capability']}, bf16: {info['cpu_bf16']}), "
-          f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}; batch {args.batch_size}, {args.steps} steps")
+          f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}; batch {args.batch_size}, {args.repeats} turns "
+          f"of {args.steps} steps per mode")
     rows, ratios = measure(args, device)
     print(f"{'arch':<9} {'mode':<9} {'images/s':>10} {'precision':>9} {'suite/baseline':>15} {'suite/limit':>12}")
     for r in rows:

@@ -13,9 +13,10 @@ import torch
 
 import data
 from config import Parser
+from engine import pick_device, predict, set_determinism
 from model import make_model
 from noise import CLASSES
-from train import pick_device, predict, save_json, set_determinism
+from train import save_json
 
 
 

@@ -12,14 +12,14 @@ import torch
 
 import bench
 import config
-import train
+import engine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CPU = torch.device("cpu")
 
 
 def step_for(*flags):
-    return train.make_step(config.parse_args(["--arch", "cnn8", "--device", "cpu", *flags]), CPU)
+    return engine.make_step(config.parse_args(["--arch", "cnn8", "--device", "cpu", *flags]), CPU)
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -31,21 +31,21 @@ def step_for(*flags):
 def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path, flags, expected):
     f = tmp_path / "cpuinfo"
     f.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
-    assert train.cpu_has_bf16(str(f)) is expected
-    assert train.cpu_has_bf16(str(tmp_path / "absent")) is False
+    assert engine.cpu_has_bf16(str(f)) is expected
+    assert engine.cpu_has_bf16(str(tmp_path / "absent")) is False
 
 
 @pytest.mark.parametrize("precision, cpu_bf16, expected", [
     ("auto", True, torch.bfloat16), ("auto", False, None), ("bf16", False, torch.bfloat16), ("fp32", True, None),
 ])
 def test_precision_auto_follows_the_hardware(monkeypatch, precision, cpu_bf16, expected):
-    monkeypatch.setattr(train, "cpu_has_bf16", lambda: cpu_bf16)
-    assert train.amp_dtype(precision, CPU) is expected
+    monkeypatch.setattr(engine, "cpu_has_bf16", lambda: cpu_bf16)
+    assert engine.amp_dtype(precision, CPU) is expected
 
 
 def test_bf16_step_keeps_loss_and_gradients_float32():
     step = step_for("--precision", "bf16", "--loss", "nce+rce")
-    x = train.inputs(torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), step.fmt)
+    x = engine.inputs(torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), step.fmt)
     step.model.train()
     before = [p.detach().clone() for p in step.model.parameters()]
     grads = []
@@ -64,12 +64,12 @@ def test_channels_last_changes_the_layout_not_the_maths():
     conv = next(m for m in a.model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
     x = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    assert train.inputs(x, a.fmt).is_contiguous(memory_format=torch.channels_last)
+    assert engine.inputs(x, a.fmt).is_contiguous(memory_format=torch.channels_last)
     y = torch.arange(8) % 10
     for s in (a, b):
         s.model.train()
     for _ in range(3):  # same initial weights (same seed), same batch: the same steps, up to rounding
-        (la_logits, la), (lb_logits, lb) = a(train.inputs(x, a.fmt), y), b(train.inputs(x, b.fmt), y)
+        (la_logits, la), (lb_logits, lb) = a(engine.inputs(x, a.fmt), y), b(engine.inputs(x, b.fmt), y)
         torch.testing.assert_close(la_logits, lb_logits, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(la, lb, rtol=1e-5, atol=1e-5)
     for pa, pb in zip(a.model.parameters(), b.model.parameters()):
@@ -88,16 +88,16 @@ def test_compiled_model_is_trained_but_plain_one_is_saved():
 @pytest.mark.parametrize("opt_name", ["adamw", "sgd"])
 def test_fused_optimizers_only_on_cuda(opt_name):
     cfg = config.parse_args(["--arch", "cnn8", "--optimizer", opt_name])
-    assert not train.make_optimizer(cfg, torch.nn.Linear(2, 2), CPU)[0].defaults["fused"]
+    assert not engine.make_optimizer(cfg, torch.nn.Linear(2, 2), CPU)[0].defaults["fused"]
     # Only the device decides; torch also has fused kernels for CPU tensors, so this builds here.
-    assert train.make_optimizer(cfg, torch.nn.Linear(2, 2), torch.device("cuda"))[0].defaults["fused"] is True
+    assert engine.make_optimizer(cfg, torch.nn.Linear(2, 2), torch.device("cuda"))[0].defaults["fused"] is True
 
 
 def test_predict_agrees_across_layouts_and_batch_sizes():
     s = step_for()
     x = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
-    a = train.predict(s.model, x, 4, None, s.fmt)  # 3 batches: 4, 4, 2
-    b = train.predict(s.model, x, 1024, None, torch.contiguous_format)
+    a = engine.predict(s.model, x, 4, None, s.fmt)  # 3 batches: 4, 4, 2
+    b = engine.predict(s.model, x, 1024, None, torch.contiguous_format)
     assert a.shape == (10, 10)
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
@@ -111,7 +111,7 @@ def test_bench_quick_writes_its_table(tmp_path):
     b = json.loads(out.read_text())
     assert [(r["arch"], r["mode"]) for r in b["rows"]] == [(a, m) for a in ("resnet18", "cnn8")
                                                              for m in ("baseline", "suite", "limit")]
-    assert all(r["images_per_s"] > 0 and r["seconds"] > 0 for r in b["rows"])
+    assert all(r["images_per_s"] > 0 and len(r["seconds"]) == 1 and r["seconds"][0] > 0 for r in b["rows"])
     assert b["settings"]["batch_size"] == 16 and b["settings"]["steps"] == 2
     assert b["machine"]["cpu_count"] == os.cpu_count() and b["machine"]["gpu"] is None
     for arch, r in b["ratios"].items():
@@ -127,7 +127,7 @@ def test_baseline_dataset_matches_the_suites_preprocessing():
     x = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
     ds = bench.PerImage(x.permute(0, 2, 3, 1).numpy(), torch.arange(5).numpy(), augment=False)
     got = torch.stack([ds[i][0] for i in range(5)])
-    torch.testing.assert_close(got, train.inputs(x, torch.contiguous_format), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got, engine.inputs(x, torch.contiguous_format), rtol=1e-5, atol=1e-5)
     aug = bench.PerImage(x.permute(0, 2, 3, 1).numpy(), torch.arange(5).numpy(), augment=True)
     assert aug[0][0].shape == (3, 32, 32) and aug[0][1] == 0
 

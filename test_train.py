@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import config
+import engine
 import train
 from losses import get_loss
 
@@ -49,7 +50,7 @@ def test_run_directory_and_learning(finished):
     cfg = json.load(open(os.path.join(finished, "config.json")))
     assert cfg["lr"] == 0.01 and cfg["optimizer"] == "adamw" and cfg["loss"] == "nce+mae"
     # auto precision: bf16 only where the hardware has it
-    assert result["precision"] == cfg["precision_used"] == ("bf16" if train.cpu_has_bf16() else "fp32")
+    assert result["precision"] == cfg["precision_used"] == ("bf16" if engine.cpu_has_bf16() else "fp32")
 
 
 def test_evaluate_cli_matches_result_json(finished):
@@ -144,8 +145,8 @@ def test_memorisation_columns_by_hand():
     y_noisy = torch.tensor([0, 0, 1, 0, 0, 1, 2, 0])  # flipped: #2 (0->1), #4 (1->0), #7 (2->0)
     model = Always0()
     opt = torch.optim.SGD(model.parameters(), lr=0.0)
-    m = train.train_epoch(train.Step(model, opt, get_loss("ce")), torch.zeros(8, 3, 32, 32, dtype=torch.uint8),
-                          y_noisy, y_true, 8, train.epoch_generators(0, 1, "cpu"), augment=False)
+    m = engine.train_epoch(engine.Step(model, opt, get_loss("ce")), torch.zeros(8, 3, 32, 32, dtype=torch.uint8),
+                          y_noisy, y_true, 8, engine.epoch_generators(0, 1, "cpu"), augment=False)
     assert m["train_acc_noisy"] == 5 / 8 and m["train_acc_true"] == 4 / 8
     assert m["train_flipped_as_noisy"] == pytest.approx(2 / 3)  # noisy labels 1, 0, 0
     assert m["train_flipped_as_true"] == pytest.approx(1 / 3)   # true labels 0, 1, 2
@@ -162,6 +163,6 @@ def test_anl_l1_term_is_optimised():
     loss_fn = get_loss("anl-ce", delta=0.1)
     g = torch.autograd.grad(loss_fn(ref(x.float()), y), ref.b)[0]  # the model ignores the pixels
     before = model.b.detach().clone()
-    train.train_epoch(train.Step(model, torch.optim.SGD(model.parameters(), lr=1.0), loss_fn), x, y, y, 4,
-                      train.epoch_generators(0, 1, "cpu"), augment=False)
+    engine.train_epoch(engine.Step(model, torch.optim.SGD(model.parameters(), lr=1.0), loss_fn), x, y, y, 4,
+                      engine.epoch_generators(0, 1, "cpu"), augment=False)
     torch.testing.assert_close(before - model.b.detach(), g + 0.1 * torch.sign(before))

@@ -1,0 +1,154 @@
+"""How training computes: the device, precision and memory layout, the optimizer, one step, one epoch.
+
+train.py runs a whole run around these; bench.py times them, so what it measures is what runs.
+"""
+import os
+import re
+
+import torch
+
+import config
+import data
+from model import make_model
+
+
+def pick_device(name):
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but no CUDA GPU is visible; use --device cpu")
+    return torch.device(name)
+
+
+def set_determinism(on):
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it before its first call
+    torch.use_deterministic_algorithms(on)
+    torch.backends.cudnn.benchmark = not on
+
+
+def epoch_generators(seed, epoch, device):
+    # Generators derived from (seed, epoch): the data order and augmentation of epoch e
+    # are the same whether or not the run was resumed. The order is drawn on the CPU,
+    # so it is the same on every device; augmentation is drawn on the device itself.
+    s = seed * 1_000_003 + epoch
+    return torch.Generator().manual_seed(s), torch.Generator(device).manual_seed(s)
+
+
+def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
+    """Native bf16 units (AVX512-BF16 or AMX)? Without them CPU bf16 is emulated, and far slower than fp32."""
+    try:
+        with open(cpuinfo) as f:
+            return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", f.read()))
+    except OSError:  # not Linux: no way to tell, so no bf16 unless asked for
+        return False
+
+
+def amp_dtype(precision, device):
+    """The autocast dtype for --precision on `device`: torch.bfloat16, or None for plain fp32."""
+    if precision == "auto":
+        fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_bf16()
+        precision = "bf16" if fast else "fp32"
+    return torch.bfloat16 if precision == "bf16" else None
+
+
+def autocast(device, amp):
+    return torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None)
+
+
+def inputs(x, fmt):
+    """uint8 images [B, 3, H, W] -> the standardised float batch the model takes, in its memory layout."""
+    return data.normalize(x).contiguous(memory_format=fmt)
+
+
+class Step:
+    """One optimisation step: the model (and its compiled form), optimizer, loss, precision and memory layout."""
+
+    def __init__(self, model, opt, loss_fn, amp=None, fmt=torch.contiguous_format, grad_clip=0.0, net=None,
+                 sched=None):
+        self.model, self.opt, self.loss_fn, self.amp, self.fmt = model, opt, loss_fn, amp, fmt
+        self.grad_clip, self.sched = grad_clip, sched
+        self.net = model if net is None else net  # what training calls; checkpoints hold self.model
+
+    def __call__(self, x, y):
+        """One step on a ready float batch x [B, 3, H, W]; returns (logits [B, C], float32 loss)."""
+        with autocast(x.device, self.amp):
+            logits = self.net(x)  # [B, C], bf16 under autocast
+        loss = self.loss_fn(logits, y)  # float32: the losses leave autocast themselves
+        l1 = self.loss_fn.l1
+        objective = loss + l1 * sum(p.abs().sum() for p in self.model.parameters()) if l1 else loss
+        self.opt.zero_grad(set_to_none=True)
+        objective.backward()
+        if self.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.opt.step()
+        return logits, loss
+
+
+def make_step(cfg, device):
+    """The Step a run trains with, built from its configuration (bench.py builds the same)."""
+    torch.manual_seed(cfg["seed"])
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    model = make_model(cfg["arch"]).to(device, memory_format=fmt)
+    opt, sched = make_optimizer(cfg, model, device)
+    return Step(model, opt, config.loss_from(cfg), amp_dtype(cfg["precision"], device), fmt, cfg["grad_clip"],
+                torch.compile(model) if cfg["compile"] else None, sched)
+
+
+def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment):
+    """One pass over the training split; returns the train_* columns of the log as a dict.
+
+    The loss logged is the data term; ANL's L1 penalty (loss_fn.l1 > 0) is added to what is optimised.
+    """
+    from tqdm import tqdm
+
+    step.model.train()
+    # loss * B, correct vs noisy, correct vs true, flipped, flipped as noisy, flipped as true, unflipped correct
+    sums, n = torch.zeros(7, device=x.device), 0
+    first_bad = torch.tensor(-1, device=x.device)  # the first batch with a NaN or inf loss, found without a sync
+    order_gen, aug_gen = gens
+    batches = data.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
+    for i, idx in enumerate(tqdm(batches, total=len(x) // batch_size, leave=False, disable=None, desc="train")):
+        xb = data.augment(x[idx], aug_gen) if augment else x[idx]
+        logits, loss = step(inputs(xb, step.fmt), y_noisy[idx])
+        # Accumulated on the device: reading a value here would stall the GPU every batch.
+        pred, yn, yt = logits.detach().argmax(1), y_noisy[idx], y_true[idx]
+        flipped, hit_noisy, hit_true = yn != yt, pred == yn, pred == yt
+        sums += torch.stack([loss.detach() * len(idx), hit_noisy.sum(), hit_true.sum(), flipped.sum(),
+                             (flipped & hit_noisy).sum(), (flipped & hit_true).sum(), (~flipped & hit_true).sum()])
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), i + 1, first_bad)
+        n += len(idx)
+    s = sums.tolist()
+    ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
+    return {"train_loss": s[0] / n, "train_acc_noisy": s[1] / n, "train_acc_true": s[2] / n,
+            "train_flipped_as_noisy": ratio(s[4], s[3]), "train_flipped_as_true": ratio(s[5], s[3]),
+            "train_unflipped_acc": ratio(s[6], n - s[3]), "first_bad_batch": int(first_bad)}
+
+
+@torch.inference_mode()
+def predict(model, x, batch_size, amp=None, fmt=torch.contiguous_format):
+    """Logits [N, C] for uint8 images [N, 3, 32, 32], in eval mode. The eager model: no recompilation."""
+    model.eval()
+    with autocast(x.device, amp):
+        return torch.cat([model(inputs(x[idx], fmt)) for idx in data.index_batches(len(x), batch_size, x.device)])
+
+
+def evaluate(step, x, y, batch_size):
+    """(mean loss, accuracy) of the model on one split."""
+    logits = predict(step.model, x, batch_size, step.amp, step.fmt)
+    loss, correct = step.loss_fn(logits, y).item(), (logits.argmax(1) == y).sum().item()
+    return loss, correct / len(y)
+
+
+def make_optimizer(cfg, model, device):
+    fused = device.type == "cuda" or None  # one kernel for all parameters; on CPU it measured no faster
+    if cfg["optimizer"] == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"], fused=fused)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+                              weight_decay=cfg["weight_decay"], fused=fused)
+    if cfg["scheduler"] == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+    return opt, sched
