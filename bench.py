@@ -34,7 +34,6 @@ def parse_args(argv=None):
     p = config.Parser(prog="bench.py", description="Measure training throughput: baseline, suite and limit.",
                       allow_abbrev=False)
     a = p.add_argument
-    a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present (default: auto)")
     a("--arch", default="all", choices=["all", *ARCHS], help="model(s) to measure (default: all)")
     a("--steps", type=int, default=10, help="timed training steps per turn (default: 10)")
     a("--warmup", type=int, default=3, help="untimed steps of each mode before the timing (default: 3)")
@@ -44,17 +43,10 @@ def parse_args(argv=None):
     a("--workers", type=int, default=2, help="the baseline DataLoader's worker processes (default: 2)")
     a("--augment", action=argparse.BooleanOptionalAction, default=True,
       help="random crop and flip in every mode, per image in the baseline (default: on)")
-    a("--precision", default="auto", choices=["auto", "bf16", "fp32"],
-      help="the suite's, as train.py's (default: auto)")
-    a("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-      help="the suite's memory layout, as train.py's (default: on)")
-    a("--compile", action="store_true", help="torch.compile the suite's model; the compile time is reported "
-                                             "as its warm-up (default: off)")
-    a("--deterministic", action=argparse.BooleanOptionalAction, default=True,
-      help="deterministic algorithms in every mode, as train.py's (default: on)")
     a("--quick", action="store_true", help="a smoke test for CI: batch 16, 2 steps, 1 warm-up, 1 turn, 0 workers; "
                                            "its numbers mean nothing (default: off)")
     a("--out", default="bench.json", help="where the results go (default: bench.json)")
+    config.add_compute_flags(p)  # the suite's, exactly as train.py takes them; --deterministic applies to all
     args = p.parse_args(argv)
     if args.quick:
         args.batch_size, args.steps, args.warmup, args.repeats, args.workers = 16, 2, 1, 1, 0

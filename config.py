@@ -48,6 +48,21 @@ def preset_help(key):
     return "default: " + ", ".join(f"{v} with --preset {name}" for name, v in ((n, p[key]) for n, p in PRESETS.items()))
 
 
+def add_compute_flags(p):
+    """The flags of how training computes, not what: train.py's and bench.py's."""
+    a = p.add_argument
+    a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present (default: auto)")
+    a("--deterministic", action=argparse.BooleanOptionalAction, default=True,
+      help="deterministic algorithms, cudnn.benchmark off (default: on)")
+    a("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+      help="bf16 autocast for the model (losses stay float32); auto picks bf16 where the hardware has it: "
+           "CUDA GPUs with bf16, CPUs with AVX512-BF16 or AMX (default: auto)")
+    a("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+      help="NHWC memory layout for the model and its inputs, faster convolutions (default: on)")
+    a("--compile", action="store_true", help="torch.compile the training model; the first epoch pays for "
+                                             "the compilation (default: off)")
+
+
 def parse_args(argv=None):
     """Parse the command line and return the resolved configuration as a dict."""
     p = Parser(prog="train.py", description="Train one run of the noisy-label study.", allow_abbrev=False)
@@ -86,16 +101,7 @@ def parse_args(argv=None):
       help="random crop (4-pixel padding) and horizontal flip (" + preset_help("augment") + ")")
     a("--grad-clip", type=float, help="clip the gradient norm to this, 0 for off (" + preset_help("grad_clip") + ")")
     a("--seed", type=int, default=42, help="seed of the noise, the split, the model and the data order (default: 42)")
-    a("--deterministic", action=argparse.BooleanOptionalAction, default=True,
-      help="deterministic algorithms, cudnn.benchmark off (default: on)")
-    a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present (default: auto)")
-    a("--precision", default="auto", choices=["auto", "bf16", "fp32"],
-      help="bf16 autocast for the model (losses stay float32); auto picks bf16 where the hardware has it: "
-           "CUDA GPUs with bf16, CPUs with AVX512-BF16 or AMX (default: auto)")
-    a("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-      help="NHWC memory layout for the model and its inputs, faster convolutions (default: on)")
-    a("--compile", action="store_true", help="torch.compile the training model; the first epoch pays for "
-                                             "the compilation (default: off)")
+    add_compute_flags(p)
     a("--resume", action="store_true", help="continue the run from its last.pt (default: off)")
     a("--force", action="store_true", help="with --resume: continue even where a setting that changes results "
                                            "differs from the checkpoint's, e.g. a lower --lr (default: off)")
