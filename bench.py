@@ -102,7 +102,8 @@ def baseline(cfg, x, y, device, workers):
     model = make_model(cfg["arch"]).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     loss_fn = config.loss_from(cfg)
-    loader = torch.utils.data.DataLoader(PerImage(x.permute(0, 2, 3, 1).numpy(), y.numpy(), cfg["augment"]),
+    hwc = np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy())  # [N, 32, 32, 3], as torchvision stores CIFAR
+    loader = torch.utils.data.DataLoader(PerImage(hwc, y.numpy(), cfg["augment"]),
                                          batch_size=cfg["batch_size"], shuffle=True, drop_last=True,
                                          num_workers=workers, pin_memory=device.type == "cuda")
     batches = iter(loader)  # one pass serves every turn: its workers start once, as in a real epoch
@@ -161,7 +162,10 @@ def machine(device):
 def measure(args, device):
     """Every (arch, mode) row, and the ratios suite/baseline and suite/limit per arch."""
     rows, ratios = [], {}
-    n = (args.warmup + args.repeats * args.steps) * args.batch_size
+    # Between its turns the baseline's workers fill their queue (2 batches each); untimed steps drain it
+    # before each timed turn, so no turn starts with batches made in the others' time.
+    settle = {"baseline": 2 * args.workers, "suite": 0, "limit": 0}
+    n = (args.warmup + args.repeats * (args.steps + settle["baseline"])) * args.batch_size
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=gen)  # [N, 3, 32, 32]
     y = torch.randint(0, 10, (n,), generator=gen)
@@ -179,14 +183,17 @@ def measure(args, device):
         turns = {mode: [] for mode in runs}
         for _ in range(args.repeats):
             for mode, run in runs.items():
+                if settle[mode]:
+                    run(settle[mode])
                 turns[mode].append(timed(lambda: run(args.steps), device))
         ips = {}
         for mode, secs in turns.items():
             ips[mode] = args.steps * args.batch_size / float(np.median(secs))
-            rows.append(dict(zip(COLUMNS, [arch, mode, round(ips[mode], 1), [round(t, 3) for t in secs],
+            rows.append(dict(zip(COLUMNS, [arch, mode, round(ips[mode], 2), [round(t, 3) for t in secs],
                                            round(warm[mode], 3), *how[mode]])))
             print(f"  {arch:<9} {mode:<9} {ips[mode]:10.1f} images/s", file=sys.stderr)
         del runs  # the baseline's DataLoader workers go with it
+        ips = {r["mode"]: r["images_per_s"] for r in rows if r["arch"] == arch}  # the values shown
         ratios[arch] = {"suite/baseline": round(ips["suite"] / ips["baseline"], 3),
                         "suite/limit": round(ips["suite"] / ips["limit"], 3)}
     return rows, ratios

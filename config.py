@@ -29,10 +29,11 @@ PRESETS = {
 # Keys that may differ between a run and its --resume without changing any result.
 # noise, rate, human_label, loss and seed are equal whenever the run directory is (sym 0.0 and asym 0.0 are
 # both the clean run); "forced" is the record of earlier --force changes.
-# channels_last and compile change how the same maths is laid out and scheduled, not what is computed;
-# precision_used follows from precision and the machine (auto is bf16 on one machine, fp32 on another).
+# channels_last and compile change how the same maths is laid out and scheduled, not what is computed.
+# precision is only the request: what a resume compares is precision_used, bf16 or fp32 as resolved
+# on this machine, so an auto run cannot switch silently when it moves to other hardware.
 RESUME_FREE = {"resume", "force", "data_dir", "out", "loss_as_given", "run_dir", "forced",
-               "noise", "rate", "human_label", "loss", "seed", "channels_last", "compile", "precision_used"}
+               "noise", "rate", "human_label", "loss", "seed", "channels_last", "compile", "precision"}
 # What --force may not change in a run in progress: the checkpoint's model, optimizer or split would not fit.
 FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "num_classes"}
 

@@ -47,7 +47,8 @@ def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
 def amp_dtype(precision, device):
     """The autocast dtype for --precision on `device`: torch.bfloat16, or None for plain fp32."""
     if precision == "auto":
-        fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_bf16()
+        # Ampere (8.0) and later have bf16 units; is_bf16_supported() also says yes where it is emulated.
+        fast = torch.cuda.get_device_capability(device) >= (8, 0) if device.type == "cuda" else cpu_has_bf16()
         precision = "bf16" if fast else "fp32"
     return torch.bfloat16 if precision == "bf16" else None
 
@@ -58,7 +59,7 @@ def autocast(device, amp):
 
 def inputs(x, fmt):
     """uint8 images [B, 3, H, W] -> the standardised float batch the model takes, in its memory layout."""
-    return data.normalize(x).contiguous(memory_format=fmt)
+    return data.normalize(x.contiguous(memory_format=fmt))  # relaid as uint8, a quarter of the bytes of float
 
 
 class Step:
@@ -152,3 +153,19 @@ def make_optimizer(cfg, model, device):
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
     return opt, sched
+
+
+def load_optimizer(opt, state):
+    """Load a saved optimizer state, keeping opt's own choice of fused kernels.
+
+    load_state_dict brings back the saved groups' `fused` too: a checkpoint from a CPU run would
+    resume on a GPU without them. Fused kernels keep `step` as a float32 tensor on the device.
+    """
+    fused = opt.defaults.get("fused")
+    opt.load_state_dict(state)
+    for g in opt.param_groups:
+        g["fused"] = fused
+    if fused:
+        for p, st in opt.state.items():
+            if "step" in st:
+                st["step"] = st["step"].to(dtype=torch.float32, device=p.device)

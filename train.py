@@ -19,7 +19,7 @@ import torch
 import config
 import data
 import noise
-from engine import epoch_generators, evaluate, make_step, pick_device, set_determinism, train_epoch
+from engine import epoch_generators, evaluate, load_optimizer, make_step, pick_device, set_determinism, train_epoch
 
 # One row of log.csv per epoch. train_*: from the logits of the training steps themselves (no extra
 # pass). flipped_as_noisy / flipped_as_true: of the training samples whose label was flipped, the
@@ -144,8 +144,8 @@ def run(cfg):
         except Exception as e:  # truncated or not a checkpoint: say so rather than print a traceback
             raise ValueError(f"cannot read {last_path} ({type(e).__name__}); delete it (and best.pt) to start "
                              f"this run again from epoch 1") from None
-        changed = sorted(k for k in set(cfg) | set(ck["config"])
-                         if k not in config.RESUME_FREE and cfg.get(k) != ck["config"].get(k))
+        was = {"precision_used": "fp32", **ck["config"]}  # checkpoints from before --precision ran in fp32
+        changed = sorted(k for k in set(cfg) | set(was) if k not in config.RESUME_FREE and cfg.get(k) != was.get(k))
         if changed and not cfg["force"]:
             raise ValueError(f"--resume with a different setting ({', '.join(changed)}); repeat the original "
                              f"flags, choose another --out, or add --force to continue with the new values")
@@ -157,10 +157,10 @@ def run(cfg):
         if changed:  # recorded in config.json and the checkpoints: the run's settings changed at this epoch
             print(f"--force: continuing with changed {', '.join(changed)}", file=sys.stderr)
             cfg["forced"] = cfg["forced"] + [{"after_epoch": ck["epoch"], "changed": {
-                k: [ck["config"].get(k), cfg.get(k)] for k in changed}}]
+                k: [was.get(k), cfg.get(k)] for k in changed}}]
             save_json(os.path.join(out, "config.json"), cfg)
         model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
+        load_optimizer(opt, ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         if changed:
             apply_forced(cfg, opt, sched, ck["epoch"])
