@@ -57,7 +57,7 @@ def add_compute_flags(p):
       help="deterministic algorithms, cudnn.benchmark off (default: on)")
     a("--precision", default="auto", choices=["auto", "bf16", "fp32"],
       help="bf16 autocast for the model (losses stay float32); auto picks bf16 where the hardware has it: "
-           "CUDA GPUs with bf16, CPUs with AVX512-BF16 or AMX (default: auto)")
+           "CUDA GPUs of compute capability 8.0+, CPUs with AVX512-BF16 or AMX (default: auto)")
     a("--channels-last", action=argparse.BooleanOptionalAction, default=True,
       help="NHWC memory layout for the model and its inputs, faster convolutions (default: on)")
     a("--compile", action="store_true", help="torch.compile the training model; the first epoch pays for "
