@@ -205,12 +205,21 @@ def main(argv=None):
         device = engine.pick_device(args.device)
     except ValueError as e:
         sys.exit(f"error: {e}")
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):  # said now, not after minutes of timing
+        sys.exit(f"error: cannot write {args.out} (no writable folder {folder}); choose a writable --out")
     engine.set_determinism(args.deterministic)
     info = machine(device)
     print(f"{info['cpu']}, {info['torch_threads']} threads ({info['cpu_capability']}, bf16: {info['cpu_bf16']}), "
-          f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}; batch {args.batch_size}, {args.repeats} turns "
+          f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}; batch {args.batch_size}, {args.repeats} turn(s) "
           f"of {args.steps} steps per mode")
-    rows, ratios = measure(args, device)
+    try:
+        rows, ratios = measure(args, device)
+    except (train.OOM, RuntimeError) as e:  # CPU allocators say so in a RuntimeError
+        if not isinstance(e, train.OOM) and "alloc" not in str(e):
+            raise
+        sys.exit(f"error: out of memory at --batch-size {args.batch_size} with --steps {args.steps} and --repeats "
+                 f"{args.repeats}; lower them")
     print(f"{'arch':<9} {'mode':<9} {'images/s':>10} {'precision':>9} {'suite/baseline':>15} {'suite/limit':>12}")
     for r in rows:
         q = ratios[r["arch"]]

@@ -175,13 +175,15 @@ def test_baseline_dataset_matches_the_suites_preprocessing():
     assert aug[0][0].shape == (3, 32, 32) and aug[0][1] == 0
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--steps", "0"], "--steps must be at least 1"),
-    (["--workers", "-1"], "--workers must be at least 0"),
-    (["--arch", "vgg"], "invalid choice: 'vgg'"),
+@pytest.mark.parametrize("flags, message, code", [
+    (["--steps", "0"], "--steps must be at least 1", 2),
+    (["--workers", "-1"], "--workers must be at least 0", 2),
+    (["--arch", "vgg"], "invalid choice: 'vgg'", 2),
+    (["--out", "no/such/folder/b.json"], "cannot write no/such/folder/b.json", 1),  # before any timing
+    (["--arch", "cnn8", "--batch-size", "1000000000"], "out of memory at --batch-size 1000000000", 1),  # 3 TB
 ])
-def test_bench_bad_flags_are_one_line_errors(tmp_path, flags, message):
+def test_bench_bad_flags_are_one_line_errors(tmp_path, flags, message, code):
     p = subprocess.run([sys.executable, os.path.join(HERE, "bench.py"), *flags], capture_output=True, text=True,
                        timeout=120, cwd=tmp_path)
-    assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert p.returncode == code and message in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert "Traceback" not in p.stderr and not (tmp_path / "bench.json").exists()
