@@ -13,7 +13,7 @@ import torch
 
 import data
 from config import Parser
-from engine import pick_device, predict, set_determinism
+from engine import amp_dtype, pick_device, predict, set_determinism
 from model import make_model
 from noise import CLASSES
 from train import save_json
@@ -67,7 +67,7 @@ def main(argv=None):
         sys.exit(f"error: {e}")
     x = torch.from_numpy(x_test).to(device)
     # The run's own precision and layout, so the accuracy matches its result.json (older runs: fp32, NCHW).
-    amp = torch.bfloat16 if cfg.get("precision_used") == "bf16" else None
+    amp = amp_dtype(cfg.get("precision_used", "fp32"), device)
     fmt = torch.channels_last if cfg.get("channels_last") else torch.contiguous_format
     pred = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], amp, fmt).argmax(1).cpu().numpy()
     C = confusion(y_test, pred)
