@@ -27,6 +27,8 @@ import train
 from model import ARCHS, make_model
 
 # images_per_s: from the median of the timed turns; seconds: each turn's time for --steps steps.
+# The CPU flags that decide its speed here: AVX-512 and native bf16 (what --precision auto looks for).
+ISA_FLAGS = ["avx2", "avx512f", "avx512_bf16", "amx_bf16"]
 COLUMNS = ["arch", "mode", "images_per_s", "seconds", "warmup_seconds", "precision", "channels_last", "compile"]
 
 
@@ -155,6 +157,7 @@ def machine(device):
         cpu = platform.processor() or platform.machine()
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_bf16": engine.cpu_has_bf16(),
+            "cpu_flags": [f for f in ISA_FLAGS if f in engine.cpu_flags()],
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "torch": torch.__version__, "date": datetime.date.today().isoformat()}
 
@@ -210,7 +213,8 @@ def main(argv=None):
         sys.exit(f"error: cannot write {args.out} (no writable folder {folder}); choose a writable --out")
     engine.set_determinism(args.deterministic)
     info = machine(device)
-    print(f"{info['cpu']}, {info['torch_threads']} threads ({info['cpu_capability']}, bf16: {info['cpu_bf16']}), "
+    print(f"{info['cpu']} ({' '.join(info['cpu_flags']) or 'no AVX2'}), {info['torch_threads']} threads, "
+          f"bf16 units: {'yes' if info['cpu_bf16'] else 'no'}, "
           f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}; batch {args.batch_size}, {args.repeats} turn(s) "
           f"of {args.steps} steps per mode")
     try:

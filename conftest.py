@@ -1,4 +1,10 @@
-"""Shared test helpers: small CIFAR-10 data sets in the original pickle layout, made on the fly."""
+"""Shared test helpers: the test switch (device, precision), small CIFAR-10 data sets made on the fly.
+
+The switch: `pytest --device cuda` trains the end-to-end, resume, evaluate and speed tests on the GPU
+(the rest stay on the CPU); `pytest --precision bf16|fp32` sets the precision of every test whose verdict
+holds in any precision. Tests that compare numbers with fp32 tolerances pin fp32, and the tests of the
+bf16 path pin bf16, whatever the switch says. The default, CPU and `auto`, is what CI runs.
+"""
 import http.server
 import io
 import os
@@ -11,6 +17,35 @@ import pytest
 import torch
 
 from data import ARCHIVE, FOLDER, TEST_BATCH, TRAIN_BATCHES
+
+DEVICE, PRECISION = "cpu", "auto"  # the switch, set by pytest_configure
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("noisy-label suite")
+    g.addoption("--device", default="cpu", choices=["cpu", "cuda"],
+                help="where the end-to-end, resume, evaluate and speed tests train (default: cpu)")
+    g.addoption("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                help="precision of the tests that hold in any precision; the others pin theirs (default: auto)")
+
+
+def pytest_configure(config):
+    global DEVICE, PRECISION
+    DEVICE, PRECISION = config.getoption("--device"), config.getoption("--precision")
+    if DEVICE == "cuda" and not torch.cuda.is_available():
+        raise pytest.UsageError("--device cuda: no CUDA GPU is visible to torch; run the tests without it")
+
+
+def compute(device=None, precision=None):
+    """train.py's --device and --precision for a test: the switch's, unless the test pins its own."""
+    return ["--device", device or DEVICE, "--precision", precision or PRECISION]
+
+
+@pytest.fixture
+def true_fp32(monkeypatch):
+    """fp32 that is fp32 on CUDA too: cuDNN convolutions default to TF32 (a 10-bit mantissa) on Ampere+."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
 
 
 def learnable_images(labels, rng):
@@ -57,6 +92,26 @@ def make_archive(path, src_root):
         tar.add(os.path.join(src_root, FOLDER), arcname=FOLDER)
     with open(path, "rb") as f:
         return f.read()
+
+
+def interrupt_after_epoch_1(monkeypatch, argv):
+    """train.run(argv) until epoch 1's last.pt is saved, then stopped as a kill there would stop it.
+
+    The kill lands before best.pt of epoch 1: resuming must restore that too.
+    """
+    import config
+    import train
+    save = train.save_torch
+
+    def save_then_die(path, obj):
+        save(path, obj)
+        if path.endswith("last.pt"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "save_torch", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(config.parse_args(argv))
+    monkeypatch.setattr(train, "save_torch", save)
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 train.py runs a whole run around these; bench.py times them, so what it measures is what runs.
 """
 import os
-import re
 
 import torch
 
@@ -35,13 +34,24 @@ def epoch_generators(seed, epoch, device):
     return torch.Generator().manual_seed(s), torch.Generator(device).manual_seed(s)
 
 
-def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
-    """Native bf16 units (AVX512-BF16 or AMX)? Without them CPU bf16 is emulated, and far slower than fp32."""
+def cpuinfo_path():
+    # CPUINFO names another file to read the flags from: the tests make `auto` resolve either way with it.
+    return os.environ.get("CPUINFO") or "/proc/cpuinfo"
+
+
+def cpu_flags(cpuinfo=None):
+    """The instruction-set flags the CPU lists (the first processor's), as a set; empty where unknown."""
     try:
-        with open(cpuinfo) as f:
-            return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", f.read()))
-    except OSError:  # not Linux: no way to tell, so no bf16 unless asked for
-        return False
+        with open(cpuinfo or cpuinfo_path()) as f:
+            line = next((l for l in f if l.startswith(("flags", "Features"))), "")
+    except OSError:  # not Linux: no way to tell
+        return set()
+    return set(line.partition(":")[2].split())
+
+
+def cpu_has_bf16(cpuinfo=None):
+    """Native bf16 units (AVX512-BF16 or AMX)? Without them CPU bf16 is emulated, and far slower than fp32."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags(cpuinfo))
 
 
 def amp_dtype(precision, device):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import write_cifar
+from conftest import compute, write_cifar
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GRID = os.path.join(HERE, "run_grid.sh")
@@ -26,7 +26,7 @@ def env_for(cifar_dir, results, **extra):
     """A 2-loss x 2-setting x 1-epoch grid on the generated data, on the CPU."""
     env = {**os.environ, "PYTHON": sys.executable, "LOSSES": "ce nce+mae", "SYM_RATES": "0.0 0.5", "ASYM_RATES": "",
            "SEEDS": "7", "EPOCHS": "1", "RESULTS": str(results), "GPUS": "0",
-           "EXTRA": f"--arch cnn8 --batch-size 32 --data-dir {cifar_dir} --device cpu"}
+           "EXTRA": f"--arch cnn8 --batch-size 32 --data-dir {cifar_dir} {' '.join(compute(device='cpu'))}"}
     env.pop("SLURM_ARRAY_TASK_ID", None)
     return {**env, **extra}
 

@@ -14,7 +14,7 @@ import config
 import data
 import noise
 import train
-from conftest import human_table, write_cifar
+from conftest import compute, human_table, write_cifar
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SUBSET = os.path.join(HERE, "..", "shared", "cifar10-subset")
@@ -120,7 +120,7 @@ def test_run_with_human_noise(tmp_path):
         pickle.dump(table, f, protocol=2)
     out = train.run(config.parse_args(["--data-dir", str(tmp_path), "--out", str(tmp_path / "r"), "--arch", "cnn8",
                                        "--epochs", "1", "--batch-size", "32", "--noise", "human", "--human-label",
-                                       "aggre", "--device", "cpu"]))
+                                       "aggre", *compute(device="cpu")]))
     assert out == str(tmp_path / "r" / "human-aggre" / "ce" / "seed42")
     rec = json.load(open(os.path.join(out, "noise.json")))
     want = (table["aggre_label"] != table["clean_label"]).mean()

@@ -12,6 +12,7 @@ import pytest
 import config
 import plot
 import train
+from conftest import compute
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
@@ -57,7 +58,7 @@ def grid(tmp_path_factory, cifar_dir):
     for loss in ("ce", "nce+mae"):
         train.run(config.parse_args(["--data-dir", cifar_dir, "--out", root, "--arch", "cnn8", "--epochs", "1",
                                      "--batch-size", "32", "--noise", "sym", "--rate", "0.5", "--loss", loss,
-                                     "--seed", "9", "--device", "cpu"]))
+                                     "--seed", "9", *compute(device="cpu")]))
     return root
 
 

@@ -21,7 +21,7 @@ import data
 import losses
 import noise
 import train
-from conftest import pickle_bytes, write_cifar
+from conftest import compute, interrupt_after_epoch_1, pickle_bytes, write_cifar
 from model import make_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def run_args(cifar_dir, out, *extra):
     return ["--data-dir", cifar_dir, "--out", str(out), "--arch", "cnn8", "--epochs", "4", "--batch-size", "32",
-            "--noise", "sym", "--rate", "0.2", "--device", "cpu", *extra]
+            "--noise", "sym", "--rate", "0.2", *compute(), *extra]
 
 
 def cli(script, *argv, cwd=None, env=None, timeout=300):
@@ -113,23 +113,8 @@ def test_kill_9_at_a_random_moment_then_resume_is_identical(reference, small_dir
     assert not [f for f in os.listdir(run) if f.endswith(".tmp")]
 
 
-def interrupt_after_epoch_1(monkeypatch, cifar_dir, out, *extra):
-    """Run until epoch 1's last.pt is saved, then stop as a kill would."""
-    save = train.save_torch
-
-    def save_then_die(path, obj):
-        save(path, obj)
-        if path.endswith("last.pt"):
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(train, "save_torch", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        train.run(config.parse_args(run_args(cifar_dir, out, *extra)))
-    monkeypatch.setattr(train, "save_torch", save)
-
-
 def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypatch, cifar_dir, tmp_path):
-    interrupt_after_epoch_1(monkeypatch, cifar_dir, tmp_path, "--epochs", "3")
+    interrupt_after_epoch_1(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3"))
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001"))
     assert "different setting (lr)" in str(e.value.code) and "--force" in str(e.value.code)
@@ -137,7 +122,8 @@ def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypat
         train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--arch", "resnet18", "--force"))
     assert "--force cannot change arch" in str(e.value.code)
     # Forced to lr 0.001 after epoch 1, then stopped again after epoch 2.
-    interrupt_after_epoch_1(monkeypatch, cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001", "--force")
+    interrupt_after_epoch_1(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001",
+                                                  "--force"))
     # The same flags again resume without --force: the earlier change is history, not a difference.
     run = train.run(config.parse_args(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001")))
     cfg = json.load(open(os.path.join(run, "config.json")))

@@ -12,16 +12,39 @@ import torch
 
 import bench
 import config
+import conftest
 import engine
 import train
+from conftest import compute
 from model import make_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CPU = torch.device("cpu")
+# bf16 keeps 8 bits of mantissa: one rounding step is 2^-8 (0.4 %) of a value. cnn8 rounds its activations
+# to bf16 after each of its 8 weight layers; an input laid out otherwise is summed in another order, which
+# can move each of those roundings by a step. So two bf16 forwards of the same maths agree within 8 steps
+# of the logits' scale (measured: at most 4.4 steps, over 3 batches).
+BF16_LOGITS = 8 * 2**-8
 
 
 def step_for(*flags):
-    return engine.make_step(config.parse_args(["--arch", "cnn8", "--device", "cpu", *flags]), CPU)
+    """A cnn8 Step on the test switch's device; flags pin the precision where a test needs one."""
+    return engine.make_step(config.parse_args(["--arch", "cnn8", *compute(), *flags]), torch.device(conftest.DEVICE))
+
+
+def batch(n, seed):
+    """n uint8 images [n, 3, 32, 32] on the switch's device."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g).to(conftest.DEVICE)
+
+
+def assert_close_as(precision, a, b):
+    """Logits of the same maths: fp32 up to summation order, bf16 within BF16_LOGITS of their scale."""
+    if precision == "fp32":
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    else:
+        tol = BF16_LOGITS * b.float().abs().max().item()
+        torch.testing.assert_close(a.float(), b.float(), rtol=BF16_LOGITS, atol=tol)
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -54,29 +77,41 @@ def test_precision_auto_on_cuda_wants_bf16_units(monkeypatch, capability, expect
     assert engine.amp_dtype("fp32", torch.device("cuda")) is None
 
 
+def test_cpuinfo_variable_points_auto_at_another_file(tmp_path, monkeypatch):
+    # How a whole test run makes auto resolve the other way on any machine (README, Tests).
+    (tmp_path / "bf16").write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    monkeypatch.setenv("CPUINFO", str(tmp_path / "bf16"))
+    assert engine.cpu_has_bf16() and engine.amp_dtype("auto", CPU) is torch.bfloat16
+    assert engine.cpu_flags() == {"fpu", "avx2", "avx512f", "avx512_bf16"}
+    assert bench.machine(CPU)["cpu_flags"] == ["avx2", "avx512f", "avx512_bf16"]
+    monkeypatch.setenv("CPUINFO", os.devnull)  # no flags at all: fp32
+    assert not engine.cpu_has_bf16() and engine.amp_dtype("auto", CPU) is None and engine.cpu_flags() == set()
+
+
 def test_bf16_step_keeps_loss_and_gradients_float32():
     step = step_for("--precision", "bf16", "--loss", "nce+rce")
-    x = engine.inputs(torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), step.fmt)
+    x = engine.inputs(batch(4, 0), step.fmt)
     step.model.train()
     before = [p.detach().clone() for p in step.model.parameters()]
     grads = []
     for p in step.model.parameters():
         p.register_hook(lambda g: grads.append(g.dtype))
-    logits, loss = step(x, torch.tensor([0, 1, 2, 3]))
+    logits, loss = step(x, torch.tensor([0, 1, 2, 3], device=x.device))
     assert logits.dtype == torch.bfloat16  # the model ran under autocast
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     assert set(grads) == {torch.float32} and all(p.dtype == torch.float32 for p in step.model.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, step.model.parameters()))  # it did step
 
 
-def test_channels_last_changes_the_layout_not_the_maths():
+def test_channels_last_changes_the_layout_not_the_maths(true_fp32):
     # SGD: Adam would blow rounding differences in near-zero gradients up to whole lr-sized steps.
-    a, b = step_for("--channels-last", "--optimizer", "sgd"), step_for("--no-channels-last", "--optimizer", "sgd")
+    flags = ["--optimizer", "sgd", "--precision", "fp32"]
+    a, b = step_for("--channels-last", *flags), step_for("--no-channels-last", *flags)
     conv = next(m for m in a.model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
-    x = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    x = batch(8, 0)
     assert engine.inputs(x, a.fmt).is_contiguous(memory_format=torch.channels_last)
-    y = torch.arange(8) % 10
+    y = torch.arange(8, device=x.device) % 10
     for s in (a, b):
         s.model.train()
     for _ in range(3):  # same initial weights (same seed), same batch: the same steps, up to rounding
@@ -85,6 +120,23 @@ def test_channels_last_changes_the_layout_not_the_maths():
         torch.testing.assert_close(la, lb, rtol=1e-5, atol=1e-5)
     for pa, pb in zip(a.model.parameters(), b.model.parameters()):
         torch.testing.assert_close(pa, pb, rtol=1e-3, atol=1e-4)  # weights are ~0.05: 0.2% of one
+
+
+def test_channels_last_in_bf16_agrees_to_bf16_rounding():
+    # One forward and its loss. Not the gradients: BatchNorm's backward subtracts near-equal bf16 values,
+    # and layouts then differ by up to a third of a gradient's scale (measured), so steps diverge.
+    a, b = step_for("--channels-last", "--precision", "bf16"), step_for("--no-channels-last", "--precision", "bf16")
+    x, y = batch(8, 0), torch.arange(8, device=conftest.DEVICE) % 10
+    out = []
+    for s in (a, b):
+        s.model.train()
+        with engine.autocast(x.device, s.amp):
+            logits = s.model(engine.inputs(x, s.fmt))  # [8, 10], bf16
+        out.append((logits, s.loss_fn(logits, y)))
+    (la, lossa), (lb, lossb) = out
+    assert la.dtype == lb.dtype == torch.bfloat16
+    assert_close_as("bf16", la, lb)
+    torch.testing.assert_close(lossa, lossb, rtol=BF16_LOGITS, atol=0)  # float32, from those logits
 
 
 def test_compiled_model_is_trained_but_plain_one_is_saved():
@@ -123,7 +175,7 @@ def test_resume_keeps_fused_kernels():
 def test_checkpoint_from_before_precision_resumes_as_fp32(cifar_dir, tmp_path):
     # Checkpoints written before --precision existed have none of its keys; those runs were fp32, NCHW.
     flags = ["--data-dir", cifar_dir, "--out", str(tmp_path), "--arch", "cnn8", "--epochs", "1", "--batch-size",
-             "32", "--device", "cpu", "--precision", "fp32"]
+             "32", *compute(precision="fp32")]
     run = train.run(config.parse_args(flags))
     os.remove(os.path.join(run, "result.json"))
     last = os.path.join(run, "last.pt")
@@ -136,33 +188,36 @@ def test_checkpoint_from_before_precision_resumes_as_fp32(cifar_dir, tmp_path):
     assert result["precision"] == "fp32" and result["best_epoch"] == 1
 
 
-def test_predict_agrees_across_layouts_and_batch_sizes():
-    s = step_for()
-    x = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
-    a = engine.predict(s.model, x, 4, None, s.fmt)  # 3 batches: 4, 4, 2
-    b = engine.predict(s.model, x, 1024, None, torch.contiguous_format)
-    assert a.shape == (10, 10)
-    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_predict_agrees_across_layouts_and_batch_sizes(true_fp32, precision):
+    s = step_for("--precision", precision)
+    x = batch(10, 1)
+    a = engine.predict(s.model, x, 4, s.amp, s.fmt)  # 3 batches: 4, 4, 2
+    b = engine.predict(s.model, x, 1024, s.amp, torch.contiguous_format)
+    assert a.shape == (10, 10) and a.dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
+    assert_close_as(precision, a, b)
 
 
 def test_bench_quick_writes_its_table(tmp_path):
     # CI's smoke test of bench.py, through its command line: both architectures, all three modes.
     out = tmp_path / "bench.json"
-    p = subprocess.run([sys.executable, os.path.join(HERE, "bench.py"), "--quick", "--device", "cpu", "--out",
-                        str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    p = subprocess.run([sys.executable, os.path.join(HERE, "bench.py"), "--quick", *compute(), "--out", str(out)],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     b = json.loads(out.read_text())
     assert [(r["arch"], r["mode"]) for r in b["rows"]] == [(a, m) for a in ("resnet18", "cnn8")
                                                              for m in ("baseline", "suite", "limit")]
     assert all(r["images_per_s"] > 0 and len(r["seconds"]) == 1 and r["seconds"][0] > 0 for r in b["rows"])
     assert b["settings"]["batch_size"] == 16 and b["settings"]["steps"] == 2
-    assert b["machine"]["cpu_count"] == os.cpu_count() and b["machine"]["gpu"] is None
+    assert b["machine"]["cpu_count"] == os.cpu_count() and (b["machine"]["gpu"] is None) == (conftest.DEVICE == "cpu")
+    assert b["machine"]["cpu_flags"] == [f for f in bench.ISA_FLAGS if f in engine.cpu_flags()]
     for arch, r in b["ratios"].items():
         ips = {row["mode"]: row["images_per_s"] for row in b["rows"] if row["arch"] == arch}
         assert r["suite/baseline"] == pytest.approx(ips["suite"] / ips["baseline"], abs=6e-4)
         assert r["suite/limit"] == pytest.approx(ips["suite"] / ips["limit"], abs=6e-4)
         assert f"{r['suite/baseline']:.2f}x" in p.stdout
-    assert next(r for r in b["rows"] if r["mode"] == "baseline")["precision"] == "fp32"
+    suite_precision = "bf16" if engine.amp_dtype(conftest.PRECISION, torch.device(conftest.DEVICE)) else "fp32"
+    assert [r["precision"] for r in b["rows"]] == ["fp32", suite_precision, suite_precision] * 2
 
 
 def test_baseline_dataset_matches_the_suites_preprocessing():
