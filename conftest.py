@@ -42,10 +42,16 @@ def compute(device=None, precision=None):
 
 
 @pytest.fixture
-def true_fp32(monkeypatch):
-    """fp32 that is fp32 on CUDA too: cuDNN convolutions default to TF32 (a 10-bit mantissa) on Ampere+."""
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+def true_fp32():
+    """fp32 that is fp32 on CUDA too: cuDNN convolutions default to TF32 (a 10-bit mantissa) on Ampere+.
+
+    Set and restored by hand: monkeypatch (pytest >= 9.2) undoes these __setattr__-backed flags with delattr.
+    """
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    was = cudnn.allow_tf32, matmul.allow_tf32
+    cudnn.allow_tf32 = matmul.allow_tf32 = False
+    yield
+    cudnn.allow_tf32, matmul.allow_tf32 = was
 
 
 def learnable_images(labels, rng):
