@@ -150,6 +150,8 @@ def limit(cfg, x, y, device, workers=None):
 
 
 def machine(device):
+    """The machine a measurement was taken on; cpu_flags is None where the CPU's flags cannot be read."""
+    flags = engine.cpu_flags()
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
@@ -157,7 +159,7 @@ def machine(device):
         cpu = platform.processor() or platform.machine()
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_bf16": engine.cpu_has_bf16(),
-            "cpu_flags": [f for f in ISA_FLAGS if f in engine.cpu_flags()],
+            "cpu_flags": [f for f in ISA_FLAGS if f in flags] if flags else None, "cpuinfo": engine.cpuinfo_path(),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "torch": torch.__version__, "date": datetime.date.today().isoformat()}
 
@@ -213,7 +215,8 @@ def main(argv=None):
         sys.exit(f"error: cannot write {args.out} (no writable folder {folder}); choose a writable --out")
     engine.set_determinism(args.deterministic)
     info = machine(device)
-    print(f"{info['cpu']} ({' '.join(info['cpu_flags']) or 'no AVX2'}), {info['torch_threads']} threads, "
+    listed = "flags unknown" if info["cpu_flags"] is None else " ".join(info["cpu_flags"]) or "no AVX2"
+    print(f"{info['cpu']} ({listed}), {info['torch_threads']} threads, "
           f"bf16 units: {'yes' if info['cpu_bf16'] else 'no'}, "
           f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}; batch {args.batch_size}, {args.repeats} turn(s) "
           f"of {args.steps} steps per mode")

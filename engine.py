@@ -35,14 +35,14 @@ def epoch_generators(seed, epoch, device):
 
 
 def cpuinfo_path():
-    # CPUINFO names another file to read the flags from: the tests make `auto` resolve either way with it.
-    return os.environ.get("CPUINFO") or "/proc/cpuinfo"
+    # SUITE_CPUINFO names another file to read the flags from: the tests make `auto` resolve either way with it.
+    return os.environ.get("SUITE_CPUINFO") or "/proc/cpuinfo"
 
 
 def cpu_flags(cpuinfo=None):
     """The instruction-set flags the CPU lists (the first processor's), as a set; empty where unknown."""
     try:
-        with open(cpuinfo or cpuinfo_path()) as f:
+        with open(cpuinfo or cpuinfo_path(), errors="replace") as f:
             line = next((l for l in f if l.startswith(("flags", "Features"))), "")
     except OSError:  # not Linux: no way to tell
         return set()

@@ -27,9 +27,10 @@ from model import make_model
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_args(cifar_dir, out, *extra):
+def run_args(cifar_dir, out, *extra, device=None):
+    """A 4-epoch cnn8 run; on the test switch's device, or on `device` (the failure tests stay on the CPU)."""
     return ["--data-dir", cifar_dir, "--out", str(out), "--arch", "cnn8", "--epochs", "4", "--batch-size", "32",
-            "--noise", "sym", "--rate", "0.2", *compute(), *extra]
+            "--noise", "sym", "--rate", "0.2", *compute(device), *extra]
 
 
 def cli(script, *argv, cwd=None, env=None, timeout=300):
@@ -124,6 +125,9 @@ def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypat
     # Forced to lr 0.001 after epoch 1, then stopped again after epoch 2.
     interrupt_after_epoch_1(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001",
                                                   "--force"))
+    with pytest.raises(SystemExit) as e:  # 2 epochs are done: the run cannot end after 1
+        train.main(run_args(cifar_dir, tmp_path, "--epochs", "1", "--resume", "--lr", "0.001", "--force"))
+    assert "--epochs 1 is fewer than the 2 epochs" in str(e.value.code) and "\n" not in str(e.value.code)
     # The same flags again resume without --force: the earlier change is history, not a difference.
     run = train.run(config.parse_args(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001")))
     cfg = json.load(open(os.path.join(run, "config.json")))
@@ -153,10 +157,10 @@ def test_nan_loss_names_epoch_and_batch_and_keeps_the_last_good_checkpoint(monke
 
     monkeypatch.setattr(config, "loss_from", nan_at_epoch_2_batch_3)
     with pytest.raises(SystemExit) as e:
-        train.main(run_args(cifar_dir, tmp_path))
+        train.main(run_args(cifar_dir, tmp_path, device="cpu"))
     msg = str(e.value.code)
     assert "epoch 2, batch 3" in msg and "--lr" in msg and "last.pt still holds epoch 1" in msg and "\n" not in msg
-    run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path)))
+    run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path, device="cpu")))
     assert torch.load(os.path.join(run, "last.pt"), weights_only=True)["epoch"] == 1
     assert torch.load(os.path.join(run, "best.pt"), weights_only=True)["epoch"] == 1
     assert len(list(csv.reader(open(os.path.join(run, "log.csv"))))) == 2  # header and epoch 1
@@ -169,7 +173,7 @@ def test_out_of_memory_suggests_a_smaller_batch(monkeypatch, cifar_dir, tmp_path
 
     monkeypatch.setattr(train, "train_epoch", oom)
     with pytest.raises(SystemExit) as e:
-        train.main(run_args(cifar_dir, tmp_path))
+        train.main(run_args(cifar_dir, tmp_path, device="cpu"))
     assert str(e.value.code).startswith("error: out of GPU memory at --batch-size 32; start again with "
                                         "--batch-size 16")
 
@@ -187,10 +191,10 @@ def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, cifar_dir, tmp_
 
     monkeypatch.setattr(train, "save_torch", full_on_second_last_pt)
     with pytest.raises(SystemExit) as e:
-        train.main(run_args(cifar_dir, tmp_path))
+        train.main(run_args(cifar_dir, tmp_path, device="cpu"))
     msg = str(e.value.code)
     assert re.match(r"error: cannot write \S+last\.pt \(No space left on device\); free some disk space", msg)
-    run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path)))
+    run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path, device="cpu")))
     assert torch.load(os.path.join(run, "last.pt"), weights_only=True)["epoch"] == 1
     whole_files(run)
     assert sorted(os.listdir(run)) == ["best.pt", "config.json", "last.pt", "log.csv", "noise.json"]
@@ -198,7 +202,7 @@ def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, cifar_dir, tmp_
 
 def test_unwritable_results_folder_is_one_line(cifar_dir, tmp_path):
     (tmp_path / "file").write_text("not a folder")
-    p = cli(os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path / "file" / "results"))
+    p = cli(os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path / "file" / "results", device="cpu"))
     assert p.returncode == 1 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
     assert "Not a directory" in p.stderr and "check that --out and --data-dir are writable" in p.stderr
 

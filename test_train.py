@@ -44,7 +44,7 @@ def finished(cifar_dir, tmp_path_factory):
 def bf16_finished(tmp_path_factory):
     """One run forced to bf16, kept small: without bf16 units the CPU emulates it, about 10x slower.
 
-    Clean labels, batch 16 (15 steps in its one epoch), 100 test images.
+    Clean labels, batch 16 (16 steps in its one epoch: 260 training images), 100 test images.
     """
     root = str(tmp_path_factory.mktemp("bf16"))
     write_cifar(root, per_batch=60, n_test=100)
@@ -116,7 +116,7 @@ def test_resume_after_interruption_gives_identical_rows(finished, cifar_dir, tmp
 
 
 def test_bf16_resume_after_interruption_gives_identical_rows(tmp_path, monkeypatch):
-    # 50 images (42 to train: one batch of 32 an epoch), since emulated bf16 is slow. Same maths, same
+    # 50 images (40 to train: one batch of 32 an epoch), since emulated bf16 is slow. Same maths, same
     # order: bit for bit, no tolerance.
     write_cifar(str(tmp_path), per_batch=10, n_test=10)
     flags = lambda out, *extra: args(str(tmp_path), tmp_path / out, "--precision", "bf16", *extra)  # noqa: E731
@@ -125,6 +125,27 @@ def test_bf16_resume_after_interruption_gives_identical_rows(tmp_path, monkeypat
     run = train.run(config.parse_args(flags("cut", "--resume")))
     assert result(run)["precision"] == "bf16"
     assert_same_run(run, ref)
+
+
+@pytest.mark.parametrize("worse_val_call, best_epoch, evaluations", [
+    (1, 2, 4),  # epoch 1 looks worse: the last epoch is the best, its test accuracy is reused
+    (3, 1, 5),  # epoch 2 looks worse: best.pt (epoch 1) is loaded and tested once more
+])
+def test_test_acc_best_is_the_best_models(tmp_path, monkeypatch, worse_val_call, best_epoch, evaluations):
+    write_cifar(str(tmp_path), per_batch=10, n_test=10)
+    calls = []
+
+    def evaluate(step, x, y, batch_size):  # called for validation, then test, each epoch
+        loss, acc = engine.evaluate(step, x, y, batch_size)
+        calls.append(1)
+        return (loss, -1.0) if len(calls) == worse_val_call else (loss, acc)
+
+    monkeypatch.setattr(train, "evaluate", evaluate)
+    run = train.run(config.parse_args(args(str(tmp_path), tmp_path / "r")))
+    res, log = result(run), rows(run)
+    assert res["best_epoch"] == best_epoch and len(calls) == evaluations
+    assert res["test_acc_best"] == pytest.approx(float(log[best_epoch - 1]["test_acc"]), abs=1e-6)
+    assert res["test_acc_last"] == pytest.approx(float(log[1]["test_acc"]), abs=1e-6)
 
 
 def test_resume_refuses_changed_settings(finished, cifar_dir):

@@ -149,6 +149,9 @@ def run(cfg):
         if changed and not cfg["force"]:
             raise ValueError(f"--resume with a different setting ({', '.join(changed)}); repeat the original "
                              f"flags, choose another --out, or add --force to continue with the new values")
+        if cfg["epochs"] < ck["epoch"]:
+            raise ValueError(f"--epochs {cfg['epochs']} is fewer than the {ck['epoch']} epochs {out} has already "
+                             f"trained; give --epochs {ck['epoch']} or more, or start a new run with another --out")
         if set(changed) & config.FORCE_NEVER:
             raise ValueError(f"--force cannot change {', '.join(sorted(set(changed) & config.FORCE_NEVER))} of a "
                              f"run in progress (the model, optimizer or data split would no longer fit); "
@@ -182,6 +185,7 @@ def run(cfg):
           f"val / {len(S['x_te'])} test, realised noise rate {record['realised_rate']:.4f}")
 
     t_start = time.time() - wall0
+    tested = None  # the epoch whose model this process last tested: te_acc is its test accuracy
     for epoch in range(start, cfg["epochs"] + 1):
         t0, lr = time.time(), opt.param_groups[0]["lr"]
         gens = epoch_generators(cfg["seed"], epoch, device)
@@ -196,6 +200,7 @@ def run(cfg):
         sched.step()
         va_loss, va_acc = evaluate(step, S["x_va"], S["y_va"], cfg["eval_batch_size"])
         te_loss, te_acc = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+        tested = epoch
         values = {**tr, "val_loss": va_loss, "val_acc": va_acc, "test_loss": te_loss, "test_acc": te_acc}
         row = {"epoch": epoch, **{k: f"{v:.6f}" for k, v in values.items()}, "lr": f"{lr:.6g}",
                "seconds": f"{time.time() - t0:.2f}"}
@@ -215,8 +220,8 @@ def run(cfg):
               f"{tr['train_acc_noisy']:.3f} true {tr['train_acc_true']:.3f} | val {va_loss:.4f} {va_acc:.3f} | "
               f"test {te_acc:.3f} | {row['seconds']} s")
 
-    test_best = te_acc  # the last epoch's model is the best one: its test accuracy is already known
-    if best["epoch"] != cfg["epochs"]:
+    test_best = te_acc  # when the best model is the one just tested, with this device and precision
+    if best["epoch"] != tested:
         model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True)["model"])
         _, test_best = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
     result = {"best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "test_acc_best": test_best,
