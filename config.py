@@ -5,8 +5,9 @@ prints each one's run directory, or stops at the first bad one: run_grid.sh uses
 whole grid before anything starts, and to know which runs are finished.
 
 A value is resolved in this order: the flag as given on the command line, then the
-loss's own paper default (sce's and ANL's weights, ANL's weight decay of 0), then
-the preset. `config.json` records the preset and every resolved value.
+loss's own paper default (sce's and ANL's weights, ANL's weight decay of 0), then the
+preset's value for the data set (DATASET_PRESETS), then the preset. `config.json` records the
+preset and every resolved value.
 """
 import argparse
 import contextlib
@@ -16,6 +17,7 @@ import sys
 
 import noise
 from losses import ANL_DELTA, PAIRS, SINGLE, canonical, default_weights, get_loss
+from data import DATASETS
 from model import ARCHS
 
 # The protocols a preset stands for. `report`: the report's ResNet-18 setup.
@@ -26,6 +28,13 @@ PRESETS = {
     "ma2020": {"arch": "cnn8", "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4,
                "epochs": 120, "scheduler": "cosine", "augment": True, "grad_clip": 5.0, "gamma": 0.5},
 }
+# Where a data set's defaults differ from its preset's CIFAR-10 ones. MNIST trains Ma et al.'s 4-layer CNN,
+# without augmentation as in their code; CIFAR-100 under ma2020 the ResNet-34 their paper names.
+DATASET_PRESETS = {
+    ("report", "mnist"): {"arch": "cnn4"},
+    ("ma2020", "mnist"): {"arch": "cnn4", "augment": False},
+    ("ma2020", "cifar100"): {"arch": "resnet34"},
+}
 # Keys that may differ between a run and its --resume without changing any result.
 # noise, rate, human_label, loss and seed are equal whenever the run directory is (sym 0.0 and asym 0.0 are
 # both the clean run); "forced" is the record of earlier --force changes.
@@ -35,7 +44,7 @@ PRESETS = {
 RESUME_FREE = {"resume", "force", "data_dir", "out", "loss_as_given", "run_dir", "forced",
                "noise", "rate", "human_label", "loss", "seed", "channels_last", "compile", "precision"}
 # What --force may not change in a run in progress: the checkpoint's model, optimizer or split would not fit.
-FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "num_classes"}
+FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -46,7 +55,10 @@ class Parser(argparse.ArgumentParser):
 
 
 def preset_help(key):
-    return "default: " + ", ".join(f"{v} with --preset {name}" for name, v in ((n, p[key]) for n, p in PRESETS.items()))
+    def one(name, p):
+        other = [f"{v[key]} on {d}" for (n, d), v in DATASET_PRESETS.items() if n == name and key in v]
+        return f"{p[key]} with --preset {name}" + (f" ({', '.join(other)})" if other else "")
+    return "default: " + ", ".join(one(n, p) for n, p in PRESETS.items())
 
 
 def add_compute_flags(p):
@@ -70,14 +82,16 @@ def parse_args(argv=None):
     a = p.add_argument
     a("--preset", default="report", choices=list(PRESETS),
       help="protocol the defaults below come from (default: report)")
-    a("--data-dir", default="./data", help="folder with CIFAR-10, downloaded there on first use (default: ./data)")
-    a("--out", default="results",
-      help="results root; the run goes to OUT/<noise>-<rate or human label>/<loss>/seed<seed> (default: results)")
+    a("--dataset", default="cifar10", choices=list(DATASETS), help="data set (default: cifar10)")
+    a("--data-dir", default="./data", help="folder with the data set, downloaded there on first use (default: ./data)")
+    a("--out", default="results", help="results root; the run goes to "
+                                      "OUT/<dataset>/<noise>-<rate or human label>/<loss>/seed<seed> (default: results)")
     a("--noise", default="none", choices=noise.KINDS, help="label noise type (default: none)")
     a("--rate", type=float, help="fraction of each (source) class whose label is flipped; not for human "
                                  "noise (default: 0.0)")
-    a("--human-label", choices=list(noise.HUMAN_LABELS),
-      help="CIFAR-10N label set for --noise human (default: worse)")
+    a("--human-label", choices=sorted({k for sets in noise.HUMAN_LABELS.values() for k in sets}),
+      help="human label set for --noise human: CIFAR-10N's aggre, random1-3 or worse, CIFAR-100N's noisy "
+           "(default: worse on cifar10, noisy on cifar100)")
     a("--clean-val", action="store_true", help="give the validation split its clean labels (default: off, noisy)")
     a("--val-fraction", type=float, default=0.15, help="fraction of the training set held out (default: 0.15)")
     a("--loss", default="ce", metavar="NAME", help=f"one of: {', '.join(SINGLE + list(PAIRS))}, or active+passive "
@@ -120,10 +134,18 @@ def resolve(cfg):
             raise ValueError(f"--{key} does not apply to the loss '{loss}'; leave it out, or use a loss that "
                              f"has it ({'APL, sce or anl-*' if key != 'delta' else 'anl-ce, anl-fl'})")
     if cfg["noise"] == "human":
+        sets = noise.HUMAN_LABELS.get(cfg["dataset"])
+        if sets is None:
+            raise ValueError(f"--noise human needs human labels, and {cfg['dataset']} has none; they exist for "
+                             f"cifar10 (CIFAR-10N) and cifar100 (CIFAR-100N)")
         if cfg["rate"] is not None:
             raise ValueError("--rate does not apply to --noise human: the human labels come with their own noise "
-                             "(worse 40%, random1-3 17-18%, aggre 9%); leave --rate out and pick --human-label")
-        cfg["human_label"] = cfg["human_label"] or "worse"
+                             "(CIFAR-10N worse 40%, random1-3 17-18%, aggre 9%; CIFAR-100N noisy 40%); leave --rate "
+                             "out and pick --human-label")
+        cfg["human_label"] = cfg["human_label"] or noise.HUMAN_DEFAULT[cfg["dataset"]]
+        if cfg["human_label"] not in sets:
+            raise ValueError(f"--human-label {cfg['human_label']} is not a label set of {cfg['dataset']}; choose "
+                             f"one of: {', '.join(sets)}")
     elif cfg["human_label"] is not None:
         raise ValueError("--human-label only applies to --noise human; add --noise human or leave it out")
     elif cfg["rate"] is None:
@@ -134,7 +156,7 @@ def resolve(cfg):
     cfg["delta"] = (ANL_DELTA if cfg["delta"] is None else cfg["delta"]) if anl else None
     if loss.startswith("anl") and cfg["weight_decay"] is None:
         cfg["weight_decay"] = 0.0  # ANL regularises with its own L1 term instead
-    for key, value in PRESETS[cfg["preset"]].items():
+    for key, value in {**PRESETS[cfg["preset"]], **DATASET_PRESETS.get((cfg["preset"], cfg["dataset"]), {})}.items():
         if cfg[key] is None:
             cfg[key] = value
     cfg["loss_as_given"], cfg["loss"] = cfg["loss"], loss
@@ -159,7 +181,7 @@ def check(cfg):
 
 
 def loss_from(cfg):
-    return get_loss(cfg["loss"], gamma=cfg["gamma"], q=cfg["q"], alpha=cfg["alpha"], beta=cfg["beta"],
+    return get_loss(cfg["loss"], DATASETS[cfg["dataset"]].num_classes, gamma=cfg["gamma"], q=cfg["q"], alpha=cfg["alpha"], beta=cfg["beta"],
                     temperature=cfg["temperature"], delta=cfg["delta"])
 
 
@@ -172,8 +194,8 @@ def setting(cfg):
 
 
 def run_dir(cfg):
-    """OUT/<setting>/<loss>/seed<seed>."""
-    return os.path.join(cfg["out"], setting(cfg), cfg["loss"], f"seed{cfg['seed']}")
+    """OUT/<dataset>/<setting>/<loss>/seed<seed>: runs of different data sets never share a folder."""
+    return os.path.join(cfg["out"], cfg["dataset"], setting(cfg), cfg["loss"], f"seed{cfg['seed']}")
 
 
 def main(lines):
@@ -188,7 +210,7 @@ def main(lines):
         except (ValueError, SystemExit) as e:
             why = e if isinstance(e, ValueError) else said.getvalue().strip().removeprefix("error: ")
             sys.exit(f"error: grid point ({line.strip()}): {why}")
-        print(run_dir(cfg), os.path.abspath(cfg["data_dir"]), cfg["noise"] == "human", sep="\t")
+        print(run_dir(cfg), os.path.abspath(cfg["data_dir"]), cfg["dataset"], cfg["noise"] == "human", sep="\t")
 
 
 if __name__ == "__main__":

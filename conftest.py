@@ -5,10 +5,12 @@ The switch: `pytest --device cuda` trains the end-to-end, resume, evaluate and s
 holds in any precision. Tests that compare numbers with fp32 tolerances pin fp32, and the tests of the
 bf16 path pin bf16, whatever the switch says. The default, CPU and `auto`, is what CI runs.
 """
+import gzip
 import http.server
 import io
 import os
 import pickle
+import struct
 import tarfile
 import threading
 
@@ -16,7 +18,9 @@ import numpy as np
 import pytest
 import torch
 
-from data import ARCHIVE, FOLDER, TEST_BATCH, TRAIN_BATCHES
+from data import DATASETS, MNIST_FILES, TEST_BATCH, TRAIN_BATCHES
+
+ARCHIVE, FOLDER = DATASETS["cifar10"].sources[0].file, DATASETS["cifar10"].folder
 
 DEVICE, PRECISION = "cpu", "auto"  # the switch, set by pytest_configure
 
@@ -81,6 +85,56 @@ def write_cifar(root, per_batch=60, n_test=200, seed=0):
     return folder
 
 
+def write_cifar100(root, n_train=300, n_test=200, seed=0):
+    """Write root/cifar-100-python (train, test, meta) as the official archive lays it out.
+
+    Fine labels cycle through the 100 classes; superclasses are a seeded scatter of 5 classes each,
+    as the real ones are scattered over the alphabetical fine labels. Returns superclass_of [100].
+    """
+    rng = np.random.default_rng(seed)
+    superclass_of = rng.permutation(np.arange(100) % 20)
+    folder = os.path.join(root, DATASETS["cifar100"].folder)
+    os.makedirs(folder, exist_ok=True)
+    for name, n in [("train", n_train), ("test", n_test)]:
+        fine = rng.permutation(np.arange(n) % 100)
+        d = {"batch_label": name, "filenames": [f"{i}.png" for i in range(n)], "fine_labels": fine.tolist(),
+             "coarse_labels": superclass_of[fine].tolist(), "data": learnable_images(fine % 10, rng)}
+        with open(os.path.join(folder, name), "wb") as f:
+            pickle.dump(d, f)
+    with open(os.path.join(folder, "meta"), "wb") as f:
+        pickle.dump({"fine_label_names": [f"class{k}" for k in range(100)],
+                     "coarse_label_names": [f"super{s}" for s in range(20)]}, f)
+    return superclass_of
+
+
+def idx_bytes(a, magic):
+    """An idx file as MNIST's: a big-endian magic number, the dimensions, then the uint8 values."""
+    return struct.pack(">" + "I" * (1 + a.ndim), magic, *a.shape) + a.astype(np.uint8).tobytes()
+
+
+def mnist_files(n_train=300, n_test=200, seed=0):
+    """{file name: gzipped bytes} of the four MNIST files, with learnable digits: each class its own bar."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for prefix, n in [("train", n_train), ("t10k", n_test)]:
+        y = rng.permutation(np.arange(n) % 10)
+        x = rng.normal(30, 20, size=(n, 28, 28))
+        for i, c in enumerate(y):
+            x[i, 2 + 2 * c: 5 + 2 * c, 4:24] += 180  # a horizontal bar whose height names the class
+        out[f"{prefix}-images-idx3-ubyte.gz"] = gzip.compress(idx_bytes(np.clip(x, 0, 255), 2051))
+        out[f"{prefix}-labels-idx1-ubyte.gz"] = gzip.compress(idx_bytes(y, 2049))
+    assert set(out) == set(MNIST_FILES)
+    return out
+
+
+def write_mnist(root, **kw):
+    os.makedirs(root, exist_ok=True)
+    for name, raw in mnist_files(**kw).items():
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(raw)
+    return root
+
+
 def human_table(clean, seed=0):
     """A CIFAR-10N-style table for training labels `clean`: each label set flips its own share of them."""
     rng = np.random.default_rng(seed)
@@ -92,10 +146,10 @@ def human_table(clean, seed=0):
     return table
 
 
-def make_archive(path, src_root):
-    """Pack src_root/cifar-10-batches-py into a .tar.gz at path, as the official archive is laid out."""
+def make_archive(path, src_root, folder=FOLDER):
+    """Pack src_root/<folder> (CIFAR-10's by default) into a .tar.gz at path, as the official archives are laid out."""
     with tarfile.open(path, "w:gz") as tar:
-        tar.add(os.path.join(src_root, FOLDER), arcname=FOLDER)
+        tar.add(os.path.join(src_root, folder), arcname=folder)
     with open(path, "rb") as f:
         return f.read()
 
@@ -145,13 +199,20 @@ def archive_bytes(tmp_path_factory):
 
 @pytest.fixture
 def server(archive_bytes):
-    """A loopback HTTP server; set state['body'] and state['cut'] (bytes actually sent) per test."""
-    state = {"body": archive_bytes, "cut": None, "hits": 0}
+    """A loopback HTTP server; set state['body'] and state['cut'] (bytes actually sent) per test.
+
+    state['routes'], when set, maps paths to bodies instead, and any other path is a 404.
+    """
+    state = {"body": archive_bytes, "cut": None, "hits": 0, "routes": None, "asked": []}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             state["hits"] += 1
-            body = state["body"]
+            state["asked"].append(self.path)
+            if state["routes"] is not None and self.path not in state["routes"]:
+                self.send_error(404)
+                return
+            body = state["body"] if state["routes"] is None else state["routes"][self.path]
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

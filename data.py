@@ -1,243 +1,276 @@
-"""CIFAR-10 on the training device: download, verify, read, split, and batch.
+"""The data sets (CIFAR-10, CIFAR-100, MNIST) on the training device: find, read, split and batch them.
 
-Owns everything between the Toronto archive and a normalised float batch:
-a checked download that never leaves a half-written file under a valid name,
-a pickle reader that only accepts numpy arrays, a class-stratified train/val
-split, and batches cut by index from uint8 tensors that stay on the device,
-where normalisation and augmentation run on the whole batch at once.
+Owns everything between the official files and a normalised float batch: where each data set's
+files come from and what they must look like, their human labels (CIFAR-10N, CIFAR-100N), a
+class-stratified train/val split, and batches cut by index from uint8 tensors that stay on the
+device, where normalisation and augmentation run on the whole batch at once. Downloading and
+safe unpickling are fetch.py's.
 """
 import argparse
 import functools
-import hashlib
-import http.client
-import io
+import gzip
 import os
-import pickle
-import shutil
+import struct
 import sys
-import tarfile
-import tempfile
-import time
-import urllib.request
-import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-MD5 = "c58f30108f718f92721af3b95e74349a"
-ARCHIVE = "cifar-10-python.tar.gz"
-FOLDER = "cifar-10-batches-py"
+from fetch import DataError, checksum, download_into, extract, unpickle
+from noise import CLASSES, HUMAN_LABELS
+
+__all__ = ["DataError"]  # re-exported: callers catch data.DataError
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file as published: its name in --data-dir, its mirrors in order, and its checksum."""
+    file: str
+    urls: tuple
+    checksum: str
+    algo: str = "md5"
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    title: str
+    num_classes: int
+    shape: tuple  # (C, H, W) of one image
+    mean: tuple  # per-channel statistics of the training images, on the 0..1 scale
+    std: tuple
+    flip: bool  # is a horizontal flip still an image of its class? Not for digits
+    sources: tuple  # what is downloaded
+    folder: str = ""  # the folder the archive holds; "" where the files are used as they are
+    human: Source = None  # CIFAR-N label file, if the data set has one
+    human_keys: tuple = ()
+
+
+TORONTO = "https://www.cs.toronto.edu/~kriz/"
+CIFARN = "https://github.com/UCSC-REAL/cifar-10-100n/raw/main/data/"
+# torchvision's MNIST mirrors, in the order it tries them: the copy on S3 first, the original site second.
+MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+MNIST_FILES = {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+               "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+               "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+               "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
+
+DATASETS = {s.name: s for s in [
+    Spec("cifar10", "CIFAR-10", 10, (3, 32, 32), (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), True,
+         (Source("cifar-10-python.tar.gz", (TORONTO + "cifar-10-python.tar.gz",), "c58f30108f718f92721af3b95e74349a"),),
+         "cifar-10-batches-py",
+         Source("CIFAR-10_human.pt", (CIFARN + "CIFAR-10_human.pt",),
+                "873e69c39cb9b5e97fb6bae2d60bb59b38a5cbc31d2b868f7903dcb2b9dd2310", "sha256"),
+         ("clean_label",) + tuple(HUMAN_LABELS["cifar10"].values())),
+    Spec("cifar100", "CIFAR-100", 100, (3, 32, 32), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), True,
+         (Source("cifar-100-python.tar.gz", (TORONTO + "cifar-100-python.tar.gz",),
+                 "eb9058c3a382ffc7106e4002c42a8d85"),),
+         "cifar-100-python",
+         Source("CIFAR-100_human.pt", (CIFARN + "CIFAR-100_human.pt",),
+                "bd2d80409754d420292d622e15e25248ba21e37d27429efac49c8da723f44394", "sha256"),
+         ("clean_label", "noisy_label", "clean_coarse_label", "noisy_coarse_label")),
+    Spec("mnist", "MNIST", 10, (1, 28, 28), (0.1307,), (0.3081,), False,
+         tuple(Source(f, tuple(m + f for m in MNIST_MIRRORS), md5) for f, md5 in MNIST_FILES.items())),
+]}
+# CIFAR-10's python batches, by the names its archive gives them.
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCH = "test_batch"
-# CIFAR-10N (Wei et al., ICLR 2022): human labels for the training images, in their order.
-HUMAN_URL = "https://github.com/UCSC-REAL/cifar-10-100n/raw/main/data/CIFAR-10_human.pt"
-HUMAN_SHA256 = "873e69c39cb9b5e97fb6bae2d60bb59b38a5cbc31d2b868f7903dcb2b9dd2310"
-HUMAN_FILE = "CIFAR-10_human.pt"
-HUMAN_KEYS = ("clean_label", "aggre_label", "worse_label", "random_label1", "random_label2", "random_label3")
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2023, 0.1994, 0.2010)
 
 
-class DataError(Exception):
-    """A problem with the data on disk or its download, explained in one line for the user."""
+class Data(NamedTuple):
+    x_train: np.ndarray  # uint8 [N, C, H, W]
+    y_train: np.ndarray  # int64 [N]
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: list  # class names, by label
+    superclass_of: np.ndarray = None  # CIFAR-100: int64 [100], the coarse label of each fine label
+    superclasses: list = None
 
 
-def checksum(path, algo="md5"):
-    h = hashlib.new(algo)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def spec_of(dataset):
+    return dataset if isinstance(dataset, Spec) else DATASETS[dataset]
 
 
-def _fetch(url, path):
-    from tqdm import tqdm  # imported here: only a download needs it
-
-    got = 0
-    print(f"downloading {url} to {path}", file=sys.stderr)  # a line even where the bar is hidden (no TTY)
-    with urllib.request.urlopen(url, timeout=60) as r, open(path, "wb") as f:
-        total = int(r.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {os.path.basename(url)}",
-                  file=sys.stderr, disable=None) as bar:
-            for chunk in iter(lambda: r.read(1 << 20), b""):
-                f.write(chunk)
-                got += len(chunk)
-                bar.update(len(chunk))
-    # read(n) returns b"" when the server hangs up early instead of raising: count the bytes.
-    if total is not None and got != total:
-        raise http.client.IncompleteRead(b"", total - got)
-
-
-def download(url, dest, expected, algo="md5", tries=3, backoff=2.0):
-    """Fetch url to dest. Bytes go to a .part file, renamed to dest only once its checksum is `expected`.
-
-    The .part name is unique, so runs started together on a fresh --data-dir do not write into one file.
-    """
-    fd, part = tempfile.mkstemp(prefix=os.path.basename(dest) + ".", suffix=".part", dir=os.path.dirname(dest) or ".")
-    os.close(fd)
-    try:
-        for attempt in range(1, tries + 1):
-            try:
-                _fetch(url, part)
-                break
-            # URLError, HTTPError, timeouts and resets are OSErrors; a cut-off body is IncompleteRead.
-            except (OSError, http.client.HTTPException) as e:
-                if attempt == tries:
-                    where = os.path.dirname(dest) or "."
-                    raise DataError(f"download of {url} failed after {tries} tries ({e}); check the network, "
-                                    f"or put {os.path.basename(dest)} into {where} by hand") from None
-                print(f"download failed ({e}); retrying in {backoff ** attempt:.0f} s", file=sys.stderr)
-                time.sleep(backoff ** attempt)
-        got = checksum(part, algo)
-        if got != expected:
-            raise DataError(f"downloaded {url} has {algo} {got}, expected {expected}; the file was removed, "
-                            f"run again")
-        os.replace(part, dest)
-    finally:
-        if os.path.exists(part):
-            os.remove(part)
-
-
-def extract(archive, data_dir):
-    """Unpack into a temporary folder and rename it into place, so a folder named FOLDER is always complete."""
-    tmp = tempfile.mkdtemp(prefix=".extract-", dir=data_dir)
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(tmp, filter="data")
-        if not os.path.isdir(os.path.join(tmp, FOLDER)):
-            raise DataError(f"{archive} holds no {FOLDER}/ folder; it is not the CIFAR-10 python archive")
-        try:
-            os.replace(os.path.join(tmp, FOLDER), os.path.join(data_dir, FOLDER))
-        except OSError:
-            if not os.path.isdir(os.path.join(data_dir, FOLDER)):
-                raise  # else a run started beside this one extracted the same archive first
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise DataError(f"cannot extract {archive} ({e}); delete it and run again to download a fresh copy") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def locate(data_dir, url=URL, md5=MD5, fetch=True):
-    """Return the path of the extracted batches, extracting or (if fetch) downloading the archive as needed."""
-    folder = os.path.join(data_dir, FOLDER)
+def locate(spec, data_dir, fetch=True):
+    """The extracted folder of an archive data set, extracting or (if fetch) downloading the archive as needed."""
+    folder, src = os.path.join(data_dir, spec.folder), spec.sources[0]
     if os.path.isdir(folder):
         return folder
-    if not fetch and not os.path.exists(os.path.join(data_dir, ARCHIVE)):
-        raise DataError(f"no CIFAR-10 in {data_dir} (neither {FOLDER}/ nor {ARCHIVE}); run train.py with "
-                        f"--data-dir {data_dir} once to download it, or point at a folder that holds it")
-    archive = os.path.join(data_dir, ARCHIVE)
+    archive = os.path.join(data_dir, src.file)
+    if not fetch and not os.path.exists(archive):
+        raise DataError(f"no {spec.title} in {data_dir} (neither {spec.folder}/ nor {src.file}); run train.py "
+                        f"--dataset {spec.name} --data-dir {data_dir} once to download it, or point at a folder "
+                        f"that holds it")
     if os.path.exists(archive):
-        got = checksum(archive)
-        if got != md5:
-            raise DataError(f"{archive} has md5 {got}, expected {md5}; delete it and run again to download it")
+        got = checksum(archive, src.algo)
+        if got != src.checksum:
+            raise DataError(f"{archive} has {src.algo} {got}, expected {src.checksum}; delete it and run again to "
+                            f"download it")
     else:
-        download_into(data_dir, url, archive, md5)
-    extract(archive, data_dir)
+        download_into(data_dir, src.urls, archive, src.checksum, src.algo)
+    extract(archive, data_dir, spec.folder, spec.title)
     return folder
 
 
-def download_into(data_dir, url, dest, expected, algo="md5"):
-    """download(), creating data_dir for it; a data_dir made here is removed again if the download fails."""
-    made = not os.path.isdir(data_dir)
-    os.makedirs(data_dir, exist_ok=True)
+def read_pickle(path, what, keys, fix):
+    """A dict with `keys` from a pickle read by fetch.unpickle; every failure is a DataError naming `what`."""
+    if not os.path.isfile(path):
+        raise DataError(f"missing {what} file {path}; {fix}")
     try:
-        download(url, dest, expected, algo)
-    except DataError:
-        if made and not os.listdir(data_dir):
-            os.rmdir(data_dir)
-        raise
+        d = unpickle(path)
+        return {k: d[k] for k in keys}
+    except Exception as e:  # truncated, not a pickle, a refused global, or a key missing
+        raise DataError(f"cannot read {path} as {what} ({type(e).__name__}: {e}); {fix}") from None
 
 
-class _ArrayUnpickler(pickle.Unpickler):
-    # A CIFAR batch is a dict of lists and numpy arrays; refusing every other global
-    # means a doctored batch file cannot run code when it is read. numpy.core is the
-    # module path numpy < 2 writes, numpy._core the one numpy >= 2 writes; pickle
-    # protocol 2 stores an array's raw bytes through _codecs.encode (a string -> bytes).
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
-
-    def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+def rows_and_labels(path, d, label_key, num_classes, what, fix):
+    """CIFAR rows uint8 [N, 3072] and labels -> (x uint8 [N, 3, 32, 32], y int64 [N]), checked."""
+    x, y = np.asarray(d["data"]), np.asarray(d[label_key])
+    if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y.shape != (len(x),) or \
+            (len(y) and not np.issubdtype(y.dtype, np.integer)):
+        raise DataError(f"{path} is not {what} (data {x.dtype} {x.shape}, {label_key} {y.shape}); {fix}")
+    if len(y) and (y.min() < 0 or y.max() >= num_classes):
+        raise DataError(f"{path} has {label_key} outside 0..{num_classes - 1}; {fix}")
+    return x.reshape(-1, 3, 32, 32), y.astype(np.int64)  # rows are 1024 red, 1024 green, 1024 blue values
 
 
 def read_batch(path):
-    """Read one pickled CIFAR batch of any number of rows -> (x uint8 [N, 3, 32, 32], y int64 [N])."""
-    fix = f"delete the {FOLDER}/ folder so the archive is extracted again, or replace the file"
-    if not os.path.isfile(path):
-        raise DataError(f"missing batch file {path}; {fix}")
-    try:
-        with open(path, "rb") as f:
-            d = _ArrayUnpickler(f, encoding="latin1").load()
-        x, y = np.asarray(d["data"]), np.asarray(d["labels"], dtype=np.int64)
-    except Exception as e:  # truncated, not a pickle, or a pickle of something else
-        raise DataError(f"cannot read {path} as a CIFAR-10 batch ({type(e).__name__}: {e}); {fix}") from None
-    if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y.shape != (len(x),):
-        raise DataError(f"{path} is not a CIFAR-10 batch (data {x.dtype} {x.shape}, labels {y.shape}); {fix}")
-    if len(y) and (y.min() < 0 or y.max() > 9):
-        raise DataError(f"{path} has labels outside 0..9; {fix}")
-    return x.reshape(-1, 3, 32, 32), y  # rows are 1024 red, 1024 green, 1024 blue values
+    """Read one pickled CIFAR-10 batch of any number of rows -> (x uint8 [N, 3, 32, 32], y int64 [N])."""
+    fix = "delete the cifar-10-batches-py/ folder so the archive is extracted again, or replace the file"
+    d = read_pickle(path, "a CIFAR-10 batch", ("data", "labels"), fix)
+    return rows_and_labels(path, d, "labels", 10, "a CIFAR-10 batch", fix)
 
 
-def load_cifar10(data_dir, url=URL, md5=MD5, fetch=True):
-    """Return numpy arrays x_train, y_train, x_test, y_test from data_dir, fetching them on first use."""
-    folder = locate(data_dir, url, md5, fetch)
+def read_cifar10(folder):
     train = [read_batch(os.path.join(folder, b)) for b in TRAIN_BATCHES]
     x_test, y_test = read_batch(os.path.join(folder, TEST_BATCH))
-    return (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]), x_test, y_test)
+    return Data(np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]), x_test, y_test,
+                list(CLASSES))
 
 
-def read_human(path):
-    """Read CIFAR-10_human.pt -> {key: int64 array} without running pickled code.
+def read_cifar100(folder):
+    """train, test and meta of cifar-100-python/: the fine labels are the classes, the coarse ones their superclass."""
+    fix = "delete the cifar-100-python/ folder so the archive is extracted again, or replace the file"
+    what = "a CIFAR-100 file"
+    out, coarse = [], []
+    for part in ("train", "test"):
+        path = os.path.join(folder, part)
+        d = read_pickle(path, what, ("data", "fine_labels", "coarse_labels"), fix)
+        out += rows_and_labels(path, d, "fine_labels", 100, what, fix)
+        coarse.append(rows_and_labels(path, d, "coarse_labels", 20, what, fix)[1])
+    meta = read_pickle(os.path.join(folder, "meta"), "CIFAR-100's meta", ("fine_label_names", "coarse_label_names"),
+                       fix)
+    fine, sup = list(meta["fine_label_names"]), list(meta["coarse_label_names"])
+    if len(fine) != 100 or len(sup) != 20:
+        raise DataError(f"{folder}/meta names {len(fine)} classes and {len(sup)} superclasses, not 100 and 20; {fix}")
+    # The superclass of each class, from the images' own labels: each class must sit in one superclass.
+    y, c = np.concatenate([out[1], out[3]]), np.concatenate(coarse)
+    superclass_of = np.full(100, -1, dtype=np.int64)
+    for k in np.unique(y):
+        s = np.unique(c[y == k])
+        if len(s) != 1:
+            raise DataError(f"{folder}: class {k} ({fine[k]}) carries coarse labels {s.tolist()}, not one; {fix}")
+        superclass_of[k] = s[0]
+    return Data(*out, fine, superclass_of, sup)
 
-    The file is torch.save's zip of one pickle (an older plain pickle is read too). It holds
-    only numpy arrays, which torch.load(weights_only=True) refuses, so its pickle is read
-    with the same allowlisting unpickler as the image batches; a tensor in it is refused too.
-    """
-    fix = f"delete {path} so it is downloaded again, or put the official {HUMAN_FILE} there"
+
+def read_idx(path, images):
+    """One gzipped MNIST idx file -> uint8 [N, 1, 28, 28] images, or int64 [N] labels in 0..9, header checked."""
+    fix = f"delete {path} so it is downloaded again, or replace it with the official file"
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as z:
-                name = next(n for n in z.namelist() if n.endswith("data.pkl"))
-                d = _ArrayUnpickler(io.BytesIO(z.read(name)), encoding="latin1").load()
-        else:
-            with open(path, "rb") as f:
-                d = _ArrayUnpickler(f, encoding="latin1").load()
-        table = {k: np.asarray(d[k]) for k in HUMAN_KEYS}
-    except Exception as e:  # not a zip or pickle, a key missing, or a refused global
-        raise DataError(f"cannot read {path} as CIFAR-10N labels ({type(e).__name__}: {e}); {fix}") from None
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"cannot read {path} as a gzipped idx file ({e}); {fix}") from None
+    magic, head = (2051, 16) if images else (2049, 8)  # 0x0803: uint8, 3 dimensions; 0x0801: uint8, 1
+    if len(raw) < head:
+        raise DataError(f"{path} is too short for an idx header; {fix}")
+    got, n, *dims = struct.unpack(">" + "I" * (head // 4), raw[:head])
+    if got != magic:
+        raise DataError(f"{path} has idx magic number {got}, expected {magic} (MNIST {'images' if images else 'labels'}); {fix}")
+    if images and dims != [28, 28]:
+        raise DataError(f"{path} holds {dims[0]}x{dims[1]} images, expected MNIST's 28x28; {fix}")
+    size = n * 784 if images else n
+    if len(raw) != head + size:
+        raise DataError(f"{path}: its header counts {n} items, which need {head + size} bytes, but it has {len(raw)}; {fix}")
+    a = np.frombuffer(raw, dtype=np.uint8, offset=head)
+    if images:
+        return a.reshape(n, 1, 28, 28).copy()
+    if n and a.max() > 9:
+        raise DataError(f"{path} has labels outside 0..9; {fix}")
+    return a.astype(np.int64)
+
+
+def read_mnist(spec, data_dir, fetch=True):
+    """The four idx files in data_dir, each downloaded (and checked) there when missing and fetch is on."""
+    paths = []
+    for src in spec.sources:
+        path = os.path.join(data_dir, src.file)
+        if not os.path.isfile(path):
+            if not fetch:
+                raise DataError(f"no {src.file} in {data_dir}; run train.py --dataset mnist --data-dir {data_dir} "
+                                f"once to download MNIST, or point at a folder that holds it")
+            download_into(data_dir, src.urls, path, src.checksum, src.algo)
+        paths.append(path)
+    x, y, xt, yt = (read_idx(p, images=i % 2 == 0) for i, p in enumerate(paths))
+    for a, b, what in [(x, y, "train"), (xt, yt, "t10k")]:
+        if len(a) != len(b):
+            raise DataError(f"{data_dir}: the {what} files hold {len(a)} images but {len(b)} labels; "
+                            f"replace them with a matching pair")
+    return Data(x, y, xt, yt, [str(d) for d in range(10)])
+
+
+def load(dataset, data_dir, fetch=True):
+    """The training and test images and labels of a data set (a name or a Spec), fetched on first use."""
+    spec = spec_of(dataset)
+    if spec.name == "mnist":
+        return read_mnist(spec, data_dir, fetch)
+    folder = locate(spec, data_dir, fetch)
+    return read_cifar10(folder) if spec.name == "cifar10" else read_cifar100(folder)
+
+
+def read_human(path, keys):
+    """A CIFAR-N label file -> {key: int64 array}, read without running pickled code; a tensor in it is refused."""
+    fix = f"delete {path} so it is downloaded again, or put the official {os.path.basename(path)} there"
+    d = read_pickle(path, "CIFAR-N labels", keys, fix)
+    table = {k: np.asarray(v) for k, v in d.items()}  # CIFAR-100N's coarse labels are plain lists
     for k, v in table.items():
-        if v.ndim != 1 or not np.issubdtype(v.dtype, np.integer) or len(v) != len(table["clean_label"]):
-            raise DataError(f"{path}: {k} is not a 1-D integer array as long as clean_label; {fix}")
+        if v.ndim != 1 or not np.issubdtype(v.dtype, np.integer) or len(v) != len(table[keys[0]]):
+            raise DataError(f"{path}: {k} is not a 1-D integer array as long as {keys[0]}; {fix}")
     return {k: v.astype(np.int64) for k, v in table.items()}
 
 
-def load_human(data_dir, url=HUMAN_URL, sha256=HUMAN_SHA256, fetch=True):
-    """The CIFAR-10N label table from data_dir/CIFAR-10_human.pt, downloaded there (and checked) on first use.
+def load_human(dataset, data_dir, fetch=True):
+    """The CIFAR-N label table of a data set from data_dir, downloaded there (and checked) on first use.
 
-    A file found in place is not held to the official checksum, so that an aligned subset
-    (such as ../shared/cifar10-subset's) can be used; its clean_label is checked against
-    the training labels instead (noise.human_noisy_labels).
+    A file found in place is not held to the official checksum, so that an aligned subset (such as
+    ../shared's) can be used; its clean_label is checked against the training labels instead
+    (noise.human_noisy_labels).
     """
-    path = os.path.join(data_dir, HUMAN_FILE)
+    spec = spec_of(dataset)
+    if spec.human is None:
+        raise DataError(f"{spec.title} has no human labels; --noise human is for cifar10 and cifar100")
+    path = os.path.join(data_dir, spec.human.file)
     if not os.path.isfile(path):
         if not fetch:
-            raise DataError(f"no {HUMAN_FILE} in {data_dir}; run train.py --noise human once to download it")
-        download_into(data_dir, url, path, sha256, algo="sha256")
-    return read_human(path)
+            raise DataError(f"no {spec.human.file} in {data_dir}; run train.py --dataset {spec.name} --noise human "
+                            f"once to download it")
+        download_into(data_dir, spec.human.urls, path, spec.human.checksum, spec.human.algo)
+    return read_human(path, spec.human_keys)
 
 
-def stratified_split(labels, val_fraction, seed, num_classes=10):
+def stratified_split(labels, val_fraction, seed, num_classes=None):
     """Indices (train, val): round(val_fraction * n_c) of each class c go to validation."""
     rng = np.random.default_rng(seed)
     val = []
-    for c in range(num_classes):
+    for c in range(int(labels.max()) + 1 if num_classes is None else num_classes):
         idx = rng.permutation(np.flatnonzero(labels == c))
         val.append(idx[: int(round(val_fraction * idx.size))])
-    val = np.sort(np.concatenate(val))
+    val = np.sort(np.concatenate(val)).astype(np.int64)
     return np.setdiff1d(np.arange(len(labels)), val), val
 
 
@@ -254,8 +287,8 @@ def index_batches(n, batch_size, device, gen=None, drop_last=False):
         yield order[i : i + batch_size]
 
 
-def augment(x, gen):
-    """Random crop with 4-pixel zero padding and horizontal flip, drawn per image: uint8 [B, C, H, W].
+def augment(x, gen, flip=True):
+    """Random crop with 4-pixel zero padding, and (if flip) horizontal flip, drawn per image: uint8 [B, C, H, W].
 
     gen is a generator on x's device, so drawing the offsets needs no host-to-device copy.
     """
@@ -263,42 +296,45 @@ def augment(x, gen):
     dev = x.device
     padded = F.pad(x, (4, 4, 4, 4))  # [B, C, H+8, W+8]
     off = torch.randint(0, 9, (2, B), generator=gen, device=dev)
-    flip = torch.rand(B, generator=gen, device=dev) < 0.5
+    flips = torch.rand(B, generator=gen, device=dev) < 0.5  # drawn either way: the same crops with or without
     rows = off[0][:, None] + torch.arange(H, device=dev)  # [B, H]
     cols = off[1][:, None] + torch.arange(W, device=dev)  # [B, W]
-    cols = torch.where(flip[:, None], cols.flip(1), cols)  # reading columns backwards is the flip
+    if flip:
+        cols = torch.where(flips[:, None], cols.flip(1), cols)  # reading columns backwards is the flip
     b = torch.arange(B, device=dev)[:, None, None, None]
     c = torch.arange(C, device=dev)[None, :, None, None]
     return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # [B, C, H, W]
 
 
 @functools.cache
-def _stats(device):
-    # Made once per device: building them per batch would be a host-to-device copy every step.
-    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
-    return mean, std
+def _stats(device, mean, std):
+    # Made once per device and data set: building them per batch would be a host-to-device copy every step.
+    shape = (1, len(mean), 1, 1)
+    return torch.tensor(mean, device=device).view(shape) * 255, torch.tensor(std, device=device).view(shape) * 255
 
 
-def normalize(x):
-    """uint8 [B, 3, H, W] -> float32, standardised with the CIFAR-10 channel statistics."""
-    mean, std = _stats(x.device)
+def normalize(x, spec):
+    """uint8 [B, C, H, W] -> float32, standardised with the data set's channel statistics."""
+    mean, std = _stats(x.device, spec.mean, spec.std)
     return (x.float() - mean) / std
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="data.py", description="Download and check CIFAR-10 (and CIFAR-10N) into a "
-                                "folder, once, before runs that share it start.", allow_abbrev=False)
+    p = argparse.ArgumentParser(prog="data.py", description="Download and check a data set (and its human labels) "
+                                "into a folder, once, before runs that share it start.", allow_abbrev=False)
+    p.error = lambda msg: p.exit(2, f"error: {msg}; see data.py --help\n")
+    p.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="which data set (default: cifar10)")
     p.add_argument("--data-dir", default="./data", help="the folder train.py's --data-dir will name (default: ./data)")
-    p.add_argument("--human", action="store_true", help="also fetch CIFAR-10N's CIFAR-10_human.pt (default: off)")
+    p.add_argument("--human", action="store_true", help="also fetch its CIFAR-N human labels (default: off)")
     args = p.parse_args(argv)
+    spec = DATASETS[args.dataset]
     try:
-        load_cifar10(args.data_dir)
+        load(spec, args.data_dir)
         if args.human:
-            load_human(args.data_dir)
+            load_human(spec, args.data_dir)
     except DataError as e:
         sys.exit(f"error: {e}")
-    print(f"{args.data_dir}: CIFAR-10{' and CIFAR-10N' if args.human else ''} ready")
+    print(f"{args.data_dir}: {spec.title}{' and its human labels' if args.human else ''} ready")
 
 
 if __name__ == "__main__":

@@ -67,22 +67,25 @@ def autocast(device, amp):
     return torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None)
 
 
-def inputs(x, fmt):
-    """uint8 images [B, 3, H, W] -> the standardised float batch the model takes, in its memory layout."""
-    return data.normalize(x.contiguous(memory_format=fmt))  # relaid as uint8, a quarter of the bytes of float
+def inputs(x, fmt, spec):
+    """uint8 images [B, C, H, W] -> the batch the model takes, standardised with spec's statistics, in its layout."""
+    return data.normalize(x.contiguous(memory_format=fmt), spec)  # relaid as uint8, a quarter of the bytes of float
 
 
 class Step:
-    """One optimisation step: the model (and its compiled form), optimizer, loss, precision and memory layout."""
+    """One optimisation step: the model (and its compiled form), optimizer, loss, precision and memory layout.
+
+    spec is the data set's (data.DATASETS): its statistics normalise the inputs, its flip rule augments them.
+    """
 
     def __init__(self, model, opt, loss_fn, amp=None, fmt=torch.contiguous_format, grad_clip=0.0, net=None,
-                 sched=None):
+                 sched=None, spec=data.DATASETS["cifar10"]):
         self.model, self.opt, self.loss_fn, self.amp, self.fmt = model, opt, loss_fn, amp, fmt
-        self.grad_clip, self.sched = grad_clip, sched
+        self.grad_clip, self.sched, self.spec = grad_clip, sched, spec
         self.net = model if net is None else net  # what training calls; checkpoints hold self.model
 
     def __call__(self, x, y):
-        """One step on a ready float batch x [B, 3, H, W]; returns (logits [B, C], float32 loss)."""
+        """One step on a ready float batch x [B, C_in, H, W]; returns (logits [B, C], float32 loss)."""
         with autocast(x.device, self.amp):
             logits = self.net(x)  # [B, C], bf16 under autocast
         loss = self.loss_fn(logits, y)  # float32: the losses leave autocast themselves
@@ -100,10 +103,17 @@ def make_step(cfg, device):
     """The Step a run trains with, built from its configuration (bench.py builds the same)."""
     torch.manual_seed(cfg["seed"])
     fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
-    model = make_model(cfg["arch"]).to(device, memory_format=fmt)
+    spec = data.DATASETS[cfg["dataset"]]
+    model = model_for(cfg["arch"], spec).to(device, memory_format=fmt)
     opt, sched = make_optimizer(cfg, model, device)
     return Step(model, opt, config.loss_from(cfg), amp_dtype(cfg["precision"], device), fmt, cfg["grad_clip"],
-                torch.compile(model) if cfg["compile"] else None, sched)
+                torch.compile(model) if cfg["compile"] else None, sched, spec)
+
+
+def model_for(arch, spec):
+    """The network `arch`, shaped for the data set: its channels, image size and classes."""
+    C, H, _ = spec.shape
+    return make_model(arch, spec.num_classes, C, H)
 
 
 def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment):
@@ -120,8 +130,8 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment):
     order_gen, aug_gen = gens
     batches = data.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
     for i, idx in enumerate(tqdm(batches, total=len(x) // batch_size, leave=False, disable=None, desc="train")):
-        xb = data.augment(x[idx], aug_gen) if augment else x[idx]
-        logits, loss = step(inputs(xb, step.fmt), y_noisy[idx])
+        xb = data.augment(x[idx], aug_gen, step.spec.flip) if augment else x[idx]
+        logits, loss = step(inputs(xb, step.fmt, step.spec), y_noisy[idx])
         # Accumulated on the device: reading a value here would stall the GPU every batch.
         pred, yn, yt = logits.detach().argmax(1), y_noisy[idx], y_true[idx]
         flipped, hit_noisy, hit_true = yn != yt, pred == yn, pred == yt
@@ -137,16 +147,16 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment):
 
 
 @torch.inference_mode()
-def predict(model, x, batch_size, amp=None, fmt=torch.contiguous_format):
-    """Logits [N, C] for uint8 images [N, 3, 32, 32], in eval mode. The eager model: no recompilation."""
+def predict(model, x, batch_size, spec, amp=None, fmt=torch.contiguous_format):
+    """Logits [N, C] for uint8 images [N, C_in, H, W], in eval mode. The eager model: no recompilation."""
     model.eval()
     with autocast(x.device, amp):
-        return torch.cat([model(inputs(x[idx], fmt)) for idx in data.index_batches(len(x), batch_size, x.device)])
+        return torch.cat([model(inputs(x[idx], fmt, spec)) for idx in data.index_batches(len(x), batch_size, x.device)])
 
 
 def evaluate(step, x, y, batch_size):
     """(mean loss, accuracy) of the model on one split."""
-    logits = predict(step.model, x, batch_size, step.amp, step.fmt)
+    logits = predict(step.model, x, batch_size, step.spec, step.amp, step.fmt)
     loss, correct = step.loss_fn(logits, y).item(), (logits.argmax(1) == y).sum().item()
     return loss, correct / len(y)
 

@@ -1,4 +1,4 @@
-"""Evaluate a trained model on the clean CIFAR-10 test set: accuracy, per-class accuracy, confusion matrix.
+"""Evaluate a trained model on its data set's clean test set: accuracy, per-class accuracy, confusion matrix.
 
 Takes a run directory (uses its best.pt) or a checkpoint file, and writes eval.json
 beside the checkpoint. Its accuracy is computed by the same code as train.py's, so
@@ -13,18 +13,15 @@ import torch
 
 import data
 from config import Parser
-from engine import amp_dtype, pick_device, predict, set_determinism
-from model import make_model
-from noise import CLASSES
+from engine import amp_dtype, model_for, pick_device, predict, set_determinism
 from train import save_json
 
 
-
 def parse_args(argv=None):
-    p = Parser(prog="evaluate.py", description="Evaluate a checkpoint on the clean CIFAR-10 test set.",
+    p = Parser(prog="evaluate.py", description="Evaluate a checkpoint on its data set's clean test set.",
                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("path", help="run directory (its best.pt is used) or a .pt checkpoint")
-    p.add_argument("--data-dir", default=None, help="CIFAR-10 folder; the run's own --data-dir when not given")
+    p.add_argument("--data-dir", default=None, help="the data set's folder; the run's own --data-dir when not given")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present")
     return p.parse_args(argv)
 
@@ -36,7 +33,7 @@ def load_checkpoint(path):
     try:
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         arch = ck["config"]["arch"]
-        model = make_model(arch)
+        model = model_for(arch, dataset_of(ck["config"]))
     except Exception as e:  # not a torch file, or not one of ours
         raise ValueError(f"{ckpt_path} is not a checkpoint of this suite ({type(e).__name__}); "
                          f"point at a best.pt or last.pt written by train.py") from None
@@ -49,7 +46,11 @@ def load_checkpoint(path):
     return ckpt_path, ck, model
 
 
-def confusion(y, pred, num_classes=10):
+def dataset_of(cfg):
+    return data.DATASETS[cfg.get("dataset", "cifar10")]  # runs from before --dataset are CIFAR-10's
+
+
+def confusion(y, pred, num_classes):
     """C[i, j] = number of test images of class i predicted as j."""
     return np.bincount(y * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
 
@@ -62,21 +63,27 @@ def main(argv=None):
         cfg = ck["config"]
         set_determinism(cfg["deterministic"])  # before any CUDA work, as in train.py
         model = model.to(device)
-        _, _, x_test, y_test = data.load_cifar10(args.data_dir or cfg["data_dir"])
+        spec = dataset_of(cfg)
+        d = data.load(spec, args.data_dir or cfg["data_dir"])
     except (ValueError, data.DataError) as e:
         sys.exit(f"error: {e}")
-    x = torch.from_numpy(x_test).to(device)
+    x, y_test = torch.from_numpy(d.x_test).to(device), d.y_test
     # The run's own precision and layout, so the accuracy matches its result.json (older runs: fp32, NCHW).
     amp = amp_dtype(cfg.get("precision_used", "fp32"), device)
     fmt = torch.channels_last if cfg.get("channels_last") else torch.contiguous_format
-    pred = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], amp, fmt).argmax(1).cpu().numpy()
-    C = confusion(y_test, pred)
+    pred = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], spec, amp, fmt).argmax(1).cpu().numpy()
+    C = confusion(y_test, pred, spec.num_classes)
     per_class = C.diagonal() / np.maximum(C.sum(1), 1)
     acc = int(C.diagonal().sum()) / len(y_test)
     out = {"checkpoint": ckpt_path, "epoch": ck.get("epoch"), "test_acc": acc, "n_test": len(y_test),
-           "per_class_acc": dict(zip(CLASSES, per_class.round(6).tolist())), "confusion_matrix": C.tolist()}
-    save_json(os.path.join(os.path.dirname(ckpt_path), "eval.json"), out)
+           "dataset": spec.name, "per_class_acc": dict(zip(d.classes, per_class.round(6).tolist())),
+           "confusion_matrix": C.tolist()}
+    where = os.path.join(os.path.dirname(ckpt_path), "eval.json")
+    save_json(where, out)
     print(f"{ckpt_path} (epoch {out['epoch']}): test accuracy {acc:.4f} on {len(y_test)} images")
+    if spec.num_classes > 10:  # a 100 x 100 matrix is for eval.json, not the terminal
+        print(f"per-class accuracy and the {spec.num_classes} x {spec.num_classes} confusion matrix: {where}")
+        return
     for name, a in out["per_class_acc"].items():
         print(f"  {name:<10} {a:.4f}")
     print("confusion matrix (rows: true class, columns: predicted):")

@@ -1,8 +1,9 @@
-"""Label noise: synthetic symmetric and CIFAR-10 asymmetric flips with exact counts, and real human labels.
+"""Label noise: synthetic symmetric and asymmetric flips with exact counts, and real human labels.
 
 `make_noisy_labels` flips exactly round(rate * n_c) samples of every (source) class c,
-so the realised rate is the asked-for rate up to rounding. `human_noisy_labels` takes
-one annotation of CIFAR-10N instead. Both return the realised transition matrix too.
+so the realised rate is the asked-for rate up to rounding. Asymmetric noise follows a
+data set's map of plausible mistakes (`asym_map`). `human_noisy_labels` takes one
+annotation of CIFAR-10N or CIFAR-100N instead. Both return the realised transition matrix too.
 """
 import numpy as np
 
@@ -10,12 +11,44 @@ SYNTHETIC = ("none", "sym", "asym")
 KINDS = SYNTHETIC + ("human",)
 # CIFAR-10N's label sets (Wei et al., ICLR 2022) by their --human-label name: the majority vote of
 # three annotators, each annotator alone, and the worst of the three (wrong whenever one was wrong).
-HUMAN_LABELS = {"aggre": "aggre_label", "random1": "random_label1", "random2": "random_label2",
-                "random3": "random_label3", "worse": "worse_label"}
+# CIFAR-100N has one: the label of one annotator per image (Wei et al. call it "noisy").
+HUMAN_LABELS = {"cifar10": {"aggre": "aggre_label", "random1": "random_label1", "random2": "random_label2",
+                            "random3": "random_label3", "worse": "worse_label"},
+                "cifar100": {"noisy": "noisy_label"}}
+HUMAN_DEFAULT = {"cifar10": "worse", "cifar100": "noisy"}
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 # Truck->automobile, bird->airplane, deer->horse, cat<->dog, in the class indices above.
 ASYM_MAP = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
+# MNIST (Ma et al. 2020): 7->1, 2->7, 5<->6, 3->8.
+MNIST_ASYM_MAP = {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}
+
+
+def superclass_cycle(superclass_of):
+    """CIFAR-100's map: each class flips to the next class of its own superclass, circularly.
+
+    superclass_of[k] is the coarse label of fine label k (from the data's own coarse labels).
+    Fine labels are alphabetical, so the classes of a superclass are scattered over 0..99;
+    within each superclass they are taken in index order, and the last flips to the first.
+    """
+    sup = np.asarray(superclass_of)
+    if (sup < 0).any():
+        missing = np.flatnonzero(sup < 0)
+        raise ValueError(f"the superclass of class {missing[0]} is unknown (no image of it carries a coarse label); "
+                         f"asymmetric CIFAR-100 noise needs every class's superclass")
+    flip_to = {}
+    for s in np.unique(sup):
+        members = np.flatnonzero(sup == s)
+        for a, b in zip(members, np.roll(members, -1)):
+            flip_to[int(a)] = int(b)
+    return flip_to
+
+
+def asym_map(dataset, superclass_of=None):
+    """{source class: the class it is mistaken for} of a data set's asymmetric noise."""
+    if dataset == "cifar100":
+        return superclass_cycle(superclass_of)
+    return {"cifar10": ASYM_MAP, "mnist": MNIST_ASYM_MAP}[dataset]
 
 
 def transition_matrix(clean, noisy, num_classes):
@@ -26,11 +59,11 @@ def transition_matrix(clean, noisy, num_classes):
     return np.divide(counts, n, out=np.zeros_like(counts), where=n > 0)
 
 
-def make_noisy_labels(labels, kind, rate, seed, num_classes=10):
+def make_noisy_labels(labels, kind, rate, seed, num_classes=10, flip_to=None):
     """Return (noisy_labels, transition_matrix) for int64 labels in [0, num_classes).
 
     kind: 'none', 'sym' (each flipped sample goes to a uniformly chosen other
-    class) or 'asym' (the CIFAR-10 map above; needs num_classes == 10).
+    class) or 'asym' (each class c in flip_to goes to flip_to[c]; CIFAR-10's map when not given).
     rate: fraction of each (source) class that is flipped, in [0, 1].
     seed: the noise has its own generator, independent of the model's randomness.
     """
@@ -47,15 +80,18 @@ def make_noisy_labels(labels, kind, rate, seed, num_classes=10):
     clean = clean.astype(np.int64)
     if clean.size and (clean.min() < 0 or clean.max() >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes}), got {clean.min()}..{clean.max()}")
-    if kind == "asym" and num_classes != 10:
-        raise ValueError("asymmetric noise is the CIFAR-10 class map; it needs num_classes=10")
+    if kind == "asym" and flip_to is None:
+        if num_classes != 10:
+            raise ValueError("asymmetric noise needs its class map (flip_to) unless it is CIFAR-10's, "
+                             "with num_classes=10")
+        flip_to = ASYM_MAP
     if kind == "sym" and num_classes < 2:
         raise ValueError("symmetric noise needs at least 2 classes")
 
     rng = np.random.default_rng(seed)
     noisy = clean.copy()
     if kind != "none" and rate > 0:
-        sources = range(num_classes) if kind == "sym" else sorted(ASYM_MAP)
+        sources = range(num_classes) if kind == "sym" else sorted(flip_to)
         for c in sources:
             idx = np.flatnonzero(clean == c)  # chosen from the clean labels: no cascade
             k = int(round(rate * idx.size))
@@ -64,28 +100,29 @@ def make_noisy_labels(labels, kind, rate, seed, num_classes=10):
                 # An offset in 1..C-1 makes every other class equally likely and never c itself.
                 noisy[flip] = (c + rng.integers(1, num_classes, size=k)) % num_classes
             else:
-                noisy[flip] = ASYM_MAP[c]
+                noisy[flip] = flip_to[c]
     return noisy, transition_matrix(clean, noisy, num_classes)
 
 
-def human_noisy_labels(table, which, clean, num_classes=10):
-    """Return (noisy_labels, transition_matrix) from a CIFAR-10N table for the training labels `clean`.
+def human_noisy_labels(table, which, clean, dataset="cifar10", num_classes=10):
+    """Return (noisy_labels, transition_matrix) from a CIFAR-N table for the training labels `clean`.
 
-    table: {key: int array} as read from CIFAR-10_human.pt; which: a key of HUMAN_LABELS.
-    The table must be aligned with the training images: its clean_label must equal `clean`.
+    table: {key: int array} as read from CIFAR-10_human.pt or CIFAR-100_human.pt; which: a key of
+    HUMAN_LABELS[dataset]. The table must be aligned with the training images: its clean_label must equal `clean`.
     """
-    if which not in HUMAN_LABELS:
-        raise ValueError(f"unknown human label set '{which}'; choose one of: {', '.join(HUMAN_LABELS)}")
+    sets, name = HUMAN_LABELS[dataset], {"cifar10": "CIFAR-10N", "cifar100": "CIFAR-100N"}[dataset]
+    if which not in sets:
+        raise ValueError(f"unknown {name} label set '{which}'; choose one of: {', '.join(sets)}")
     clean = np.asarray(clean, dtype=np.int64)
     ref = np.asarray(table["clean_label"], dtype=np.int64)
     if ref.shape != clean.shape:
-        raise ValueError(f"the CIFAR-10N file has {len(ref)} labels but the training set {len(clean)} images; "
-                         f"use the file that belongs to this copy of CIFAR-10")
+        raise ValueError(f"the {name} file has {len(ref)} labels but the training set {len(clean)} images; "
+                         f"use the file that belongs to this copy of {name[:-1]}")
     if not np.array_equal(ref, clean):
         bad = np.flatnonzero(ref != clean)
-        raise ValueError(f"the CIFAR-10N file's clean_label differs from the training labels at {len(bad)} "
-                         f"images (first: index {bad[0]}); the file is not aligned with this copy of CIFAR-10")
-    noisy = np.asarray(table[HUMAN_LABELS[which]], dtype=np.int64)
+        raise ValueError(f"the {name} file's clean_label differs from the training labels at {len(bad)} "
+                         f"images (first: index {bad[0]}); the file is not aligned with this copy of {name[:-1]}")
+    noisy = np.asarray(table[sets[which]], dtype=np.int64)
     if noisy.shape != clean.shape or (noisy.size and (noisy.min() < 0 or noisy.max() >= num_classes)):
-        raise ValueError(f"the CIFAR-10N {HUMAN_LABELS[which]} must hold {len(clean)} labels in [0, {num_classes})")
+        raise ValueError(f"the {name} {sets[which]} must hold {len(clean)} labels in [0, {num_classes})")
     return noisy, transition_matrix(clean, noisy, num_classes)

@@ -8,11 +8,12 @@ if [ "${BASH_VERSINFO[0]}" -lt 4 ] || { [ "${BASH_VERSINFO[0]}" -eq 4 ] && [ "${
     echo "error: run_grid.sh needs bash 4.4 or newer (this is $BASH_VERSION)" >&2; exit 2
 fi
 
+DATASET=${DATASET-cifar10}       # cifar10, cifar100 or mnist
 LOSSES=${LOSSES-"ce fl nce nfl nce+mae nfl+mae"}
 SEEDS=${SEEDS-42}
 SYM_RATES=${SYM_RATES-"0.0 0.2 0.5 0.8"}
 ASYM_RATES=${ASYM_RATES-"0.1 0.25 0.4"}
-HUMAN=${HUMAN-}                 # CIFAR-10N label sets, e.g. "aggre worse"
+HUMAN=${HUMAN-}                 # human label sets, e.g. "aggre worse" (CIFAR-10N) or "noisy" (CIFAR-100N)
 EPOCHS=${EPOCHS-}               # empty: the preset's
 RESULTS=${RESULTS-results}
 EXTRA=${EXTRA-}                 # passed to every train.py, split on whitespace
@@ -23,18 +24,20 @@ MODE=run
 
 usage() {
     cat <<EOF
-usage: bash run_grid.sh [--dry-run | --list] [--losses L] [--seeds S] [--sym-rates R] [--asym-rates R]
+usage: bash run_grid.sh [--dry-run | --list] [--dataset D] [--losses L] [--seeds S] [--sym-rates R] [--asym-rates R]
                         [--human H] [--epochs E] [--results DIR] [--extra ARGS] [--gpus N] [--jobs-per-gpu J]
 
 Runs train.py over every noise setting x loss x seed, skipping runs whose result.json exists and
 resuming runs with a last.pt, then calls plot.py on the results. Each flag can also be given as the
 environment variable in capitals (LOSSES, SEEDS, ...); a flag wins over its variable.
 
+  --dataset       data set: cifar10, cifar100 or mnist (default: cifar10)
   --losses        losses to train (default: "ce fl nce nfl nce+mae nfl+mae")
   --seeds         seeds (default: "42")
   --sym-rates     symmetric noise rates; 0.0 is the clean run (default: "0.0 0.2 0.5 0.8")
   --asym-rates    asymmetric noise rates (default: "0.1 0.25 0.4")
-  --human         CIFAR-10N label sets to add, e.g. "aggre worse" (default: none)
+  --human         human label sets to add: CIFAR-10N's, e.g. "aggre worse", or CIFAR-100N's "noisy"
+                  (default: none)
   --epochs        epochs of every run (default: the preset's, 30 for the report)
   --results       results root, train.py's --out and plot.py's folder (default: results)
   --extra         more train.py flags, e.g. "--preset ma2020" (default: none)
@@ -52,7 +55,7 @@ while [ $# -gt 0 ]; do
         --dry-run) MODE=dry ;;
         --list) MODE=list ;;
         -h|--help) usage; exit 0 ;;
-        --losses|--seeds|--sym-rates|--asym-rates|--human|--epochs|--results|--extra|--gpus|--jobs-per-gpu)
+        --dataset|--losses|--seeds|--sym-rates|--asym-rates|--human|--epochs|--results|--extra|--gpus|--jobs-per-gpu)
             [ $# -ge 2 ] || die "$1 needs a value; see bash run_grid.sh --help"
             var=${1#--}; var=${var//-/_}; printf -v "${var^^}" '%s' "$2"; shift ;;
         *) die "unknown option '$1'; see bash run_grid.sh --help" ;;
@@ -64,8 +67,8 @@ here=$(CDPATH='' cd -- "$(dirname -- "$0")" >/dev/null && pwd) || exit 2  # the 
 read -ra extra <<< "$EXTRA"
 for a in "${extra[@]}"; do
     case $a in
-        --out|--out=*|--loss|--loss=*|--noise|--noise=*|--rate|--rate=*|--seed|--seed=*|--human-label*|--resume)
-            die "EXTRA may not hold $a: the grid sets it (use RESULTS, LOSSES, SYM_RATES/ASYM_RATES/HUMAN, SEEDS)" ;;
+        --out|--out=*|--loss|--loss=*|--noise|--noise=*|--rate|--rate=*|--seed|--seed=*|--human-label*|--resume|--dataset*)
+            die "EXTRA may not hold $a: the grid sets it (use RESULTS, DATASET, LOSSES, SYM_RATES/ASYM_RATES/HUMAN, SEEDS)" ;;
     esac
 done
 [[ $RESULTS =~ [[:space:]] || -z $RESULTS ]] && die "RESULTS must be a folder name without spaces, got '$RESULTS'"
@@ -81,7 +84,7 @@ for seed in $SEEDS; do
     for h in $HUMAN; do settings+=("--noise human --human-label $h"); done
     for s in "${settings[@]}"; do
         for loss in $LOSSES; do
-            points+=("$s --loss $loss --seed $seed --out $RESULTS ${extra[*]}")
+            points+=("--dataset $DATASET $s --loss $loss --seed $seed --out $RESULTS ${extra[*]}")
         done
     done
 done
@@ -96,12 +99,13 @@ mapfile -t lines <<< "$resolved"
 declare -A seen data_dirs
 grid=() dirs=()
 for i in "${!points[@]}"; do
-    IFS=$'\t' read -r d data_dir human <<< "${lines[$i]}"
+    IFS=$'\t' read -r d data_dir dataset human <<< "${lines[$i]}"
     [ -n "${seen[$d]:-}" ] && continue
     seen[$d]=1
     grid+=("${points[$i]}")
     dirs+=("$d")
-    [ "$human" = True ] && data_dirs[$data_dir]=--human || data_dirs[$data_dir]=${data_dirs[$data_dir]:-}
+    key="$data_dir"$'\t'"$dataset"  # what data.py fetches: a folder and a data set
+    [ "$human" = True ] && data_dirs[$key]=--human || data_dirs[$key]=${data_dirs[$key]:-}
 done
 n=${#grid[@]}
 
@@ -212,8 +216,9 @@ mkdir -p "$RESULTS" && [ -w "$RESULTS" ] || die "cannot write into RESULTS=$RESU
 todo=0
 for d in "${dirs[@]}"; do [ "$(state "$d")" = done ] || todo=$((todo + 1)); done
 if [ $todo -gt 0 ]; then
-    for data_dir in "${!data_dirs[@]}"; do
-        "$PYTHON" "$here/data.py" --data-dir "$data_dir" ${data_dirs[$data_dir]} || exit 2
+    for key in "${!data_dirs[@]}"; do
+        IFS=$'\t' read -r data_dir dataset <<< "$key"
+        "$PYTHON" "$here/data.py" --dataset "$dataset" --data-dir "$data_dir" ${data_dirs[$key]} || exit 2
     done
 fi
 

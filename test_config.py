@@ -39,8 +39,8 @@ def test_loss_defaults_sit_between_flags_and_preset(argv, expected):
 def test_aliases_resolve_and_share_a_run_directory():
     cfg = config.parse_args(["--loss", "apl-nce-mae", "--noise", "asym", "--rate", "0.25"])
     assert (cfg["loss"], cfg["loss_as_given"]) == ("nce+mae", "apl-nce-mae")
-    assert config.run_dir(cfg) == "results/asym-0.25/nce+mae/seed42"
-    assert config.run_dir(config.parse_args(["--noise", "sym", "--rate", "0"])) == "results/none-0.0/ce/seed42"
+    assert config.run_dir(cfg) == "results/cifar10/asym-0.25/nce+mae/seed42"
+    assert config.run_dir(config.parse_args(["--noise", "sym", "--rate", "0"])) == "results/cifar10/none-0.0/ce/seed42"
 
 
 def test_unknown_loss_fails_while_parsing():

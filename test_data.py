@@ -1,4 +1,8 @@
-"""data.py: reading batches, the archive and its download (from a loopback server), the split, augmentation."""
+"""data.py: reading CIFAR-10 batches, the archive and its download (from a loopback server), the split, augmentation.
+
+CIFAR-100 and MNIST: test_datasets.py.
+"""
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -8,16 +12,25 @@ import pytest
 import torch
 
 import data
-from conftest import pickle_bytes, write_cifar
+import fetch
+from conftest import ARCHIVE, FOLDER, pickle_bytes, write_cifar
+
+C10 = data.DATASETS["cifar10"]
+
+
+def served(url=None, md5=C10.sources[0].checksum):
+    """CIFAR-10's spec with its archive at another address and checksum (a generated archive on a loopback server)."""
+    return dataclasses.replace(C10, sources=(data.Source(ARCHIVE, (url or "http://127.0.0.1:9/none",), md5),))
 
 
 def test_reads_generated_folder_of_any_batch_size(tmp_path):
     write_cifar(str(tmp_path), per_batch=13, n_test=7)
-    x, y, xt, yt = data.load_cifar10(str(tmp_path))
+    x, y, xt, yt, classes, _, _ = data.load("cifar10", str(tmp_path))
+    assert classes[:2] == ["airplane", "automobile"]
     assert x.shape == (65, 3, 32, 32) and x.dtype == np.uint8 and y.dtype == np.int64
     assert xt.shape == (7, 3, 32, 32) and yt.shape == (7,)
     # The first 1024 values of a row are the red plane, the next 1024 green.
-    with open(tmp_path / data.FOLDER / "data_batch_1", "rb") as f:
+    with open(tmp_path / FOLDER / "data_batch_1", "rb") as f:
         raw = pickle.load(f, encoding="latin1")
     np.testing.assert_array_equal(x[0, 1].ravel(), raw["data"][0, 1024:2048])
     assert y[:13].tolist() == raw["labels"]
@@ -27,58 +40,58 @@ def test_reads_the_real_subset():
     root = os.path.join(os.path.dirname(__file__), "..", "shared", "cifar10-subset")
     if not os.path.isdir(root):
         pytest.skip("../shared/cifar10-subset is not beside this checkout")
-    x, y, xt, yt = data.load_cifar10(root)
+    x, y, xt, yt = data.load("cifar10", root)[:4]
     assert len(x) == 5170 and len(xt) == 1017
     assert np.bincount(y, minlength=10).min() > 400  # every class present in real proportions
 
 
 def test_extracts_a_generated_archive(tmp_path, archive_bytes):
-    (tmp_path / data.ARCHIVE).write_bytes(archive_bytes)
-    folder = data.locate(str(tmp_path), md5=hashlib.md5(archive_bytes).hexdigest())
-    assert folder == str(tmp_path / data.FOLDER)
-    x, y, _, _ = data.load_cifar10(str(tmp_path), md5=hashlib.md5(archive_bytes).hexdigest())
-    assert len(x) == 100
+    (tmp_path / ARCHIVE).write_bytes(archive_bytes)
+    spec = served(md5=hashlib.md5(archive_bytes).hexdigest())
+    folder = data.locate(spec, str(tmp_path))
+    assert folder == str(tmp_path / FOLDER)
+    assert len(data.load(spec, str(tmp_path)).x_train) == 100
     assert [p for p in os.listdir(tmp_path) if p.startswith(".extract")] == []  # no temporary left
 
 
 def test_archive_with_wrong_checksum_is_rejected(tmp_path, archive_bytes):
-    (tmp_path / data.ARCHIVE).write_bytes(archive_bytes)
+    (tmp_path / ARCHIVE).write_bytes(archive_bytes)
     with pytest.raises(data.DataError, match="md5"):
-        data.locate(str(tmp_path))  # the official md5 cannot match a generated archive
-    assert not (tmp_path / data.FOLDER).exists()
+        data.locate(C10, str(tmp_path))  # the official md5 cannot match a generated archive
+    assert not (tmp_path / FOLDER).exists()
 
 
 def test_corrupted_archive_leaves_no_folder(tmp_path, archive_bytes):
     bad = archive_bytes[: len(archive_bytes) // 2]  # truncated gzip, with a matching md5
-    (tmp_path / data.ARCHIVE).write_bytes(bad)
+    (tmp_path / ARCHIVE).write_bytes(bad)
     with pytest.raises(data.DataError, match="cannot extract"):
-        data.locate(str(tmp_path), md5=hashlib.md5(bad).hexdigest())
-    assert sorted(os.listdir(tmp_path)) == [data.ARCHIVE]
+        data.locate(served(md5=hashlib.md5(bad).hexdigest()), str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == [ARCHIVE]
 
 
 def test_download_verifies_and_extracts(tmp_path, server, archive_bytes):
     url, state = server
     root = tmp_path / "d"
-    data.load_cifar10(str(root), url=url, md5=hashlib.md5(archive_bytes).hexdigest())
-    assert (root / data.ARCHIVE).read_bytes() == archive_bytes
-    assert sorted(os.listdir(root)) == sorted([data.ARCHIVE, data.FOLDER])  # no .part left behind
-    data.load_cifar10(str(root), url=url, md5="unused once extracted")
+    data.load(served(url, hashlib.md5(archive_bytes).hexdigest()), str(root))
+    assert (root / ARCHIVE).read_bytes() == archive_bytes
+    assert sorted(os.listdir(root)) == sorted([ARCHIVE, FOLDER])  # no .part left behind
+    data.load(served(url, "unused once extracted"), str(root))
     assert state["hits"] == 1  # the second call found the folder and downloaded nothing
 
 
 def test_download_with_wrong_checksum_leaves_nothing(tmp_path, server):
     url, _ = server
     with pytest.raises(data.DataError, match="md5"):
-        data.locate(str(tmp_path), url=url, md5="0" * 32)
+        data.locate(served(url, "0" * 32), str(tmp_path))
     assert os.listdir(tmp_path) == []
 
 
 def test_interrupted_download_is_retried_then_fails_cleanly(tmp_path, server, archive_bytes):
     url, state = server
     state["cut"] = len(archive_bytes) // 3
-    dest = str(tmp_path / data.ARCHIVE)
+    dest = str(tmp_path / ARCHIVE)
     with pytest.raises(data.DataError, match="failed after 3 tries"):
-        data.download(url, dest, hashlib.md5(archive_bytes).hexdigest(), backoff=0.01)
+        fetch.download(url, dest, hashlib.md5(archive_bytes).hexdigest(), backoff=0.01)
     assert state["hits"] == 3 and os.listdir(tmp_path) == []
 
 
@@ -97,7 +110,7 @@ def test_bad_batch_files_are_clear_errors(tmp_path, content, match):
     with open(path, "wb") as f:
         f.write(content)
     with pytest.raises(data.DataError, match=match):
-        data.load_cifar10(str(tmp_path))
+        data.load("cifar10", str(tmp_path))
 
 
 def test_stratified_split_exact_per_class_and_seeded():
@@ -132,8 +145,22 @@ def test_augment_is_a_crop_of_the_padded_image_maybe_flipped():
     assert len(seen) > 30 and {f for _, _, f in seen} == {0, 1}  # drawn per image, both flips occur
 
 
-def test_normalize_uses_cifar_statistics():
-    x = torch.full((1, 3, 2, 2), 255, dtype=torch.uint8)
-    z = data.normalize(x)
-    expected = [(1 - m) / s for m, s in zip(data.MEAN, data.STD)]
+@pytest.mark.parametrize("name", list(data.DATASETS))
+def test_normalize_uses_each_data_sets_statistics(name):
+    spec = data.DATASETS[name]
+    x = torch.full((1, spec.shape[0], 2, 2), 255, dtype=torch.uint8)
+    z = data.normalize(x, spec)
+    expected = [(1 - m) / s for m, s in zip(spec.mean, spec.std)]
     torch.testing.assert_close(z[0, :, 0, 0], torch.tensor(expected))
+
+
+def test_augment_without_flip_is_the_same_crop_unflipped():
+    # MNIST's rule: digits are not flipped, but the crops are those the flipping augmentation draws.
+    x = torch.randint(0, 256, (16, 1, 28, 28), dtype=torch.uint8)
+    a = data.augment(x, torch.Generator().manual_seed(3), flip=False)
+    b = data.augment(x, torch.Generator().manual_seed(3))
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    for i in range(len(x)):
+        crops = [(dy, dx) for dy in range(9) for dx in range(9) if torch.equal(a[i], padded[i, :, dy:dy + 28, dx:dx + 28])]
+        assert len(crops) == 1
+        assert torch.equal(b[i], a[i]) or torch.equal(b[i], a[i].flip(2))

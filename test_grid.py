@@ -44,7 +44,7 @@ def listed(env):
 def test_failed_run_is_reported_then_redone_alone(cifar_dir, tmp_path):
     res = tmp_path / "results"
     env = env_for(cifar_dir, res)
-    bad = res / "sym-0.5" / "nce+mae" / "seed7"
+    bad = res / "cifar10" / "sym-0.5" / "nce+mae" / "seed7"
     bad.mkdir(parents=True)
     (bad / "last.pt").write_bytes(b"not a checkpoint")  # this run is resumed, and its resume fails
     p = grid(env)
@@ -53,10 +53,10 @@ def test_failed_run_is_reported_then_redone_alone(cifar_dir, tmp_path):
     assert f"  failed: {bad}/train.log" in p.stdout
     log = (bad / "train.log").read_text()
     assert "error: cannot read" in log and "Traceback" not in log
-    finished = [res / s / loss / "seed7" / "result.json" for s, loss in
+    finished = [res / "cifar10" / s / loss / "seed7" / "result.json" for s, loss in
                 [("none-0.0", "ce"), ("none-0.0", "nce+mae"), ("sym-0.5", "ce")]]
     assert all(f.is_file() for f in finished) and not (bad / "result.json").exists()
-    assert (res / "figures" / "table.md").is_file()  # plot.py ran on what finished
+    assert (res / "figures" / "cifar10" / "table.md").is_file()  # plot.py ran on what finished
     before = {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in finished}
 
     assert [s for s, _ in listed(env).values()] == ["done", "done", "done", "resume"]
@@ -76,7 +76,7 @@ def test_list_dry_run_and_slurm_index_agree(cifar_dir, tmp_path):
     env = env_for(cifar_dir, tmp_path / "r", SYM_RATES="0.0 0.5", ASYM_RATES="0.0 0.25", HUMAN="worse")
     points = listed(env)
     # The clean run reached from both schedules is one run: 4 settings x 2 losses, not 5 x 2.
-    assert [d for _, d in points.values()] == [str(tmp_path / "r" / s / loss / "seed7") for s in
+    assert [d for _, d in points.values()] == [str(tmp_path / "r" / "cifar10" / s / loss / "seed7") for s in
                                               ("none-0.0", "sym-0.5", "asym-0.25", "human-worse")
                                               for loss in ("ce", "nce+mae")]
     dry = grid(env, "--dry-run").stdout.splitlines()
@@ -98,9 +98,12 @@ def test_list_dry_run_and_slurm_index_agree(cifar_dir, tmp_path):
     ({"EXTRA": "--out elsewhere"}, "EXTRA may not hold --out"),
     ({"JOBS_PER_GPU": "0"}, "JOBS_PER_GPU must be a whole number"),
     ({"LOSSES": ""}, "the grid is empty"),
-    ({"EXTRA": "--arch vgg"}, "grid point (--noise sym --rate 0.0 --loss ce --seed 7 --out"),  # argparse's refusal,
+    ({"EXTRA": "--arch vgg"}, "grid point (--dataset cifar10 --noise sym --rate 0.0 --loss ce --seed 7 --out"),  # argparse's refusal,
     ({"EXTRA": "--ou x"}, "unrecognized arguments: --ou x"),  # named with its grid point; no abbreviations
     ({"RESULTS": "my results"}, "RESULTS must be a folder name without spaces"),
+    ({"DATASET": "svhn"}, "argument --dataset: invalid choice: 'svhn'"),
+    ({"EXTRA": "--dataset mnist"}, "EXTRA may not hold --dataset"),
+    ({"DATASET": "mnist", "HUMAN": "worse"}, "--noise human needs human labels, and mnist has none"),
 ])
 def test_bad_grid_is_refused_before_anything_starts(cifar_dir, tmp_path, change, message):
     p = grid(env_for(cifar_dir, tmp_path / "r", **change))
@@ -136,7 +139,7 @@ esac
 def test_ctrl_c_stops_every_child_and_the_rerun_finishes(cifar_dir, tmp_path):
     env = env_for(cifar_dir, tmp_path / "r", LOSSES="ce", SYM_RATES="0.0 0.5", EPOCHS="40")
     proc = subprocess.Popen(["bash", GRID], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    run = tmp_path / "r" / "none-0.0" / "ce" / "seed7"
+    run = tmp_path / "r" / "cifar10" / "none-0.0" / "ce" / "seed7"
     deadline = time.time() + 300
     while not (run / "last.pt").exists() and time.time() < deadline:
         time.sleep(0.2)
@@ -148,3 +151,17 @@ def test_ctrl_c_stops_every_child_and_the_rerun_finishes(cifar_dir, tmp_path):
     assert [s for s, _ in listed(env).values()] == ["resume", "new"]
     p = grid({**env, "EPOCHS": "40", "LOSSES": "ce"}, "--dry-run")
     assert p.stdout.splitlines()[0].endswith("--resume")
+
+
+def test_dataset_variable_names_every_point_and_its_prefetch(tmp_path):
+    from conftest import write_mnist
+    data_dir = write_mnist(str(tmp_path / "m"), n_train=100, n_test=20)
+    env = env_for(data_dir, tmp_path / "r", DATASET="mnist", LOSSES="ce", SYM_RATES="0.5", ASYM_RATES="0.2",
+                  EXTRA=f"--arch cnn4 --batch-size 32 --data-dir {data_dir} {' '.join(compute(device='cpu'))}")
+    assert [d for _, d in listed(env).values()] == [str(tmp_path / "r" / "mnist" / s / "ce" / "seed7")
+                                                    for s in ("sym-0.5", "asym-0.2")]
+    assert all(c.startswith(f"{sys.executable} {HERE}/train.py --dataset mnist ") for c in grid(env, "--dry-run").stdout.splitlines())
+    p = grid({**env, "ASYM_RATES": ""})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"{data_dir}: MNIST ready" in p.stdout  # data.py fetched MNIST, not CIFAR-10, once
+    assert (tmp_path / "r" / "figures" / "mnist" / "table.md").is_file()

@@ -197,3 +197,17 @@ def test_normalisation_and_finiteness_hold_at_extreme_logits(z):
 def test_unknown_names_list_the_valid_ones(bad):
     with pytest.raises(ValueError, match="choose one of: ce, fl, nce.*active\\+passive"):
         canonical(bad)
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_normalised_and_symmetric_losses_at_cifar100s_100_classes(scale):
+    # CIFAR-100: the sums above, at C = 100 (hypothesis draws at most 12 classes).
+    z = torch.randn(8, 100, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * scale
+    for name in NORMALISED:
+        torch.testing.assert_close(all_labels(z, name), torch.ones(8, dtype=z.dtype), msg=name)
+    for name, const in SYMMETRIC.items():
+        torch.testing.assert_close(all_labels(z, name), torch.full((8,), float(const(100)), dtype=z.dtype), msg=name)
+    y = torch.arange(8) * 12
+    for name in NAMES:
+        v = get_loss(name, num_classes=100)(z.float(), y)
+        assert torch.isfinite(v), name

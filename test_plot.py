@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import config
+import figures
 import plot
 import train
 from conftest import compute
@@ -30,18 +31,23 @@ def accuracy(setting, loss, seed, last):
                  - (0.05 if last else 0), 6)
 
 
-def write_run(root, setting, loss, seed, epochs=3, finished=True):
-    d = os.path.join(root, setting, loss, f"seed{seed}")
+def write_run(root, setting, loss, seed, epochs=3, finished=True, dataset=None):
+    """A generated run; dataset None writes the layout and files of runs from before --dataset (CIFAR-10's)."""
+    d = os.path.join(root, *([dataset] if dataset else []), setting, loss, f"seed{seed}")
     os.makedirs(d)
     with open(os.path.join(d, "log.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, train.LOG_COLUMNS)
         w.writeheader()
         for e in range(1, epochs + 1):
             w.writerow({c: e if c == "epoch" else round(0.1 * e + 0.01 * seed, 4) for c in train.LOG_COLUMNS})
-    rate = rate_of(setting)
-    T = (1 - rate) * np.eye(10) + rate / 9 * (1 - np.eye(10))
-    json.dump({"transition_matrix": T.tolist(), "realised_rate": rate}, open(os.path.join(d, "noise.json"), "w"))
-    json.dump({"arch": "cnn8"}, open(os.path.join(d, "config.json"), "w"))
+    rate, C = rate_of(setting), 100 if dataset == "cifar100" else 10
+    T = (1 - rate) * np.eye(C) + rate / (C - 1) * (1 - np.eye(C))
+    rec = {"transition_matrix": T.tolist(), "realised_rate": rate}
+    if dataset == "cifar100":
+        rec.update(classes=[f"class{k}" for k in range(100)], superclass_of=[k % 20 for k in range(100)],
+                   superclasses=[f"super{s}" for s in range(20)])
+    json.dump(rec, open(os.path.join(d, "noise.json"), "w"))
+    json.dump({"arch": "cnn8", **({"dataset": dataset} if dataset else {})}, open(os.path.join(d, "config.json"), "w"))
     if finished:
         json.dump({"test_acc_best": accuracy(setting, loss, seed, False),
                    "test_acc_last": accuracy(setting, loss, seed, True)}, open(os.path.join(d, "result.json"), "w"))
@@ -63,13 +69,13 @@ def grid(tmp_path_factory, cifar_dir):
 
 
 def read_table(root):
-    with open(os.path.join(root, "figures", "table.csv"), newline="") as f:
+    with open(os.path.join(root, "figures", "cifar10", "table.csv"), newline="") as f:
         return {(r["model"], r["loss"], r["setting"]): r for r in csv.DictReader(f)}
 
 
 def test_every_figure_and_table_from_a_whole_grid(grid, cifar_dir):
     plot.main([grid, "--seeds", "2", "--data-dir", cifar_dir])
-    files = set(os.listdir(os.path.join(grid, "figures")))
+    files = set(os.listdir(os.path.join(grid, "figures", "cifar10")))
     expected = {"curves_sym-0.5.png", "curves_asym-0.25.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png",
                 "normalisation.png", "memorisation_sym-0.5.png", "images_sym-0.5.png", "table.md", "table.csv"}
     expected |= {f"transition_{s}.png" for s in SETTINGS if s != "none-0.0"}
@@ -80,7 +86,7 @@ def test_every_figure_and_table_from_a_whole_grid(grid, cifar_dir):
     assert (cell["mean"], cell["std"], cell["n"]) == ("80.0000", f"{np.std([79, 81], ddof=1):.4f}", "2")
     assert table["last", "nfl", "sym-0.8"]["mean"] == "75.0000"
     assert table["best", "ce", "sym-0.5"]["n"] == "3"  # two generated seeds and the real run
-    md = open(os.path.join(grid, "figures", "table.md")).read()
+    md = open(os.path.join(grid, "figures", "cifar10", "table.md")).read()
     # Best of the sym-0.8 column (best-validation model): nfl+mae, 0.9 - 0.16 + 0.05 + 0.03 = 0.82.
     assert "| nfl+mae | " in md and "**82.00 ± 1.41**" in md
 
@@ -91,16 +97,16 @@ def test_partial_grid_and_runs_in_progress(tmp_path):
     write_run(str(tmp_path), "asym-0.4", "ce", 1, epochs=2)
     write_run(str(tmp_path), "sym-0.5", "ce", 2, epochs=1, finished=False)  # a second seed just started
     ce_runs = [r for r in plot.find_runs(str(tmp_path)) if r["setting"] == "sym-0.5" and r["loss"] == "ce"]
-    x, y, n = plot.mean_curve(ce_runs, "val_acc")
+    x, y, n = figures.mean_curve(ce_runs, "val_acc")
     assert list(x) == [1, 2, 3] and n == 2  # the new seed does not cut the curve to its one epoch
     assert y[0] == pytest.approx((0.11 + 0.12) / 2) and y[2] == pytest.approx(0.31)
     plot.main([str(tmp_path), "--seeds", "2"])
-    files = set(os.listdir(tmp_path / "figures"))
+    files = set(os.listdir(tmp_path / "figures" / "cifar10"))
     assert {"curves_sym-0.5.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png"} <= files
     assert "curves_asym-0.25.png" not in files
     table = read_table(str(tmp_path))
     assert ("best", "nce+mae", "sym-0.5") not in table and ("best", "ce", "asym-0.4") in table
-    md = open(tmp_path / "figures" / "table.md").read()
+    md = open(tmp_path / "figures" / "cifar10" / "table.md").read()
     assert "| nce+mae |  |  |" in md  # blank cells, not a crash
     assert "(n=1)" in md  # 2 seeds asked, 1 finished
 
@@ -109,7 +115,7 @@ def test_only_losses_and_formats_restrict_the_output(grid, tmp_path):
     root = str(tmp_path / "r")
     shutil.copytree(grid, root, ignore=shutil.ignore_patterns("figures"))
     plot.main([root, "--only", "sym-0.5,none-0.0", "--losses", "ce,nce+mae", "--format", "png,pdf"])
-    files = set(os.listdir(os.path.join(root, "figures")))
+    files = set(os.listdir(os.path.join(root, "figures", "cifar10")))
     assert {"curves_sym-0.5.png", "curves_sym-0.5.pdf", "transition_sym-0.5.pdf"} <= files
     assert not any("asym" in f for f in files)
     assert {k[1] for k in read_table(root)} == {"ce", "nce+mae"}
@@ -140,10 +146,28 @@ def test_human_settings_get_curves_transitions_and_columns(tmp_path):
         for loss in ("ce", "nce+mae"):
             write_run(str(tmp_path), setting, loss, 1)
     plot.main([str(tmp_path)])
-    files = set(os.listdir(tmp_path / "figures"))
+    files = set(os.listdir(tmp_path / "figures" / "cifar10"))
     assert {"curves_human-worse.png", "curves_human-aggre.png", "transition_human-worse.png",
             "transition_human-aggre.png", "accuracy_vs_rate_asym.png", "memorisation_asym-0.4.png"} <= files
     assert not any(f.startswith("accuracy_vs_rate_human") for f in files)  # a label set is not a rate
-    header = open(tmp_path / "figures" / "table.md").read().splitlines()[2]
+    header = open(tmp_path / "figures" / "cifar10" / "table.md").read().splitlines()[2]
     assert header == "| loss | asym-0.4 | human-aggre | human-worse |"  # CIFAR-10N's order: aggre before worse
-    assert plot.title_of("human-worse") == "human noise (CIFAR-10N worse)"
+    assert figures.title_of("human-worse") == "human noise (CIFAR-10N worse)"
+    assert figures.title_of("human-noisy", "cifar100") == "human noise (CIFAR-100N noisy)"
+
+
+def test_each_data_set_is_drawn_apart_and_named(tmp_path):
+    for dataset in ("cifar100", "mnist"):
+        for loss in ("ce", "nce+mae"):
+            write_run(str(tmp_path), "asym-0.4", loss, 1, dataset=dataset)
+    write_run(str(tmp_path), "sym-0.5", "ce", 1)  # a CIFAR-10 run in the layout from before --dataset
+    plot.main([str(tmp_path)])
+    assert sorted(os.listdir(tmp_path / "figures")) == ["cifar10", "cifar100", "mnist"]
+    assert "transition_asym-0.4.png" in os.listdir(tmp_path / "figures" / "cifar100")  # the 100 x 100 matrix
+    md = open(tmp_path / "figures" / "cifar100" / "table.md").read()
+    assert md.startswith("### CIFAR-100: test accuracy (%), best-validation model")
+    assert "| loss | asym-0.4 |" in md and "sym-0.5" not in md  # no CIFAR-10 column in CIFAR-100's table
+    table = list(csv.DictReader(open(tmp_path / "figures" / "mnist" / "table.csv")))
+    assert {r["dataset"] for r in table} == {"mnist"} and len(table) == 4
+    with pytest.raises(SystemExit, match="--data-dir serves one data set"):
+        plot.main([str(tmp_path), "--data-dir", str(tmp_path)])

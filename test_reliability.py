@@ -214,7 +214,7 @@ def corrupt(tmp, what):
     d = tmp / "data"
     if what == "archive":
         d.mkdir()
-        (d / data.ARCHIVE).write_bytes(b"\x1f\x8b" + os.urandom(500))
+        (d / data.DATASETS["cifar10"].sources[0].file).write_bytes(b"\x1f\x8b" + os.urandom(500))
         return str(d)
     folder = write_cifar(str(d), per_batch=10, n_test=10)
     path = os.path.join(folder, "data_batch_2")
@@ -258,7 +258,7 @@ BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
     (T, ["--data-dir", "corrupt:other"], r"cannot read \S+data_batch_2 as a CIFAR-10 batch \(KeyError"),
     (E, ["{tmp}"], r"no checkpoint at \S+best.pt; give a run directory that holds best.pt"),
     (E, ["other-arch"], r"the weights in \S+best.pt do not fit its architecture 'cnn8'"),
-    (P, ["{tmp}"], r"no runs found in \S+; expected <noise>-<rate>/<loss>/seed<seed>/log.csv"),
+    (P, ["{tmp}"], r"no runs found in \S+; expected <dataset>/<noise>-<rate>/<loss>/seed<seed>/log.csv"),
     (G, ["--losses", "ce nce+ce", "--epochs", "1"], r"grid point \(.*--loss nce\+ce .*\): unknown loss 'nce\+ce'"),
 ]
 

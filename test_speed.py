@@ -13,6 +13,7 @@ import torch
 import bench
 import config
 import conftest
+import data
 import engine
 import train
 from conftest import compute
@@ -95,7 +96,7 @@ def test_cpuinfo_variable_points_auto_at_another_file(tmp_path, monkeypatch):
 
 def test_bf16_step_keeps_loss_and_gradients_float32():
     step = step_for("--precision", "bf16", "--loss", "nce+rce")
-    x = engine.inputs(batch(4, 0), step.fmt)
+    x = engine.inputs(batch(4, 0), step.fmt, step.spec)
     step.model.train()
     before = [p.detach().clone() for p in step.model.parameters()]
     grads = []
@@ -115,16 +116,21 @@ def test_channels_last_changes_the_layout_not_the_maths(true_fp32):
     conv = next(m for m in a.model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
     x = batch(8, 0)
-    assert engine.inputs(x, a.fmt).is_contiguous(memory_format=torch.channels_last)
+    assert engine.inputs(x, a.fmt, a.spec).is_contiguous(memory_format=torch.channels_last)
     y = torch.arange(8, device=x.device) % 10
     for s in (a, b):
         s.model.train()
-    for _ in range(3):  # same initial weights (same seed), same batch: the same steps, up to rounding
-        (la_logits, la), (lb_logits, lb) = a(engine.inputs(x, a.fmt), y), b(engine.inputs(x, b.fmt), y)
-        torch.testing.assert_close(la_logits, lb_logits, rtol=1e-4, atol=1e-4)
-        torch.testing.assert_close(la, lb, rtol=1e-5, atol=1e-5)
-    for pa, pb in zip(a.model.parameters(), b.model.parameters()):
-        torch.testing.assert_close(pa, pb, rtol=1e-3, atol=1e-4)  # weights are ~0.05: 0.2% of one
+    # Same initial weights (same seed), same batch: the same forward pass up to fp32 rounding.
+    (la_logits, la), (lb_logits, lb) = a(engine.inputs(x, a.fmt, a.spec), y), b(engine.inputs(x, b.fmt, b.spec), y)
+    torch.testing.assert_close(la_logits, lb_logits, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(la, lb, rtol=1e-5, atol=1e-5)
+    for _ in range(2):
+        a(engine.inputs(x, a.fmt, a.spec), y), b(engine.inputs(x, b.fmt, b.spec), y)
+    # The steps agree as a whole, not bit for bit: where a ReLU's input lies within rounding of 0, the two
+    # layouts' summation orders can put it on either side, and that unit's gradient is then all or nothing.
+    # Seen over 4 (seed, batch) pairs: gradients up to 0.8 % apart in L2, weights after 3 steps at most 2.0e-4.
+    wa, wb = (torch.cat([p.detach().flatten() for p in s.model.parameters()]) for s in (a, b))
+    assert ((wa - wb).norm() / wa.norm()).item() < 1e-3
 
 
 def test_channels_last_in_bf16_agrees_to_bf16_rounding():
@@ -136,7 +142,7 @@ def test_channels_last_in_bf16_agrees_to_bf16_rounding():
     for s in (a, b):
         s.model.train()
         with engine.autocast(x.device, s.amp):
-            logits = s.model(engine.inputs(x, s.fmt))  # [8, 10], bf16
+            logits = s.model(engine.inputs(x, s.fmt, s.spec))  # [8, 10], bf16
         out.append((logits, s.loss_fn(logits, y)))
     (la, lossa), (lb, lossb) = out
     assert la.dtype == lb.dtype == torch.bfloat16
@@ -200,8 +206,8 @@ def test_checkpoint_from_before_precision_resumes_as_fp32(cifar_dir, tmp_path):
 def test_predict_agrees_across_layouts_and_batch_sizes(true_fp32, precision):
     s = step_for("--precision", precision)
     x = batch(10, 1)
-    a = engine.predict(s.model, x, 4, s.amp, s.fmt)  # 3 batches: 4, 4, 2
-    b = engine.predict(s.model, x, 1024, s.amp, torch.contiguous_format)
+    a = engine.predict(s.model, x, 4, s.spec, s.amp, s.fmt)  # 3 batches: 4, 4, 2
+    b = engine.predict(s.model, x, 1024, s.spec, s.amp, torch.contiguous_format)
     assert a.shape == (10, 10) and a.dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
     assert_close_as(precision, a, b)
 
@@ -234,7 +240,7 @@ def test_baseline_dataset_matches_the_suites_preprocessing():
     x = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
     ds = bench.PerImage(x.permute(0, 2, 3, 1).numpy(), torch.arange(5).numpy(), augment=False)
     got = torch.stack([ds[i][0] for i in range(5)])
-    torch.testing.assert_close(got, engine.inputs(x, torch.contiguous_format), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got, engine.inputs(x, torch.contiguous_format, data.DATASETS["cifar10"]), rtol=1e-5, atol=1e-5)
     aug = bench.PerImage(x.permute(0, 2, 3, 1).numpy(), torch.arange(5).numpy(), augment=True)
     assert aug[0][0].shape == (3, 32, 32) and aug[0][1] == 0
 

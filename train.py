@@ -72,22 +72,31 @@ def git_commit():
 
 
 def prepare(cfg, device):
-    """Load CIFAR-10, corrupt the training labels, split; returns device tensors and the noise record."""
-    x, y_true, x_test, y_test = data.load_cifar10(cfg["data_dir"])
+    """Load the data set, corrupt the training labels, split; returns device tensors and the noise record."""
+    spec = data.DATASETS[cfg["dataset"]]
+    d = data.load(spec, cfg["data_dir"])
+    x, y_true, x_test, y_test, C = d.x_train, d.y_train, d.x_test, d.y_test, spec.num_classes
     # Noise is applied to the whole training set before the split, as in the literature.
     if cfg["noise"] == "human":
-        table = data.load_human(cfg["data_dir"])
-        y_noisy, T = noise.human_noisy_labels(table, cfg["human_label"], y_true)
+        table = data.load_human(spec, cfg["data_dir"])
+        y_noisy, T = noise.human_noisy_labels(table, cfg["human_label"], y_true, cfg["dataset"], C)
     else:
-        y_noisy, T = noise.make_noisy_labels(y_true, cfg["noise"], cfg["rate"], cfg["seed"])
+        flip_to = noise.asym_map(cfg["dataset"], d.superclass_of) if cfg["noise"] == "asym" else None
+        y_noisy, T = noise.make_noisy_labels(y_true, cfg["noise"], cfg["rate"], cfg["seed"], C, flip_to)
     # Stratified by the labels a researcher would actually see: the noisy ones.
-    tr, va = data.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1])
+    tr, va = data.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1], C)
+    if len(va) == 0 or len(tr) == 0:
+        raise ValueError(f"--val-fraction {cfg['val_fraction']} of classes this small ({len(y_true) / C:.1f} images "
+                         f"each on average) leaves {'no validation' if len(va) == 0 else 'no training'} images; "
+                         f"choose a {'larger' if len(va) == 0 else 'smaller'} --val-fraction")
     on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
     splits = {"x_tr": on(x[tr]), "y_tr": on(y_noisy[tr]), "y_tr_true": on(y_true[tr]), "x_va": on(x[va]),
               "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test)}
-    record = {"setting": config.setting(cfg), "transition_matrix": T.round(6).tolist(),
+    record = {"dataset": cfg["dataset"], "setting": config.setting(cfg), "transition_matrix": T.round(6).tolist(),
               "realised_rate": float((y_noisy != y_true).mean()), "n_flipped": int((y_noisy != y_true).sum()),
-              "n_train_total": int(len(y_true))}
+              "n_train_total": int(len(y_true)), "classes": d.classes}
+    if d.superclass_of is not None:  # plot.py draws CIFAR-100's matrix within each superclass from these
+        record.update(superclass_of=d.superclass_of.tolist(), superclasses=d.superclasses)
     return splits, record
 
 
@@ -181,7 +190,7 @@ def run(cfg):
         save_json(os.path.join(out, "config.json"), cfg)
         save_json(os.path.join(out, "noise.json"), record)
     write_log(log_path, rows)
-    print(f"{out}: {cfg['arch']} on {device} ({cfg['precision_used']}), {len(S['x_tr'])} train / {len(S['x_va'])} "
+    print(f"{out}: {cfg['dataset']}, {cfg['arch']} on {device} ({cfg['precision_used']}), {len(S['x_tr'])} train / {len(S['x_va'])} "
           f"val / {len(S['x_te'])} test, realised noise rate {record['realised_rate']:.4f}")
 
     t_start = time.time() - wall0

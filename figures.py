@@ -1,0 +1,279 @@
+"""The figures of a results folder, one function per figure: plot.py finds the runs and calls these.
+
+Every function takes the runs of one data set, grouped {setting: {loss: [runs]}}, and `ds`, the
+data set it draws (its name, title and class names), so every figure names its data set. Only
+the image grid needs the data files (and torch); the rest read the logs alone.
+"""
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no screen
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+import numpy as np  # noqa: E402
+
+from noise import HUMAN_LABELS  # noqa: E402  (numpy only: no torch)
+
+REPORT_LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
+CURVE_SETTINGS = ["sym-0.5", "asym-0.25"]  # the report's Figures 3 and 4
+KIND_NAMES = {"sym": "symmetric", "asym": "asymmetric", "none": "no"}
+TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "mnist": "MNIST"}
+HUMAN_ORDER = [k for sets in HUMAN_LABELS.values() for k in sets]
+
+
+def setting_key(setting):
+    """Sort order: clean first, then symmetric, then asymmetric, each by rate, then the human label sets."""
+    kind, rate = setting.rsplit("-", 1)
+    if kind == "human":
+        return (3, HUMAN_ORDER.index(rate) if rate in HUMAN_ORDER else len(HUMAN_ORDER))
+    return ({"none": 0, "sym": 1, "asym": 2}.get(kind, 4), float(rate))
+
+
+def title_of(setting, dataset="cifar10"):
+    kind, rate = setting.rsplit("-", 1)
+    if kind == "human":
+        return f"human noise ({TITLES.get(dataset, dataset)}N {rate})"
+    return "no noise" if kind == "none" else f"{KIND_NAMES.get(kind, kind)} noise {float(rate):g}"
+
+
+def loss_order(name):
+    return (REPORT_LOSSES.index(name) if name in REPORT_LOSSES else len(REPORT_LOSSES), name)
+
+
+def loss_styles(losses):
+    """One colour (and, past 20 losses, line style) per loss for every figure: the report's six first."""
+    cmap = plt.get_cmap("tab10" if len(losses) <= 10 else "tab20")
+    return {name: {"color": cmap(i % cmap.N), "linestyle": ["-", "--", ":", "-."][i // cmap.N % 4]}
+            for i, name in enumerate(sorted(losses, key=loss_order))}
+
+
+def mean_std(values):
+    """Mean and sample standard deviation (0 for a single value), in %."""
+    v = np.asarray(values) * 100
+    return v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0
+
+
+def mean_curve(runs, column):
+    """Mean over seeds of one log column at each epoch, over the seeds that have reached it."""
+    n = max(len(r["log"][column]) for r in runs)
+    padded = np.full((len(runs), n), np.nan)  # [seeds, epochs]; a run in progress is NaN past its last epoch
+    for i, r in enumerate(runs):
+        padded[i, : len(r["log"][column])] = r["log"][column]
+    with np.errstate(all="ignore"):
+        return np.arange(1, n + 1), np.nanmean(padded, axis=0), len(runs)
+
+
+def accuracy_cells(by_setting, key):
+    """{(setting, loss): [test accuracy of each finished seed]} for result key test_acc_best/last."""
+    cells = {}
+    for setting, by_loss in by_setting.items():
+        for loss, runs in by_loss.items():
+            cells.setdefault((setting, loss), []).extend(r["result"][key] for r in runs if r["result"])
+    return cells
+
+
+def arch_of(runs):
+    return "/".join(sorted({r["config"].get("arch", "?") for r in runs if r["config"]})) or "?"
+
+
+def plain_log_labels(ax):
+    """Label a log y axis 0.8, 2 rather than 8 x 10^-1, with fewer minor labels the more decades it spans."""
+    lo, hi = ax.get_ylim()
+    decades = math.log10(hi / lo)
+    keep = range(1, 10) if decades < 1 else (2, 5) if decades < 2.5 else ()
+
+    def minor(v, _):
+        return f"{v:g}" if round(v / 10 ** math.floor(math.log10(v))) in keep else ""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
+def curves(by_setting, ds, colours, save):
+    """Validation loss and accuracy against epoch, one line per loss (report Figures 3 and 4; and human noise)."""
+    for setting in [s for s in by_setting if s in CURVE_SETTINGS or s.startswith("human-")]:
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+        for loss, runs in sorted(by_setting[setting].items()):
+            for ax, col in zip(axes, ["val_loss", "val_acc"]):
+                x, y, n = mean_curve(runs, col)
+                ax.plot(x, y * (100 if col == "val_acc" else 1), **colours[loss], marker=".",
+                        label=f"{loss}" + (f" (mean of {n})" if n > 1 else ""))
+        for ax in axes:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+        # Log scale: bounded losses (<= 1) and unbounded ones (CE, RCE) share the panel.
+        axes[0].set(xlabel="epoch", ylabel="validation loss (the run's own loss, log scale)", yscale="log",
+                    title="Validation loss")
+        plain_log_labels(axes[0])
+        axes[1].set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
+        axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        runs = sum(by_setting[setting].values(), [])
+        fig.suptitle(f"{ds['title']}: validation curves, {title_of(setting, ds['name'])}, {arch_of(runs)}")
+        save(fig, f"curves_{setting}")
+
+
+def accuracy_vs_rate(by_setting, ds, colours, save):
+    """Test accuracy against noise rate per loss, best-validation model and last epoch (Figures 5, 6)."""
+    for kind in ("sym", "asym"):
+        settings = sorted([s for s in by_setting if s.startswith(kind + "-") or s == "none-0.0"], key=setting_key)
+        if not any(s.startswith(kind) for s in settings):
+            continue
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+        for ax, key, name in zip(axes, ["test_acc_best", "test_acc_last"], ["best-validation model", "last epoch"]):
+            cells = accuracy_cells(by_setting, key)
+            for loss in colours:
+                pts = [(setting_key(s)[1], *mean_std(cells[s, loss])) for s in settings if cells.get((s, loss))]
+                if not pts:
+                    continue
+                x, m, sd = map(np.array, zip(*pts))
+                ax.plot(x, m, marker="o", **colours[loss], label=loss)
+                ax.fill_between(x, m - sd, m + sd, color=colours[loss]["color"], alpha=0.15, linewidth=0)
+            ax.set(xlabel="noise rate", title=f"Test accuracy, {name}")
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel("clean test accuracy (%)")
+        axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        fig.suptitle(f"{ds['title']}: test accuracy against {KIND_NAMES[kind]} noise rate "
+                     f"(mean, band ±1 std over seeds)")
+        save(fig, f"accuracy_vs_rate_{kind}")
+
+
+def normalisation(ds, save):
+    """The report's 1 - e^-x against the identity, and Ma et al.'s ratio normalisation of CE, at C classes."""
+    C = len(ds["classes"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    x = np.linspace(0, 5, 200)
+    axes[0].plot(x, 1 - np.exp(-x), label="1 − e^(−x) (the report's 'normalisation')")
+    axes[0].plot(x, x, "--", color="gray", label="identity")
+    axes[0].set(xlabel="x (a loss value, e.g. CE)", ylabel="normalised value", ylim=(0, 2),
+                title="The report: 1 − e^(−x) squashes the loss")
+    p = np.linspace(1e-4, 1 - 1e-4, 400)
+    rest = np.log((1 - p) / (C - 1))  # the other C - 1 classes share the remaining mass equally
+    axes[1].plot(p, np.log(p) / (np.log(p) + (C - 1) * rest), label="NCE = log p_y / Σ_k log p_k (Ma et al.)")
+    axes[1].plot(p, 1 - p, label="1 − e^(−CE) = 1 − p_y (the report's NCE, = MAE)")
+    axes[1].plot(p, -np.log(p) / np.log(1e4), ":", color="gray", label="CE / log 1e4 (for scale)")
+    axes[1].set(xlabel="p_y, the probability of the label", ylabel="loss", ylim=(0, 1.05),
+                title=f"As a function of p_y (C = {C}, rest uniform)")
+    for ax in axes:  # below the panels, where no curve runs
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+    fig.suptitle(f"Two definitions of a normalised cross-entropy ({ds['title']}'s {C} classes)")
+    save(fig, "normalisation")
+
+
+def annotate(ax, T, fontsize):
+    for i in range(T.shape[0]):
+        for j in range(T.shape[1]):
+            if T[i, j] >= 0.05:
+                ax.text(j, i, f"{T[i, j]:.0f}" if T[i, j] >= 1 else "<1", ha="center", va="center",
+                        fontsize=fontsize, color="white" if T[i, j] > 50 else "black")
+
+
+def transitions(by_setting, ds, save):
+    """The realised noise transition matrix of each noise setting (report Figure 2).
+
+    Up to 10 classes: annotated in %. More: a heat map without numbers, classes grouped by
+    superclass where those are known, and beside it the matrix within each superclass, annotated.
+    """
+    for setting in sorted(by_setting, key=setting_key):
+        noise = next((r["noise"] for rs in by_setting[setting].values() for r in rs if r["noise"]), None)
+        if noise is None or setting.startswith("none"):
+            continue
+        T = np.array(noise["transition_matrix"]) * 100
+        names = noise.get("classes") or ds["classes"]
+        rate = f"realised rate {noise['realised_rate'] * 100:.1f} % of all training labels"
+        if len(T) <= 10:
+            fig, ax = plt.subplots(figsize=(7.5, 6.5))
+            im = ax.imshow(T, cmap="Blues", vmin=0, vmax=100)
+            annotate(ax, T, 7)
+            ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+            ax.set_yticks(range(len(names)), names)
+            ax.set(xlabel="label given (noisy)", ylabel="true class")
+            fig.colorbar(im, ax=ax, label="% of the true class", fraction=0.046)
+            ax.set_title(f"{ds['title']}: realised transition matrix, {title_of(setting, ds['name'])}\n({rate})")
+        else:
+            fig = big_transition(T, names, noise.get("superclass_of"), noise.get("superclasses"))
+            fig.suptitle(f"{ds['title']}: realised transition matrix, {title_of(setting, ds['name'])} ({rate})")
+        save(fig, f"transition_{setting}")
+
+
+def big_transition(T, names, superclass_of, superclasses):
+    """A C x C matrix without numbers (grouped by superclass) and, if known, each superclass's block annotated."""
+    sup = None if superclass_of is None else np.asarray(superclass_of)
+    order = np.arange(len(T)) if sup is None else np.lexsort((np.arange(len(T)), sup))
+    fig = plt.figure(figsize=(24, 9.5) if sup is not None else (8.6, 8))
+    grid = fig.add_gridspec(4, 7 if sup is not None else 1, width_ratios=[4, 0.3] + [1] * 5 if sup is not None
+                            else None, wspace=0.5, hspace=0.75)
+    ax = fig.add_subplot(grid[:, 0])
+    im = ax.imshow(T[np.ix_(order, order)], cmap="Blues", vmin=0, vmax=100, interpolation="nearest")
+    fig.colorbar(im, ax=ax, label="% of the true class", fraction=0.046, pad=0.02)
+    if sup is not None:  # the superclasses' borders: asymmetric noise stays inside these squares
+        edges = np.flatnonzero(np.diff(sup[order])) + 0.5
+        for e in edges:
+            ax.axhline(e, color="0.85", linewidth=0.4)
+            ax.axvline(e, color="0.85", linewidth=0.4)
+    grouped = "classes grouped by superclass, 5 by 5" if sup is not None else "class index"
+    ax.set(xlabel=f"label given (noisy; {grouped})", ylabel=f"true class ({grouped})")
+    if sup is None:
+        return fig
+    for k, s in enumerate(np.unique(sup)):
+        members = np.flatnonzero(sup == s)
+        block = T[np.ix_(members, members)]
+        inside = block.sum(1).mean()  # % of the superclass's images whose label stays inside it
+        a = fig.add_subplot(grid[k // 5, 2 + k % 5])
+        a.imshow(block, cmap="Blues", vmin=0, vmax=100)
+        annotate(a, block, 6)
+        short = [names[i][:9] for i in members]
+        a.set_xticks(range(len(members)), short, rotation=60, ha="right", fontsize=5.5)
+        a.set_yticks(range(len(members)), short, fontsize=5.5)
+        a.set_title(f"{superclasses[s] if superclasses else s}\n{inside:.0f} % stay inside", fontsize=7)
+    return fig
+
+
+def memorisation(by_setting, setting, ds, colours, save):
+    """On the flipped training samples: predicted as their noisy label, and as their true label."""
+    if not any("train_flipped_as_noisy" in r["log"] for rs in by_setting.get(setting, {}).values() for r in rs):
+        print(f"no memorisation figure for {ds['name']}: no run at {setting} logged the flipped-sample columns")
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    for loss, runs in sorted(by_setting[setting].items()):
+        if "train_flipped_as_noisy" not in runs[0]["log"]:
+            continue  # a run from before these columns were logged
+        for ax, col in zip(axes, ["train_flipped_as_noisy", "train_flipped_as_true"]):
+            x, y, _ = mean_curve(runs, col)
+            ax.plot(x, y * 100, **colours[loss], marker=".", label=loss)
+    axes[0].set(xlabel="epoch", ylabel="% of the flipped training samples",
+                title="Predicted as their noisy label (memorised)")
+    axes[1].set(xlabel="epoch", title="Predicted as their true label (corrected)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    fig.suptitle(f"{ds['title']}: memorisation of the noisy labels, {title_of(setting, ds['name'])} "
+                 f"(from the training steps' own logits)")
+    save(fig, f"memorisation_{setting}")
+
+
+def image_grid(data_dir, setting, seed, ds, save, n=24):
+    """Real training images with their clean -> noisy labels (the report's Figure 1)."""
+    import data  # imports torch: only this figure needs it
+    import noise
+
+    d = data.load(ds["name"], data_dir, fetch=False)  # plot.py never downloads
+    kind, rate = setting.rsplit("-", 1)
+    flip_to = noise.asym_map(ds["name"], d.superclass_of) if kind == "asym" else None
+    noisy, _ = noise.make_noisy_labels(d.y_train, kind, float(rate), seed, len(d.classes), flip_to)
+    y, names = d.y_train, d.classes
+    rng = np.random.default_rng(0)
+    flipped, kept = np.flatnonzero(noisy != y), np.flatnonzero(noisy == y)
+    k = min(len(flipped), 2 * n // 3)
+    pick = np.concatenate([rng.choice(flipped, k, replace=False), rng.choice(kept, n - k, replace=False)])
+    fig, axes = plt.subplots(3, n // 3, figsize=(n // 3 * 1.5, 3 * 1.75))
+    for ax, i in zip(axes.flat, rng.permutation(pick)):
+        img = d.x_train[i].transpose(1, 2, 0)  # [C, H, W] -> [H, W, C]
+        ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray" if img.shape[2] == 1 else None)
+        wrong = noisy[i] != y[i]
+        ax.set_title(f"{names[y[i]]}\n→ {names[noisy[i]]}" if wrong else f"{names[y[i]]}\n(kept)",
+                     fontsize=8, color="crimson" if wrong else "darkgreen")
+        ax.axis("off")
+    fig.suptitle(f"{ds['title']}: training images with their true → noisy labels, {title_of(setting, ds['name'])} "
+                 f"(seed {seed})")
+    save(fig, f"images_{setting}")
