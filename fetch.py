@@ -15,6 +15,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import zipfile
 
@@ -49,6 +50,22 @@ def _fetch(url, path):
         raise http.client.IncompleteRead(b"", total - got)
 
 
+def _fetch_retrying(url, part, tries, backoff):
+    """_fetch with `tries` attempts; None once it worked, else why it did not."""
+    for attempt in range(1, tries + 1):
+        try:
+            _fetch(url, part)
+            return None
+        # URLError, HTTPError, timeouts and resets are OSErrors; a cut-off body is IncompleteRead.
+        except (OSError, http.client.HTTPException) as e:
+            if isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500:
+                return f"{url} answered {e.code} ({e.reason})"  # not there: asking again will not change that
+            if attempt == tries:
+                return f"download of {url} failed after {tries} tries ({e}); check the network"
+            print(f"download failed ({e}); retrying in {backoff ** attempt:.0f} s", file=sys.stderr)
+            time.sleep(backoff ** attempt)
+
+
 def download(urls, dest, expected, algo="md5", tries=3, backoff=2.0):
     """Fetch dest from the first of urls (mirrors, in order) that serves bytes whose checksum is `expected`.
 
@@ -58,29 +75,19 @@ def download(urls, dest, expected, algo="md5", tries=3, backoff=2.0):
     urls = [urls] if isinstance(urls, str) else list(urls)
     fd, part = tempfile.mkstemp(prefix=os.path.basename(dest) + ".", suffix=".part", dir=os.path.dirname(dest) or ".")
     os.close(fd)
-    why = ""
     try:
         for url in urls:
-            for attempt in range(1, tries + 1):
-                try:
-                    _fetch(url, part)
-                    break
-                # URLError, HTTPError, timeouts and resets are OSErrors; a cut-off body is IncompleteRead.
-                except (OSError, http.client.HTTPException) as e:
-                    why = f"download of {url} failed after {tries} tries ({e})"
-                    if attempt < tries:
-                        print(f"download failed ({e}); retrying in {backoff ** attempt:.0f} s", file=sys.stderr)
-                        time.sleep(backoff ** attempt)
-            else:
-                continue  # every try failed: the next mirror
-            got = checksum(part, algo)
-            if got == expected:
-                os.replace(part, dest)
-                return
-            why = f"downloaded {url} has {algo} {got}, expected {expected}; the file was removed"
+            why = _fetch_retrying(url, part, tries, backoff)
+            if why is None:
+                got = checksum(part, algo)
+                if got == expected:
+                    os.replace(part, dest)
+                    return
+                why = f"downloaded {url} has {algo} {got}, expected {expected}; the file was removed"
+            if url != urls[-1]:
+                print(f"{why}; trying the next mirror", file=sys.stderr)
         where = os.path.dirname(dest) or "."
-        fix = "check the network, " if "tries" in why else ""
-        raise DataError(f"{why}; {fix}run again, or put {os.path.basename(dest)} into {where} by hand")
+        raise DataError(f"{why}; run again, or put {os.path.basename(dest)} into {where} by hand")
     finally:
         if os.path.exists(part):
             os.remove(part)

@@ -198,7 +198,9 @@ def test_mnist_downloads_missing_files_falling_back_to_the_second_mirror(tmp_pat
     assert sorted(os.listdir(root)) == sorted(files)  # no .part left
     assert "/a/train-labels-idx1-ubyte.gz" not in state["asked"]  # a file found in place is not fetched
     assert "/b/train-images-idx3-ubyte.gz" not in state["asked"]  # the first mirror served it
-    assert state["asked"].count("/a/t10k-images-idx3-ubyte.gz") == 3  # a 404 is retried, then the next mirror
+    assert state["asked"].count("/a/t10k-images-idx3-ubyte.gz") == 1  # a 404 is not asked again: the next mirror
+    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte.gz answered 404"):
+        fetch.download(spec.sources[2].urls[:1], str(tmp_path / "x.gz"), spec.sources[2].checksum)
 
 
 def test_mnist_asym_map_with_exact_counts():

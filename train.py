@@ -153,7 +153,8 @@ def run(cfg):
         except Exception as e:  # truncated or not a checkpoint: say so rather than print a traceback
             raise ValueError(f"cannot read {last_path} ({type(e).__name__}); delete it (and best.pt) to start "
                              f"this run again from epoch 1") from None
-        was = {"precision_used": "fp32", **ck["config"]}  # checkpoints from before --precision ran in fp32
+        # Checkpoints from before --precision ran in fp32, those from before --dataset on CIFAR-10.
+        was = {"precision_used": "fp32", "dataset": "cifar10", **ck["config"]}
         changed = sorted(k for k in set(cfg) | set(was) if k not in config.RESUME_FREE and cfg.get(k) != was.get(k))
         if changed and not cfg["force"]:
             raise ValueError(f"--resume with a different setting ({', '.join(changed)}); repeat the original "
