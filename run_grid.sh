@@ -2,7 +2,8 @@
 # The whole study in one command: every (noise setting, loss, seed) of the grid through train.py,
 # up to GPUS x JOBS_PER_GPU at once, finished runs skipped and interrupted ones resumed, then plot.py.
 # Each part is an environment variable or the flag beside it (bash run_grid.sh --help lists them).
-# Under Slurm with SLURM_ARRAY_TASK_ID set, only that grid point runs (index as --list numbers it).
+# --submit hands the unfinished points to Slurm as one array job, plus a job that runs plot.py after it;
+# each array task (SLURM_ARRAY_TASK_ID set) runs only its grid point (index as --list numbers it).
 set -uo pipefail
 if [ "${BASH_VERSINFO[0]}" -lt 4 ] || { [ "${BASH_VERSINFO[0]}" -eq 4 ] && [ "${BASH_VERSINFO[1]}" -lt 4 ]; }; then
     echo "error: run_grid.sh needs bash 4.4 or newer (this is $BASH_VERSION)" >&2; exit 2
@@ -20,12 +21,17 @@ EXTRA=${EXTRA-}                 # passed to every train.py, split on whitespace
 GPUS=${GPUS-}                   # empty: every visible GPU
 JOBS_PER_GPU=${JOBS_PER_GPU-1}
 PYTHON=${PYTHON-python}
+SUBMIT=${SUBMIT-}               # 1: as --submit
+MAX_PARALLEL=${MAX_PARALLEL-}   # --submit: at most this many array tasks at once; empty: no cap
+SBATCH_ARGS=${SBATCH_ARGS-}     # --submit: more sbatch options, e.g. "--partition gpu --gres=gpu:1 --time=2:00:00"
 MODE=run
+FORCE=
 
 usage() {
     cat <<EOF
-usage: bash run_grid.sh [--dry-run | --list] [--dataset D] [--losses L] [--seeds S] [--sym-rates R] [--asym-rates R]
-                        [--human H] [--epochs E] [--results DIR] [--extra ARGS] [--gpus N] [--jobs-per-gpu J]
+usage: bash run_grid.sh [--dry-run | --list | --submit [--force]] [--dataset D] [--losses L] [--seeds S]
+                        [--sym-rates R] [--asym-rates R] [--human H] [--epochs E] [--results DIR] [--extra ARGS]
+                        [--gpus N] [--jobs-per-gpu J] [--max-parallel N] [--sbatch-args ARGS]
 
 Runs train.py over every noise setting x loss x seed, skipping runs whose result.json exists and
 resuming runs with a last.pt, then calls plot.py on the results. Each flag can also be given as the
@@ -45,6 +51,11 @@ environment variable in capitals (LOSSES, SEEDS, ...); a flag wins over its vari
   --jobs-per-gpu  runs at once on each GPU (default: 1)
   --dry-run       print the train.py commands and exit
   --list          print the numbered grid with each point's state and exit
+  --submit        submit the unfinished points to Slurm as one array job and a job that runs plot.py
+                  after it, then exit (also SUBMIT=1); refused while an array of the same RESULTS is
+                  queued or running, unless --force
+  --max-parallel  with --submit: array tasks at once (default: no cap)
+  --sbatch-args   with --submit: more sbatch options, e.g. "--partition gpu --gres=gpu:1" (default: none)
 EOF
 }
 
@@ -54,8 +65,11 @@ while [ $# -gt 0 ]; do
     case $1 in
         --dry-run) MODE=dry ;;
         --list) MODE=list ;;
+        --submit) SUBMIT=1 ;;
+        --force) FORCE=1 ;;
         -h|--help) usage; exit 0 ;;
-        --dataset|--losses|--seeds|--sym-rates|--asym-rates|--human|--epochs|--results|--extra|--gpus|--jobs-per-gpu)
+        --dataset|--losses|--seeds|--sym-rates|--asym-rates|--human|--epochs|--results|--extra|--gpus|--jobs-per-gpu|\
+        --max-parallel|--sbatch-args)
             [ $# -ge 2 ] || die "$1 needs a value; see bash run_grid.sh --help"
             var=${1#--}; var=${var//-/_}; printf -v "${var^^}" '%s' "$2"; shift ;;
         *) die "unknown option '$1'; see bash run_grid.sh --help" ;;
@@ -132,6 +146,63 @@ if [ "$MODE" = dry ]; then
     exit 0
 fi
 
+prefetch() {  # runs started together on a fresh --data-dir would each download it: fetch it once, first
+    local key data_dir dataset
+    for key in "${!data_dirs[@]}"; do
+        IFS=$'\t' read -r data_dir dataset <<< "$key"
+        "$PYTHON" "$here/data.py" --dataset "$dataset" --data-dir "$data_dir" ${data_dirs[$key]} || exit 2
+    done
+}
+
+ranges() {  # 0 1 2 5 7 8 -> 0-2,5,7-8
+    local out="" start=$1 prev=$1 i
+    for i in "${@:2}" ""; do
+        if [ -n "$i" ] && [ "$i" -eq $((prev + 1)) ]; then prev=$i; continue; fi
+        out+="${out:+,}$start$([ "$prev" -gt "$start" ] && echo "-$prev")"
+        start=$i prev=$i
+    done
+    echo "$out"
+}
+
+submit() {  # the unfinished points as one Slurm array, and a job that runs plot.py when the array has ended
+    command -v sbatch > /dev/null || die "--submit needs Slurm's sbatch on the PATH, and there is none here; run it on the cluster's login node, or drop --submit to run the grid on this machine"
+    [[ -z $MAX_PARALLEL || $MAX_PARALLEL =~ ^[1-9][0-9]*$ ]] || die "MAX_PARALLEL must be a whole number >= 1, got '$MAX_PARALLEL'"
+    mkdir -p "$RESULTS/slurm" && [ -w "$RESULTS/slurm" ] || die "cannot write into RESULTS=$RESULTS; choose a writable folder"
+    # The grid is known to Slurm by its results folder: two arrays writing one folder would run points twice.
+    local abs name queued todo=() i array collect
+    abs=$(cd "$RESULTS" && pwd)
+    name="grid-$(basename "$abs")-$(printf '%s' "$abs" | cksum | cut -d' ' -f1)"
+    queued=$(squeue -h --name="$name" -o %F 2> /dev/null | sort -u | paste -sd, -)
+    [ -n "$queued" ] && [ -z "$FORCE" ] && die "an array of this grid (RESULTS=$RESULTS) is still queued or running: job $queued; wait for it (squeue -j $queued), cancel it (scancel $queued), or add --force to submit anyway"
+    for i in "${!dirs[@]}"; do [ "$(state "${dirs[$i]}")" = done ] || todo+=("$i"); done
+    if [ ${#todo[@]} -eq 0 ]; then
+        echo "nothing to submit: all $n points of the grid are finished in $RESULTS"; exit 0
+    fi
+    prefetch
+    # The tasks see this grid through the environment (sbatch passes it on): the flags given here too.
+    # SUBMIT is emptied, or every task would submit the grid again.
+    export DATASET LOSSES SEEDS SYM_RATES ASYM_RATES HUMAN EPOCHS RESULTS EXTRA PYTHON SUBMIT=
+    read -ra args <<< "$SBATCH_ARGS"
+    array=$(sbatch --parsable --job-name="$name" --array="$(ranges "${todo[@]}")${MAX_PARALLEL:+%$MAX_PARALLEL}" \
+            --output="$abs/slurm/%A_%a.log" "${args[@]}" --wrap "bash '$here/run_grid.sh'") ||
+        die "sbatch refused the array (its message is above); nothing was submitted"
+    array=${array%%;*}
+    local plain=()  # the collect job needs no GPU: SBATCH_ARGS without its GPU requests
+    for i in "${args[@]}"; do [[ $i == --gres* || $i == --gpus* || $i == -G* ]] || plain+=("$i"); done
+    collect=$(sbatch --parsable --job-name="$name-collect" --dependency="afterany:$array" \
+              --output="$abs/slurm/collect-%j.log" "${plain[@]}" --wrap "'$PYTHON' '$here/plot.py' '$abs'") ||
+        die "sbatch refused the collect job (above); the array $array is submitted: run python plot.py $RESULTS when it ends"
+    collect=${collect%%;*}
+    echo "submitted array job $array: ${#todo[@]} of $n points ($(ranges "${todo[@]}")), $((n - ${#todo[@]})) skipped (already finished)${MAX_PARALLEL:+, at most $MAX_PARALLEL at once}"
+    echo "submitted collect job $collect: python plot.py $RESULTS once the array has ended"
+    echo "logs: $abs/slurm/${array}_<index>.log per task, and each run's train.log"
+    echo "watch: squeue -j $array,$collect   (after: sacct -j $array)   cancel: scancel $array $collect"
+    echo "submit again after a failure or a cancel: only what is still missing is submitted"
+    exit 0
+}
+
+[ -n "$SUBMIT" ] && submit
+
 declare -A pid_point pid_slot
 declare -a free_slots
 done_n=0 skipped=0 failed=()
@@ -192,7 +263,9 @@ if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
     command_of "$i"
     mkdir -p "${dirs[$i]}"
     echo "== $(date '+%F %T') ${cmd[*]}" >> "${dirs[$i]}/train.log"
-    # Slurm has already set CUDA_VISIBLE_DEVICES for this task.
+    # Slurm sets CUDA_VISIBLE_DEVICES to the GPUs it gave the task; a task given none must not take
+    # a GPU it was not given, so it runs on the CPU.
+    [ -n "${SLURM_JOB_ID:-}" ] && [ -z "${CUDA_VISIBLE_DEVICES+set}" ] && export CUDA_VISIBLE_DEVICES=""
     "${cmd[@]}" >> "${dirs[$i]}/train.log" 2>&1 || { echo "grid point $i failed: ${dirs[$i]}/train.log"; exit 1; }
     echo "grid point $i done: ${dirs[$i]}"
     exit 0
@@ -212,15 +285,9 @@ else
 fi
 
 mkdir -p "$RESULTS" && [ -w "$RESULTS" ] || die "cannot write into RESULTS=$RESULTS; choose a writable folder"
-# Runs started together on a fresh --data-dir would each download it: fetch it once, first.
-todo=0
-for d in "${dirs[@]}"; do [ "$(state "$d")" = done ] || todo=$((todo + 1)); done
-if [ $todo -gt 0 ]; then
-    for key in "${!data_dirs[@]}"; do
-        IFS=$'\t' read -r data_dir dataset <<< "$key"
-        "$PYTHON" "$here/data.py" --dataset "$dataset" --data-dir "$data_dir" ${data_dirs[$key]} || exit 2
-    done
-fi
+todo=()
+for i in "${!dirs[@]}"; do [ "$(state "${dirs[$i]}")" = done ] || todo+=("$i"); done
+[ ${#todo[@]} -gt 0 ] && prefetch
 
 trap stop INT TERM
 echo "grid: $n runs into $RESULTS, ${#free_slots[@]} at a time ($([ "$GPUS" -eq 0 ] && echo "CPU" ||
