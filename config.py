@@ -113,7 +113,7 @@ def parse_args(argv=None):
     a("--momentum", type=float, help="SGD momentum (" + preset_help("momentum") + ")")
     a("--scheduler", choices=["cosine", "none"], help="lr schedule over the epochs (" + preset_help("scheduler") + ")")
     a("--augment", action=argparse.BooleanOptionalAction,
-      help="random crop (4-pixel padding) and horizontal flip (" + preset_help("augment") + ")")
+      help="random crop (4-pixel padding) and horizontal flip, no flip on mnist (" + preset_help("augment") + ")")
     a("--grad-clip", type=float, help="clip the gradient norm to this, 0 for off (" + preset_help("grad_clip") + ")")
     a("--seed", type=int, default=42, help="seed of the noise, the split, the model and the data order (default: 42)")
     add_compute_flags(p)
@@ -165,6 +165,11 @@ def resolve(cfg):
 
 def check(cfg):
     """Raise ValueError, naming the flag, for values argparse cannot check."""
+    old = legacy_dir(cfg)
+    if old:
+        raise ValueError(f"{old} holds this run from before runs were kept per data set; move it to its new "
+                         f"place first (mkdir -p {os.path.dirname(run_dir(cfg))} && mv {old} {run_dir(cfg)}), "
+                         f"then run again")
     if cfg["rate"] is not None and not 0.0 <= cfg["rate"] <= 1.0:
         raise ValueError(f"--rate must be in [0, 1], got {cfg['rate']}")
     if not 0.0 < cfg["val_fraction"] < 1.0:
@@ -196,6 +201,14 @@ def setting(cfg):
 def run_dir(cfg):
     """OUT/<dataset>/<setting>/<loss>/seed<seed>: runs of different data sets never share a folder."""
     return os.path.join(cfg["out"], cfg["dataset"], setting(cfg), cfg["loss"], f"seed{cfg['seed']}")
+
+
+def legacy_dir(cfg):
+    """The folder a CIFAR-10 run had before --dataset (OUT/<setting>/<loss>/seed<seed>), if it holds this run
+    and the run has not been moved to run_dir(cfg): resuming or skipping it must not start it again."""
+    old = os.path.join(cfg["out"], setting(cfg), cfg["loss"], f"seed{cfg['seed']}")
+    started = lambda d: any(os.path.exists(os.path.join(d, f)) for f in ("last.pt", "result.json"))  # noqa: E731
+    return old if cfg["dataset"] == "cifar10" and started(old) and not os.path.exists(run_dir(cfg)) else None
 
 
 def main(lines):

@@ -47,7 +47,8 @@ class Spec:
     sources: tuple  # what is downloaded
     folder: str = ""  # the folder the archive holds; "" where the files are used as they are
     human: Source = None  # CIFAR-N label file, if the data set has one
-    human_keys: tuple = ()
+    human_keys: tuple = ()  # what it must hold
+    human_extra: tuple = ()  # what it may hold besides, read and checked when there
 
 
 TORONTO = "https://www.cs.toronto.edu/~kriz/"
@@ -72,7 +73,7 @@ DATASETS = {s.name: s for s in [
          "cifar-100-python",
          Source("CIFAR-100_human.pt", (CIFARN + "CIFAR-100_human.pt",),
                 "bd2d80409754d420292d622e15e25248ba21e37d27429efac49c8da723f44394", "sha256"),
-         ("clean_label", "noisy_label", "clean_coarse_label", "noisy_coarse_label")),
+         ("clean_label", "noisy_label"), ("clean_coarse_label", "noisy_coarse_label")),
     Spec("mnist", "MNIST", 10, (1, 28, 28), (0.1307,), (0.3081,), False,
          tuple(Source(f, tuple(m + f for m in MNIST_MIRRORS), md5) for f, md5 in MNIST_FILES.items())),
 ]}
@@ -116,13 +117,16 @@ def locate(spec, data_dir, fetch=True):
     return folder
 
 
-def read_pickle(path, what, keys, fix):
-    """A dict with `keys` from a pickle read by fetch.unpickle; every failure is a DataError naming `what`."""
+def read_pickle(path, what, keys, fix, optional=()):
+    """A dict with `keys` (and those of `optional` it has) from a pickle read by fetch.unpickle.
+
+    Every failure is a DataError naming `what`.
+    """
     if not os.path.isfile(path):
         raise DataError(f"missing {what} file {path}; {fix}")
     try:
         d = unpickle(path)
-        return {k: d[k] for k in keys}
+        return {k: d[k] for k in keys + tuple(k for k in optional if k in d)}
     except Exception as e:  # truncated, not a pickle, a refused global, or a key missing
         raise DataError(f"cannot read {path} as {what} ({type(e).__name__}: {e}); {fix}") from None
 
@@ -233,10 +237,10 @@ def load(dataset, data_dir, fetch=True):
     return read_cifar10(folder) if spec.name == "cifar10" else read_cifar100(folder)
 
 
-def read_human(path, keys):
+def read_human(path, keys, optional=()):
     """A CIFAR-N label file -> {key: int64 array}, read without running pickled code; a tensor in it is refused."""
     fix = f"delete {path} so it is downloaded again, or put the official {os.path.basename(path)} there"
-    d = read_pickle(path, "CIFAR-N labels", keys, fix)
+    d = read_pickle(path, "CIFAR-N labels", keys, fix, optional)
     table = {k: np.asarray(v) for k, v in d.items()}  # CIFAR-100N's coarse labels are plain lists
     for k, v in table.items():
         if v.ndim != 1 or not np.issubdtype(v.dtype, np.integer) or len(v) != len(table[keys[0]]):
@@ -260,7 +264,7 @@ def load_human(dataset, data_dir, fetch=True):
             raise DataError(f"no {spec.human.file} in {data_dir}; run train.py --dataset {spec.name} --noise human "
                             f"once to download it")
         download_into(data_dir, spec.human.urls, path, spec.human.checksum, spec.human.algo)
-    return read_human(path, spec.human_keys)
+    return read_human(path, spec.human_keys, spec.human_extra)
 
 
 def stratified_split(labels, val_fraction, seed, num_classes=None):

@@ -58,7 +58,7 @@ def _fetch_retrying(url, part, tries, backoff):
             return None
         # URLError, HTTPError, timeouts and resets are OSErrors; a cut-off body is IncompleteRead.
         except (OSError, http.client.HTTPException) as e:
-            if isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500:
+            if isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500 and e.code not in (408, 429):
                 return f"{url} answered {e.code} ({e.reason})"  # not there: asking again will not change that
             if attempt == tries:
                 return f"download of {url} failed after {tries} tries ({e}); check the network"
@@ -75,6 +75,7 @@ def download(urls, dest, expected, algo="md5", tries=3, backoff=2.0):
     urls = [urls] if isinstance(urls, str) else list(urls)
     fd, part = tempfile.mkstemp(prefix=os.path.basename(dest) + ".", suffix=".part", dir=os.path.dirname(dest) or ".")
     os.close(fd)
+    whys = []
     try:
         for url in urls:
             why = _fetch_retrying(url, part, tries, backoff)
@@ -84,10 +85,11 @@ def download(urls, dest, expected, algo="md5", tries=3, backoff=2.0):
                     os.replace(part, dest)
                     return
                 why = f"downloaded {url} has {algo} {got}, expected {expected}; the file was removed"
+            whys.append(why)
             if url != urls[-1]:
                 print(f"{why}; trying the next mirror", file=sys.stderr)
         where = os.path.dirname(dest) or "."
-        raise DataError(f"{why}; run again, or put {os.path.basename(dest)} into {where} by hand")
+        raise DataError(f"{'; '.join(whys)}; run again, or put {os.path.basename(dest)} into {where} by hand")
     finally:
         if os.path.exists(part):
             os.remove(part)

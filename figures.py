@@ -200,8 +200,9 @@ def big_transition(T, names, superclass_of, superclasses):
     sup = None if superclass_of is None else np.asarray(superclass_of)
     order = np.arange(len(T)) if sup is None else np.lexsort((np.arange(len(T)), sup))
     fig = plt.figure(figsize=(24, 9.5) if sup is not None else (8.6, 8))
-    grid = fig.add_gridspec(4, 7 if sup is not None else 1, width_ratios=[4, 0.3] + [1] * 5 if sup is not None
-                            else None, wspace=0.5, hspace=0.75)
+    rows = -(-len([s for s in np.unique(sup) if s >= 0]) // 5) if sup is not None else 1  # 5 panels a row
+    grid = fig.add_gridspec(max(rows, 1), 7 if sup is not None else 1, width_ratios=[4, 0.3] + [1] * 5
+                            if sup is not None else None, wspace=0.5, hspace=0.75)
     ax = fig.add_subplot(grid[:, 0])
     im = ax.imshow(T[np.ix_(order, order)], cmap="Blues", vmin=0, vmax=100, interpolation="nearest")
     fig.colorbar(im, ax=ax, label="% of the true class", fraction=0.046, pad=0.02)
@@ -214,10 +215,11 @@ def big_transition(T, names, superclass_of, superclasses):
     ax.set(xlabel=f"label given (noisy; {grouped})", ylabel=f"true class ({grouped})")
     if sup is None:
         return fig
-    for k, s in enumerate(np.unique(sup)):
+    for k, s in enumerate(s for s in np.unique(sup) if s >= 0):  # -1: a class no image showed the superclass of
         members = np.flatnonzero(sup == s)
         block = T[np.ix_(members, members)]
-        inside = block.sum(1).mean()  # % of the superclass's images whose label stays inside it
+        seen = T[members].sum(1) > 0  # rows of classes with training images
+        inside = block.sum(1)[seen].mean() if seen.any() else float("nan")  # % whose label stays inside
         a = fig.add_subplot(grid[k // 5, 2 + k % 5])
         a.imshow(block, cmap="Blues", vmin=0, vmax=100)
         annotate(a, block, 6)

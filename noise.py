@@ -35,7 +35,8 @@ def superclass_cycle(superclass_of):
     if (sup < 0).any():
         missing = np.flatnonzero(sup < 0)
         raise ValueError(f"the superclass of class {missing[0]} is unknown (no image of it carries a coarse label); "
-                         f"asymmetric CIFAR-100 noise needs every class's superclass")
+                         f"asymmetric CIFAR-100 noise needs every class's superclass: use a copy of CIFAR-100 "
+                         f"with an image of every class, or --noise sym")
     flip_to = {}
     for s in np.unique(sup):
         members = np.flatnonzero(sup == s)
@@ -104,7 +105,7 @@ def make_noisy_labels(labels, kind, rate, seed, num_classes=10, flip_to=None):
     return noisy, transition_matrix(clean, noisy, num_classes)
 
 
-def human_noisy_labels(table, which, clean, dataset="cifar10", num_classes=10):
+def human_noisy_labels(table, which, clean, num_classes=10, dataset="cifar10"):
     """Return (noisy_labels, transition_matrix) from a CIFAR-N table for the training labels `clean`.
 
     table: {key: int array} as read from CIFAR-10_human.pt or CIFAR-100_human.pt; which: a key of

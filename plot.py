@@ -66,10 +66,17 @@ def find_runs(root):
             continue  # a run that has not finished its first epoch
         cfg = read_json(os.path.join(dirpath, "config.json")) or {}
         runs.append({"dataset": cfg.get("dataset", "cifar10"),  # runs from before --dataset are CIFAR-10's
+                     "legacy": len(parts) == 3 and "dataset" not in cfg,
                      "setting": parts[-3], "loss": parts[-2], "seed": parts[-1][4:], "log": log, "dir": dirpath,
                      "result": read_json(os.path.join(dirpath, "result.json")), "config": cfg,
                      "noise": read_json(os.path.join(dirpath, "noise.json"))})
-    return runs
+    # A run from before --dataset that was copied, not moved, to OUT/cifar10/ is one run, not two seeds.
+    key = lambda r: (r["dataset"], r["setting"], r["loss"], r["seed"])  # noqa: E731
+    moved = {key(r) for r in runs if not r["legacy"]}
+    twice = [r for r in runs if r["legacy"] and key(r) in moved]
+    if twice:
+        print(f"note: {len(twice)} run(s) found in both layouts, counted once: e.g. {twice[0]['dir']}", file=sys.stderr)
+    return [r for r in runs if not any(r is t for t in twice)]
 
 
 def write_atomic(path, write):
@@ -153,7 +160,7 @@ def draw(by_setting, ds, colours, args, formats, out):
 
         try:
             F.image_grid(args.data_dir, mem, int(grid_runs[0]["seed"]), ds, save)
-        except data.DataError as e:
+        except (data.DataError, ValueError) as e:
             sys.exit(f"error: no image grid: {e}")
     tables(by_setting, ds, seeds_asked, out)
 

@@ -165,32 +165,51 @@ ranges() {  # 0 1 2 5 7 8 -> 0-2,5,7-8
 }
 
 submit() {  # the unfinished points as one Slurm array, and a job that runs plot.py when the array has ended
-    command -v sbatch > /dev/null || die "--submit needs Slurm's sbatch on the PATH, and there is none here; run it on the cluster's login node, or drop --submit to run the grid on this machine"
+    command -v sbatch > /dev/null && command -v squeue > /dev/null || die "--submit needs Slurm's sbatch and squeue on the PATH, and there are none here; run it on the cluster's login node, or drop --submit to run the grid on this machine"
     [[ -z $MAX_PARALLEL || $MAX_PARALLEL =~ ^[1-9][0-9]*$ ]] || die "MAX_PARALLEL must be a whole number >= 1, got '$MAX_PARALLEL'"
     mkdir -p "$RESULTS/slurm" && [ -w "$RESULTS/slurm" ] || die "cannot write into RESULTS=$RESULTS; choose a writable folder"
     # The grid is known to Slurm by its results folder: two arrays writing one folder would run points twice.
-    local abs name queued todo=() i array collect
-    abs=$(cd "$RESULTS" && pwd)
+    local abs name queued todo=() i array collect wrap args plain=()
+    read -ra args <<< "$SBATCH_ARGS"
+    for i in "${args[@]}"; do
+        case $i in
+            --array*|-a|--job-name*|-J|--output*|-o|--error*|-e|--wrap*|--dependency*|-d|--export*|--chdir*|-D)
+                die "SBATCH_ARGS may not hold $i: --submit sets it (the array, its name, logs, environment and folder)" ;;
+        esac
+    done
+    abs=$(CDPATH='' cd -- "$RESULTS" && pwd -P)
     name="grid-$(basename "$abs")-$(printf '%s' "$abs" | cksum | cut -d' ' -f1)"
-    queued=$(squeue -h --name="$name" -o %F 2> /dev/null | sort -u | paste -sd, -)
+    queued=$(squeue -h --name="$name" -o %F) || [ -n "$FORCE" ] ||
+        die "cannot ask squeue whether this grid is already queued (its message is above); try again, or add --force"
+    queued=$(sort -u <<< "$queued" | paste -sd, -)
     [ -n "$queued" ] && [ -z "$FORCE" ] && die "an array of this grid (RESULTS=$RESULTS) is still queued or running: job $queued; wait for it (squeue -j $queued), cancel it (scancel $queued), or add --force to submit anyway"
     for i in "${!dirs[@]}"; do [ "$(state "${dirs[$i]}")" = done ] || todo+=("$i"); done
     if [ ${#todo[@]} -eq 0 ]; then
         echo "nothing to submit: all $n points of the grid are finished in $RESULTS"; exit 0
     fi
     prefetch
-    # The tasks see this grid through the environment (sbatch passes it on): the flags given here too.
-    # SUBMIT is emptied, or every task would submit the grid again.
-    export DATASET LOSSES SEEDS SYM_RATES ASYM_RATES HUMAN EPOCHS RESULTS EXTRA PYTHON SUBMIT=
-    read -ra args <<< "$SBATCH_ARGS"
-    array=$(sbatch --parsable --job-name="$name" --array="$(ranges "${todo[@]}")${MAX_PARALLEL:+%$MAX_PARALLEL}" \
-            --output="$abs/slurm/%A_%a.log" "${args[@]}" --wrap "bash '$here/run_grid.sh'") ||
-        die "sbatch refused the array (its message is above); nothing was submitted"
+    # Each task is given the whole grid on its command line, in this folder, so it runs the same grid
+    # whatever environment the cluster passes on; the GPUs it may use are the ones Slurm gives it.
+    wrap=$(printf 'cd %q && SUBMIT= PYTHON=%q bash %q' "$PWD" "$PYTHON" "$here/run_grid.sh")
+    for i in dataset losses seeds sym-rates asym-rates human epochs results extra; do
+        local var=${i//-/_}
+        var=${var^^}
+        wrap+=$(printf ' --%s %q' "$i" "${!var}")
+    done
+    array=$(env -u CUDA_VISIBLE_DEVICES sbatch --parsable --job-name="$name" \
+            --array="$(ranges "${todo[@]}")${MAX_PARALLEL:+%$MAX_PARALLEL}" --output="$abs/slurm/%A_%a.log" \
+            "${args[@]}" --wrap "$wrap") || die "sbatch refused the array (its message is above); nothing was submitted"
     array=${array%%;*}
-    local plain=()  # the collect job needs no GPU: SBATCH_ARGS without its GPU requests
-    for i in "${args[@]}"; do [[ $i == --gres* || $i == --gpus* || $i == -G* ]] || plain+=("$i"); done
+    for ((i = 0; i < ${#args[@]}; i++)); do  # the collect job needs no GPU: SBATCH_ARGS less its GPU requests
+        case ${args[$i]} in
+            --gres|--gpus|--gpus-per-*|-G) i=$((i + 1)) ;;  # the request's value is the next word
+            --gres=*|--gpus=*|--gpus-per-*=*|-G*) ;;
+            *) plain+=("${args[$i]}") ;;
+        esac
+    done
     collect=$(sbatch --parsable --job-name="$name-collect" --dependency="afterany:$array" \
-              --output="$abs/slurm/collect-%j.log" "${plain[@]}" --wrap "'$PYTHON' '$here/plot.py' '$abs'") ||
+              --output="$abs/slurm/collect-%j.log" "${plain[@]}" \
+              --wrap "$(printf 'cd %q && %q %q %q' "$PWD" "$PYTHON" "$here/plot.py" "$abs")") ||
         die "sbatch refused the collect job (above); the array $array is submitted: run python plot.py $RESULTS when it ends"
     collect=${collect%%;*}
     echo "submitted array job $array: ${#todo[@]} of $n points ($(ranges "${todo[@]}")), $((n - ${#todo[@]})) skipped (already finished)${MAX_PARALLEL:+, at most $MAX_PARALLEL at once}"
@@ -201,7 +220,11 @@ submit() {  # the unfinished points as one Slurm array, and a job that runs plot
     exit 0
 }
 
-[ -n "$SUBMIT" ] && submit
+case $SUBMIT in
+    ""|0) [ -n "$FORCE" ] && die "--force only applies to --submit" ;;
+    1) submit ;;
+    *) die "SUBMIT must be 1 (submit to Slurm) or empty, got '$SUBMIT'" ;;
+esac
 
 declare -A pid_point pid_slot
 declare -a free_slots

@@ -1,4 +1,6 @@
 """config.py: presets, the order in which values are resolved, and the run directory."""
+import os
+
 import pytest
 
 import config
@@ -69,3 +71,19 @@ def test_flags_a_loss_does_not_use_are_refused(argv, flag):
 def test_anl_records_its_delta():
     assert config.parse_args(["--loss", "anl-fl"])["delta"] == 5e-5
     assert config.parse_args(["--loss", "anl-ce", "--delta", "0"])["delta"] == 0.0
+
+
+def test_a_run_in_the_layout_from_before_datasets_is_not_started_again(tmp_path):
+    cfg = config.parse_args(["--out", str(tmp_path), "--noise", "sym", "--rate", "0.5"])
+    old = tmp_path / "sym-0.5" / "ce" / "seed42"
+    old.mkdir(parents=True)
+    (old / "last.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match=f"{old} holds this run from before .* mv {old} {config.run_dir(cfg)}"):
+        config.check(cfg)
+    os.makedirs(os.path.dirname(config.run_dir(cfg)))
+    os.rename(old, config.run_dir(cfg))  # moved as the message says: nothing is in the way any more
+    config.check(cfg)
+    mnist = config.parse_args(["--out", str(tmp_path), "--noise", "sym", "--rate", "0.5", "--dataset", "mnist"])
+    (old).mkdir(parents=True)
+    (old / "last.pt").write_bytes(b"")
+    config.check(mnist)  # the old layout only ever held CIFAR-10 runs

@@ -116,7 +116,7 @@ def test_real_cifar100n_noise_rate():
     d = data.load("cifar100", root, fetch=False)
     table = data.load_human("cifar100", root, fetch=False)
     assert set(table) == {"clean_label", "noisy_label", "clean_coarse_label", "noisy_coarse_label"}
-    noisy, T = noise.human_noisy_labels(table, "noisy", d.y_train, "cifar100", 100)
+    noisy, T = noise.human_noisy_labels(table, "noisy", d.y_train, 100, "cifar100")
     assert round(float((noisy != d.y_train).mean()), 3) == 0.394  # 440 of 1,117, as ../shared/README.md says
     np.testing.assert_array_equal(d.superclass_of[d.y_train], table["clean_coarse_label"])
 
@@ -127,15 +127,18 @@ def test_cifar100n_file_of_plain_lists_and_refusals(tmp_path):
              "clean_coarse_label": (clean // 5).tolist(), "noisy_coarse_label": (clean // 5).tolist()}
     path = tmp_path / C100.human.file
     path.write_bytes(pickle.dumps(table, protocol=2))
-    got = data.read_human(str(path), C100.human_keys)
+    got = data.read_human(str(path), C100.human_keys, C100.human_extra)
     np.testing.assert_array_equal(got["clean_coarse_label"], clean // 5)
-    noisy, _ = noise.human_noisy_labels(got, "noisy", clean, "cifar100", 100)
+    noisy, _ = noise.human_noisy_labels(got, "noisy", clean, 100, "cifar100")
     assert (noisy != clean).sum() == 67
     with pytest.raises(ValueError, match="unknown CIFAR-100N label set 'worse'"):
-        noise.human_noisy_labels(got, "worse", clean, "cifar100", 100)
+        noise.human_noisy_labels(got, "worse", clean, 100, "cifar100")
     path.write_bytes(pickle.dumps({**table, "noisy_coarse_label": table["noisy_coarse_label"][:-1]}, protocol=2))
     with pytest.raises(data.DataError, match="as long as clean_label"):
-        data.read_human(str(path), C100.human_keys)
+        data.read_human(str(path), C100.human_keys, C100.human_extra)
+    # The coarse labels are optional: a file of the fine ones alone is read.
+    path.write_bytes(pickle.dumps({k: table[k] for k in C100.human_keys}, protocol=2))
+    assert sorted(data.read_human(str(path), C100.human_keys, C100.human_extra)) == ["clean_label", "noisy_label"]
 
 
 # MNIST ------------------------------------------------------------------------------------------------------------
@@ -259,3 +262,31 @@ def test_cifar100_run_records_superclasses_and_evaluates(tmp_path):
     ev = json.load(open(os.path.join(out, "eval.json")))
     assert ev["test_acc"] == json.load(open(os.path.join(out, "result.json")))["test_acc_best"]
     assert len(ev["confusion_matrix"]) == 100 and ev["dataset"] == "cifar100"
+
+
+def test_a_cifar100_class_without_images_is_named_by_the_asym_error_and_drawn(tmp_path):
+    write_cifar100(str(tmp_path))
+    for part in ("train", "test"):  # class 7 left out of both files, as a small subset might
+        path = os.path.join(tmp_path, C100.folder, part)
+        d = pickle.load(open(path, "rb"))
+        keep = [i for i, c in enumerate(d["fine_labels"]) if c != 7]
+        d = {**d, "data": d["data"][keep], **{k: [d[k][i] for i in keep] for k in ("fine_labels", "coarse_labels")}}
+        pickle.dump(d, open(path, "wb"))
+    got = data.load("cifar100", str(tmp_path))
+    assert got.superclass_of[7] == -1 and (np.delete(got.superclass_of, 7) >= 0).all()
+    with pytest.raises(ValueError, match="superclass of class 7 is unknown.*or --noise sym"):
+        noise.asym_map("cifar100", got.superclass_of)
+    import figures
+    noisy, T = noise.make_noisy_labels(got.y_train, "sym", 0.4, 0, 100)
+    fig = figures.big_transition(T * 100, got.classes, got.superclass_of, got.superclasses)
+    assert len(fig.axes) == 1 + 1 + 20  # the heat map, its colour bar, and a panel for each known superclass
+
+
+def test_mnist_augmentation_never_flips(tmp_path, monkeypatch):
+    import engine
+    flips, augment = [], data.augment
+    monkeypatch.setattr(engine.data, "augment", lambda x, gen, flip=True: flips.append(flip) or augment(x, gen, flip))
+    root = write_mnist(str(tmp_path / "m"), n_train=100, n_test=20)
+    train.run(config.parse_args(["--dataset", "mnist", "--data-dir", root, "--out", str(tmp_path), "--epochs", "1",
+                                 "--batch-size", "32", "--augment", *compute(precision="fp32")]))
+    assert flips and not any(flips)

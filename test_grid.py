@@ -165,3 +165,44 @@ def test_dataset_variable_names_every_point_and_its_prefetch(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     assert f"{data_dir}: MNIST ready" in p.stdout  # data.py fetched MNIST, not CIFAR-10, once
     assert (tmp_path / "r" / "figures" / "mnist" / "table.md").is_file()
+
+
+def test_submit_passes_the_whole_grid_and_keeps_gpus_off_the_collect_job(cifar_dir, tmp_path):
+    """--submit with stand-ins for sbatch and squeue that record their arguments (a real cluster: test_slurm.py)."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(f"""#!/bin/sh
+n=$(( $(cat {tmp_path}/count 2>/dev/null || echo 0) + 1 )); echo $n > {tmp_path}/count
+echo "=== $n" >> {calls}; printf '%s\\n' "$@" >> {calls}; echo "$n;cluster"
+""")
+    (bin_dir / "squeue").write_text("#!/bin/sh\nexit 0\n")
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    env = env_for(cifar_dir, tmp_path / "r", PATH=f"{bin_dir}:{os.environ['PATH']}",
+                  SBATCH_ARGS="--partition p --gres gpu:1 --gpus=2 -G 1 --time=1:00")
+    p = grid(env, "--submit", "--epochs", "3")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "submitted array job 1: 4 of 4 points (0-3)" in p.stdout and "submitted collect job 2" in p.stdout
+    array, collect = [c.splitlines()[1:] for c in calls.read_text().split("=== ")[1:]]
+    assert "--array=0-3" in array and array[array.index("--gres") + 1] == "gpu:1" and "--gpus=2" in array
+    wrap = array[array.index("--wrap") + 1]
+    # The task gets the grid on its command line, not only through the environment the cluster may drop.
+    assert "--epochs 3" in wrap and r"--losses ce\ nce+mae" in wrap and "SUBMIT= " in wrap
+    assert "--partition" in collect and "--time=1:00" in collect and "--dependency=afterany:1" in collect
+    assert not {"--gres", "gpu:1", "--gpus=2", "-G", "1"} & set(collect)  # no GPU for plot.py
+
+
+@pytest.mark.parametrize("env_change, flags, message", [
+    ({"SBATCH_ARGS": "--array=0-9"}, ["--submit"], "SBATCH_ARGS may not hold --array=0-9"),
+    ({}, ["--force"], "--force only applies to --submit"),
+    ({"SUBMIT": "yes"}, [], "SUBMIT must be 1"),
+])
+def test_bad_submissions_are_refused_in_one_line(cifar_dir, tmp_path, env_change, flags, message):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("sbatch", "squeue"):  # present, and never reached
+        (bin_dir / name).write_text(f"#!/bin/sh\ntouch {tmp_path}/called\n")
+        (bin_dir / name).chmod(0o755)
+    p = grid(env_for(cifar_dir, tmp_path / "r", PATH=f"{bin_dir}:{os.environ['PATH']}", **env_change), *flags)
+    assert p.returncode == 2 and message in p.stderr and p.stderr.count("\n") == 1
+    assert not (tmp_path / "called").exists()

@@ -171,3 +171,10 @@ def test_each_data_set_is_drawn_apart_and_named(tmp_path):
     assert {r["dataset"] for r in table} == {"mnist"} and len(table) == 4
     with pytest.raises(SystemExit, match="--data-dir serves one data set"):
         plot.main([str(tmp_path), "--data-dir", str(tmp_path)])
+
+
+def test_a_run_in_both_layouts_counts_once(tmp_path):
+    write_run(str(tmp_path), "sym-0.5", "ce", 1)  # from before --dataset
+    write_run(str(tmp_path), "sym-0.5", "ce", 1, dataset="cifar10")  # the same run, copied to its new place
+    write_run(str(tmp_path), "sym-0.5", "ce", 2)
+    assert sorted(r["seed"] for r in plot.find_runs(str(tmp_path))) == ["1", "2"]

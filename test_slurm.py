@@ -139,34 +139,37 @@ def wait_for(env, *jobs, timeout=300):
         time.sleep(1)
 
 
-def states(env):
-    out = grid(env, "--list").stdout.splitlines()[:-1]
+def states(env, *flags):
+    out = grid(env, *flags, "--list").stdout.splitlines()[:-1]
     return [line.split()[1] for line in out]
 
 
 def test_submit_runs_every_point_then_collects_and_resubmits_nothing(cluster, cifar_dir, tmp_path):
-    env = grid_env(cluster, cifar_dir, tmp_path / "r")
-    p = grid(env, "--submit")
+    env = grid_env(cluster, cifar_dir, tmp_path / "r", LOSSES="mae")  # the flag below wins over the variable
+    flags = ("--losses", "ce nce+mae", "--submit")
+    p = grid({**env, "SBATCH_ARGS": "--hold"}, *flags)  # held: it cannot finish before the check below
     assert p.returncode == 0, p.stdout + p.stderr
     array, collect = job_ids(p.stdout)
     assert "4 of 4 points (0-3), 0 skipped" in p.stdout and f"scancel {array} {collect}" in p.stdout
-    # While the array runs, a second submission of the same grid is refused, naming the array.
-    again = grid(env, "--submit")
+    # While the array is queued, a second submission of the same grid is refused, naming the array.
+    again = grid(env, *flags)
     assert again.returncode == 2 and f"still queued or running: job {array}" in again.stderr
     assert again.stderr.count("\n") == 1
+    subprocess.run(["scontrol", "release", f"{array},{collect}"], env=env, check=True)
     wait_for(env, array, collect)
-    assert states(env) == ["done"] * 4
+    assert states(env, *flags[:2]) == ["done"] * 4
     logs = sorted(os.listdir(tmp_path / "r" / "slurm"))
     assert logs == sorted([f"{array}_{i}.log" for i in range(4)] + [f"collect-{collect}.log"])
     assert "grid point 2 done" in (tmp_path / "r" / "slurm" / f"{array}_2.log").read_text()
     assert (tmp_path / "r" / "figures" / "cifar10" / "table.md").is_file()  # the collect job ran plot.py
-    p = grid(env, "--submit")
+    p = grid(env, *flags)
     assert p.returncode == 0 and "nothing to submit: all 4 points of the grid are finished" in p.stdout
+    assert not (tmp_path / "r" / "cifar10" / "none-0.0" / "mae").exists()  # the tasks ran the flags' grid
 
 
 def test_a_cancelled_point_is_the_only_one_resubmitted_and_it_resumes(cluster, cifar_dir, tmp_path):
     res = tmp_path / "r"
-    env = grid_env(cluster, cifar_dir, res, EPOCHS="60", SYM_RATES="0.0", LOSSES="ce nce+mae")
+    env = grid_env(cluster, cifar_dir, res, EPOCHS="30", SYM_RATES="0.0", LOSSES="ce nce+mae")
     p = grid(env, "--submit", "--max-parallel", "1")  # one at a time: point 0 runs while 1 waits
     assert p.returncode == 0, p.stdout + p.stderr
     assert "at most 1 at once" in p.stdout
@@ -189,14 +192,16 @@ def test_a_cancelled_point_is_the_only_one_resubmitted_and_it_resumes(cluster, c
 
 def test_bad_grid_or_no_sbatch_submits_nothing(cluster, cifar_dir, tmp_path):
     env = grid_env(cluster, cifar_dir, tmp_path / "r", LOSSES="ce nce+ce")
+    queue = lambda: subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True).stdout  # noqa
+    before = queue()
     p = grid(env, "--submit")
     assert p.returncode == 2 and "unknown loss 'nce+ce'" in p.stderr
-    assert subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout.strip() == ""
+    assert queue() == before  # nothing was submitted
     bin_dir = tmp_path / "bin"  # every command of /usr/bin but sbatch
     bin_dir.mkdir()
     for name in os.listdir("/usr/bin"):
         if name != "sbatch":
             (bin_dir / name).symlink_to(os.path.join("/usr/bin", name))
     p = grid({**grid_env(cluster, cifar_dir, tmp_path / "r"), "PATH": str(bin_dir)}, "--submit")
-    assert p.returncode == 2 and "--submit needs Slurm's sbatch on the PATH" in p.stderr
+    assert p.returncode == 2 and "--submit needs Slurm's sbatch and squeue on the PATH" in p.stderr
     assert p.stderr.count("\n") == 1 and not (tmp_path / "r").exists()

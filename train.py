@@ -79,7 +79,7 @@ def prepare(cfg, device):
     # Noise is applied to the whole training set before the split, as in the literature.
     if cfg["noise"] == "human":
         table = data.load_human(spec, cfg["data_dir"])
-        y_noisy, T = noise.human_noisy_labels(table, cfg["human_label"], y_true, cfg["dataset"], C)
+        y_noisy, T = noise.human_noisy_labels(table, cfg["human_label"], y_true, C, cfg["dataset"])
     else:
         flip_to = noise.asym_map(cfg["dataset"], d.superclass_of) if cfg["noise"] == "asym" else None
         y_noisy, T = noise.make_noisy_labels(y_true, cfg["noise"], cfg["rate"], cfg["seed"], C, flip_to)
