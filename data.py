@@ -1,13 +1,11 @@
-"""The data sets (CIFAR-10, CIFAR-100, MNIST) on the training device: find, read, split and batch them.
+"""The data sets (CIFAR-10, CIFAR-100, MNIST) and their human labels: where they come from, what they are.
 
-Owns everything between the official files and a normalised float batch: where each data set's
-files come from and what they must look like, their human labels (CIFAR-10N, CIFAR-100N), a
-class-stratified train/val split, and batches cut by index from uint8 tensors that stay on the
-device, where normalisation and augmentation run on the whole batch at once. Downloading and
-safe unpickling are fetch.py's.
+Owns everything between the official files and numpy arrays: where each data set's files come
+from and what they must look like (checked on every read), their statistics and flip rule, the
+readers of CIFAR pickles and MNIST idx files, and the human labels of CIFAR-10N and CIFAR-100N.
+Downloading and safe unpickling are fetch.py's; splitting and batching on the device, batches.py's.
 """
 import argparse
-import functools
 import gzip
 import os
 import struct
@@ -17,8 +15,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from fetch import DataError, checksum, download_into, extract, unpickle
 from noise import CLASSES, HUMAN_LABELS
@@ -265,62 +261,6 @@ def load_human(dataset, data_dir, fetch=True):
                             f"once to download it")
         download_into(data_dir, spec.human.urls, path, spec.human.checksum, spec.human.algo)
     return read_human(path, spec.human_keys, spec.human_extra)
-
-
-def stratified_split(labels, val_fraction, seed, num_classes=None):
-    """Indices (train, val): round(val_fraction * n_c) of each class c go to validation."""
-    rng = np.random.default_rng(seed)
-    val = []
-    for c in range(int(labels.max()) + 1 if num_classes is None else num_classes):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        val.append(idx[: int(round(val_fraction * idx.size))])
-    val = np.sort(np.concatenate(val)).astype(np.int64)
-    return np.setdiff1d(np.arange(len(labels)), val), val
-
-
-def index_batches(n, batch_size, device, gen=None, drop_last=False):
-    """Index tensors on `device` for one pass over n samples, shuffled by `gen` when given.
-
-    The permutation is drawn on the CPU from a seeded generator so the order is
-    the same on every device; it is moved to the device once per epoch.
-    """
-    order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
-    order = order.to(device)
-    stop = n - n % batch_size if drop_last else n
-    for i in range(0, stop, batch_size):
-        yield order[i : i + batch_size]
-
-
-def augment(x, gen, flip=True):
-    """Random crop with 4-pixel zero padding, and (if flip) horizontal flip, drawn per image: uint8 [B, C, H, W].
-
-    gen is a generator on x's device, so drawing the offsets needs no host-to-device copy.
-    """
-    B, C, H, W = x.shape
-    dev = x.device
-    padded = F.pad(x, (4, 4, 4, 4))  # [B, C, H+8, W+8]
-    off = torch.randint(0, 9, (2, B), generator=gen, device=dev)
-    flips = torch.rand(B, generator=gen, device=dev) < 0.5  # drawn either way: the same crops with or without
-    rows = off[0][:, None] + torch.arange(H, device=dev)  # [B, H]
-    cols = off[1][:, None] + torch.arange(W, device=dev)  # [B, W]
-    if flip:
-        cols = torch.where(flips[:, None], cols.flip(1), cols)  # reading columns backwards is the flip
-    b = torch.arange(B, device=dev)[:, None, None, None]
-    c = torch.arange(C, device=dev)[None, :, None, None]
-    return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # [B, C, H, W]
-
-
-@functools.cache
-def _stats(device, mean, std):
-    # Made once per device and data set: building them per batch would be a host-to-device copy every step.
-    shape = (1, len(mean), 1, 1)
-    return torch.tensor(mean, device=device).view(shape) * 255, torch.tensor(std, device=device).view(shape) * 255
-
-
-def normalize(x, spec):
-    """uint8 [B, C, H, W] -> float32, standardised with the data set's channel statistics."""
-    mean, std = _stats(x.device, spec.mean, spec.std)
-    return (x.float() - mean) / std
 
 
 def main(argv=None):

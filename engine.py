@@ -6,6 +6,7 @@ import os
 
 import torch
 
+import batches
 import config
 import data
 from model import make_model
@@ -69,7 +70,7 @@ def autocast(device, amp):
 
 def inputs(x, fmt, spec):
     """uint8 images [B, C, H, W] -> the batch the model takes, standardised with spec's statistics, in its layout."""
-    return data.normalize(x.contiguous(memory_format=fmt), spec)  # relaid as uint8, a quarter of the bytes of float
+    return batches.normalize(x.contiguous(memory_format=fmt), spec)  # relaid as uint8, a quarter of the bytes of float
 
 
 class Step:
@@ -128,9 +129,9 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment):
     sums, n = torch.zeros(7, device=x.device), 0
     first_bad = torch.tensor(-1, device=x.device)  # the first batch with a NaN or inf loss, found without a sync
     order_gen, aug_gen = gens
-    batches = data.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
-    for i, idx in enumerate(tqdm(batches, total=len(x) // batch_size, leave=False, disable=None, desc="train")):
-        xb = data.augment(x[idx], aug_gen, step.spec.flip) if augment else x[idx]
+    cuts = batches.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
+    for i, idx in enumerate(tqdm(cuts, total=len(x) // batch_size, leave=False, disable=None, desc="train")):
+        xb = batches.augment(x[idx], aug_gen, step.spec.flip) if augment else x[idx]
         logits, loss = step(inputs(xb, step.fmt, step.spec), y_noisy[idx])
         # Accumulated on the device: reading a value here would stall the GPU every batch.
         pred, yn, yt = logits.detach().argmax(1), y_noisy[idx], y_true[idx]
@@ -151,7 +152,8 @@ def predict(model, x, batch_size, spec, amp=None, fmt=torch.contiguous_format):
     """Logits [N, C] for uint8 images [N, C_in, H, W], in eval mode. The eager model: no recompilation."""
     model.eval()
     with autocast(x.device, amp):
-        return torch.cat([model(inputs(x[idx], fmt, spec)) for idx in data.index_batches(len(x), batch_size, x.device)])
+        cuts = batches.index_batches(len(x), batch_size, x.device)
+        return torch.cat([model(inputs(x[idx], fmt, spec)) for idx in cuts])  # [N, C]
 
 
 def evaluate(step, x, y, batch_size):

@@ -2,7 +2,7 @@
 
 Every function takes the runs of one data set, grouped {setting: {loss: [runs]}}, and `ds`, the
 data set it draws (its name, title and class names), so every figure names its data set. Only
-the image grid needs the data files (and torch); the rest read the logs alone.
+the image grid needs the data files; the rest read the logs alone.
 """
 import math
 
@@ -256,7 +256,7 @@ def memorisation(by_setting, setting, ds, colours, save):
 
 def image_grid(data_dir, setting, seed, ds, save, n=24):
     """Real training images with their clean -> noisy labels (the report's Figure 1)."""
-    import data  # imports torch: only this figure needs it
+    import data  # only this figure reads the data files
     import noise
 
     d = data.load(ds["name"], data_dir, fetch=False)  # plot.py never downloads

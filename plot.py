@@ -2,8 +2,8 @@
 
 Reads the run directories train.py writes (OUT/<dataset>/<noise>-<rate>/<loss>/seed<seed>/ with
 log.csv, result.json, noise.json, config.json; runs from before --dataset, OUT/<noise>-<rate>/...,
-are CIFAR-10's). Each data set is drawn and tabled apart. Only the image grid needs the data set
-(and torch); every other figure and the tables read the logs alone. A partial grid is normal:
+are CIFAR-10's). Each data set is drawn and tabled apart. Only the image grid needs the data set's
+files; every other figure and the tables read the logs alone. Nothing here imports torch. A partial grid is normal:
 what is missing is left out. The figures themselves are figures.py's.
 """
 import argparse
@@ -156,7 +156,7 @@ def draw(by_setting, ds, colours, args, formats, out):
     F.memorisation(by_setting, mem, ds, colours, save)
     grid_runs = [r for rs in by_setting.get(mem, {}).values() for r in rs]
     if args.data_dir and grid_runs and mem.split("-")[0] in ("sym", "asym"):
-        import data  # imports torch: only the image grid needs it
+        import data  # only the image grid reads the data files
 
         try:
             F.image_grid(args.data_dir, mem, int(grid_runs[0]["seed"]), ds, save)

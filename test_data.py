@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import batches
 import data
 import fetch
 from conftest import ARCHIVE, FOLDER, pickle_bytes, write_cifar
@@ -115,25 +116,25 @@ def test_bad_batch_files_are_clear_errors(tmp_path, content, match):
 
 def test_stratified_split_exact_per_class_and_seeded():
     y = np.repeat(np.arange(10), np.arange(20, 120, 10))  # classes of 20, 30, ..., 110 samples
-    tr, va = data.stratified_split(y, 0.15, seed=3)
+    tr, va = batches.stratified_split(y, 0.15, seed=3)
     assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == len(y)
     for c in range(10):
         assert (y[va] == c).sum() == round(0.15 * (y == c).sum())
-    np.testing.assert_array_equal(va, data.stratified_split(y, 0.15, seed=3)[1])
-    assert not np.array_equal(va, data.stratified_split(y, 0.15, seed=4)[1])
+    np.testing.assert_array_equal(va, batches.stratified_split(y, 0.15, seed=3)[1])
+    assert not np.array_equal(va, batches.stratified_split(y, 0.15, seed=4)[1])
 
 
 def test_index_batches_cover_every_sample_once():
-    idx = torch.cat(list(data.index_batches(10, 4, "cpu", torch.Generator().manual_seed(0))))
+    idx = torch.cat(list(batches.index_batches(10, 4, "cpu", torch.Generator().manual_seed(0))))
     assert sorted(idx.tolist()) == list(range(10))
-    full = list(data.index_batches(10, 4, "cpu", torch.Generator().manual_seed(0), drop_last=True))
+    full = list(batches.index_batches(10, 4, "cpu", torch.Generator().manual_seed(0), drop_last=True))
     assert [len(b) for b in full] == [4, 4]
 
 
 def test_augment_is_a_crop_of_the_padded_image_maybe_flipped():
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
-    out = data.augment(x, g)
+    out = batches.augment(x, g)
     assert out.shape == x.shape and out.dtype == torch.uint8
     padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
     seen = set()
@@ -149,7 +150,7 @@ def test_augment_is_a_crop_of_the_padded_image_maybe_flipped():
 def test_normalize_uses_each_data_sets_statistics(name):
     spec = data.DATASETS[name]
     x = torch.full((1, spec.shape[0], 2, 2), 255, dtype=torch.uint8)
-    z = data.normalize(x, spec)
+    z = batches.normalize(x, spec)
     expected = [(1 - m) / s for m, s in zip(spec.mean, spec.std)]
     torch.testing.assert_close(z[0, :, 0, 0], torch.tensor(expected))
 
@@ -157,8 +158,8 @@ def test_normalize_uses_each_data_sets_statistics(name):
 def test_augment_without_flip_is_the_same_crop_unflipped():
     # MNIST's rule: digits are not flipped, but the crops are those the flipping augmentation draws.
     x = torch.randint(0, 256, (16, 1, 28, 28), dtype=torch.uint8)
-    a = data.augment(x, torch.Generator().manual_seed(3), flip=False)
-    b = data.augment(x, torch.Generator().manual_seed(3))
+    a = batches.augment(x, torch.Generator().manual_seed(3), flip=False)
+    b = batches.augment(x, torch.Generator().manual_seed(3))
     padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
     for i in range(len(x)):
         crops = [(dy, dx) for dy in range(9) for dx in range(9) if torch.equal(a[i], padded[i, :, dy:dy + 28, dx:dx + 28])]

@@ -11,6 +11,7 @@ import pytest
 
 import config
 import conftest
+import batches
 import data
 import fetch
 import noise
@@ -284,8 +285,8 @@ def test_a_cifar100_class_without_images_is_named_by_the_asym_error_and_drawn(tm
 
 def test_mnist_augmentation_never_flips(tmp_path, monkeypatch):
     import engine
-    flips, augment = [], data.augment
-    monkeypatch.setattr(engine.data, "augment", lambda x, gen, flip=True: flips.append(flip) or augment(x, gen, flip))
+    flips, augment = [], batches.augment
+    monkeypatch.setattr(engine.batches, "augment", lambda x, gen, flip=True: flips.append(flip) or augment(x, gen, flip))
     root = write_mnist(str(tmp_path / "m"), n_train=100, n_test=20)
     train.run(config.parse_args(["--dataset", "mnist", "--data-dir", root, "--out", str(tmp_path), "--epochs", "1",
                                  "--batch-size", "32", "--augment", *compute(precision="fp32")]))

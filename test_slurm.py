@@ -169,7 +169,7 @@ def test_submit_runs_every_point_then_collects_and_resubmits_nothing(cluster, ci
 
 def test_a_cancelled_point_is_the_only_one_resubmitted_and_it_resumes(cluster, cifar_dir, tmp_path):
     res = tmp_path / "r"
-    env = grid_env(cluster, cifar_dir, res, EPOCHS="30", SYM_RATES="0.0", LOSSES="ce nce+mae")
+    env = grid_env(cluster, cifar_dir, res, EPOCHS="60", SYM_RATES="0.0", LOSSES="ce nce+mae")
     p = grid(env, "--submit", "--max-parallel", "1")  # one at a time: point 0 runs while 1 waits
     assert p.returncode == 0, p.stdout + p.stderr
     assert "at most 1 at once" in p.stdout

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import torch
 
+import batches
 import config
 import data
 import noise
@@ -84,7 +85,7 @@ def prepare(cfg, device):
         flip_to = noise.asym_map(cfg["dataset"], d.superclass_of) if cfg["noise"] == "asym" else None
         y_noisy, T = noise.make_noisy_labels(y_true, cfg["noise"], cfg["rate"], cfg["seed"], C, flip_to)
     # Stratified by the labels a researcher would actually see: the noisy ones.
-    tr, va = data.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1], C)
+    tr, va = batches.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1], C)
     if len(va) == 0 or len(tr) == 0:
         raise ValueError(f"--val-fraction {cfg['val_fraction']} of classes this small ({len(y_true) / C:.1f} images "
                          f"each on average) leaves {'no validation' if len(va) == 0 else 'no training'} images; "
