@@ -34,8 +34,9 @@ def index_batches(n, batch_size, device, gen=None, drop_last=False):
         yield order[i : i + batch_size]
 
 
-def augment(x, gen, flip=True):
-    """Random crop with 4-pixel zero padding, and (if flip) horizontal flip, drawn per image: uint8 [B, C, H, W].
+def augment(x, gen, flip=True, rotate=0.0):
+    """Random crop with 4-pixel zero padding, (if flip) horizontal flip, and (if rotate) a rotation by an angle
+    drawn uniformly from [-rotate, rotate] degrees, each drawn per image: uint8 [B, C, H, W].
 
     gen is a generator on x's device, so drawing the offsets needs no host-to-device copy.
     """
@@ -50,7 +51,23 @@ def augment(x, gen, flip=True):
         cols = torch.where(flips[:, None], cols.flip(1), cols)  # reading columns backwards is the flip
     b = torch.arange(B, device=dev)[:, None, None, None]
     c = torch.arange(C, device=dev)[None, :, None, None]
-    return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # [B, C, H, W]
+    out = padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # [B, C, H, W]
+    if rotate:  # drawn only when asked for: runs without it keep the draws they always had
+        out = rotate_images(out, (torch.rand(B, generator=gen, device=dev) * 2 - 1) * rotate)
+    return out
+
+
+def rotate_images(x, degrees):
+    """Rotate each uint8 image [B, C, H, W] about its centre by degrees [B], nearest pixel, zeros outside.
+
+    As the released code's RandomRotation: nearest-neighbour, so every pixel keeps a value it had.
+    """
+    t = torch.deg2rad(degrees.float())
+    cos, sin, zero = t.cos(), t.sin(), torch.zeros_like(t)
+    # Output pixel -> input pixel, in coordinates normalised to [-1, 1] (square images: no aspect correction).
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)  # [B, 2, 3]
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # [B, H, W, 2]
+    return F.grid_sample(x.float(), grid, mode="nearest", padding_mode="zeros", align_corners=False).to(x.dtype)
 
 
 @functools.cache

@@ -1,13 +1,13 @@
-"""The configuration of one run: flags, presets, the resolved values, their checks, and the run directory.
+"""The configuration of one run: flags, their resolution through the presets, their checks, and the run directory.
 
 Run as a script (`python config.py < points`), it reads one train.py command line per line and
 prints each one's run directory, or stops at the first bad one: run_grid.sh uses it to check a
 whole grid before anything starts, and to know which runs are finished.
 
-A value is resolved in this order: the flag as given on the command line, then the
-loss's own paper default (sce's and ANL's weights, ANL's weight decay of 0), then the
-preset's value for the data set (DATASET_PRESETS), then the preset. `config.json` records the
-preset and every resolved value.
+A value is resolved in this order: the flag as given on the command line, then the preset's
+loss table (that loss's own values on that data set, presets.LOSS_TABLE), then the loss's
+paper default (losses.DEFAULTS; ANL's weight decay of 0), then the preset's value for the data
+set. `config.json` records every resolved value, and in "sources" where each one came from.
 """
 import argparse
 import contextlib
@@ -16,35 +16,34 @@ import os
 import sys
 
 import noise
-from losses import ANL_DELTA, PAIRS, SINGLE, canonical, default_weights, get_loss
+import presets
+from losses import PAIRS, SINGLE, canonical, default_hp, get_loss, parts, uses
 from data import DATASETS
 from model import ARCHS
 
-# The protocols a preset stands for. `report`: the report's ResNet-18 setup.
-# `ma2020`: Ma et al. 2020's CIFAR-10 protocol (8-layer CNN, SGD, 120 epochs, augmentation, clipping).
-PRESETS = {
-    "report": {"arch": "resnet18", "optimizer": "adamw", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4,
-               "epochs": 30, "scheduler": "cosine", "augment": False, "grad_clip": 0.0, "gamma": 2.0},
-    "ma2020": {"arch": "cnn8", "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4,
-               "epochs": 120, "scheduler": "cosine", "augment": True, "grad_clip": 5.0, "gamma": 0.5},
-}
-# Where a data set's defaults differ from its preset's CIFAR-10 ones. MNIST trains Ma et al.'s 4-layer CNN,
-# without augmentation as in their code; CIFAR-100 under ma2020 the ResNet-34 their paper names.
-DATASET_PRESETS = {
-    ("report", "mnist"): {"arch": "cnn4"},
-    ("ma2020", "mnist"): {"arch": "cnn4", "augment": False},
-    ("ma2020", "cifar100"): {"arch": "resnet34"},
-}
+PRESETS, DATASET_PRESETS = presets.PRESETS, presets.DATASET_PRESETS
+# The loss's own values; a loss that does not read one records it as null.
+LOSS_KEYS = ("alpha", "beta", "scale", "a", "delta", "lamb")
 # Keys that may differ between a run and its --resume without changing any result.
 # noise, rate, human_label, loss and seed are equal whenever the run directory is (sym 0.0 and asym 0.0 are
-# both the clean run); "forced" is the record of earlier --force changes.
+# both the clean run); "forced" is the record of earlier --force changes, "sources" of where values came from.
 # channels_last and compile change how the same maths is laid out and scheduled, not what is computed.
 # precision is only the request: what a resume compares is precision_used, bf16 or fp32 as resolved
 # on this machine, so an auto run cannot switch silently when it moves to other hardware.
-RESUME_FREE = {"resume", "force", "data_dir", "out", "loss_as_given", "run_dir", "forced",
+RESUME_FREE = {"resume", "force", "data_dir", "out", "loss_as_given", "run_dir", "forced", "sources",
                "noise", "rate", "human_label", "loss", "seed", "channels_last", "compile", "precision"}
-# What --force may not change in a run in progress: the checkpoint's model, optimizer or split would not fit.
-FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset"}
+# What --force may not change in a run in progress: the checkpoint's model, optimizer, schedule, split or labels
+# would not fit.
+FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset", "nesterov", "eta_min",
+               "asym_cifar100"}
+
+
+def upgrade(old, cfg):
+    """A checkpoint's configuration from before a key existed, with the value that reproduces what it trained."""
+    before = {"precision_used": "fp32", "dataset": "cifar10", "nesterov": False, "eta_min": 0.0, "rotate": 0.0,
+              "a": None, "lamb": None, "scale": 1.0 if canonical(cfg["loss"]) in SINGLE else None,
+              "asym_cifar100": "superclass" if old.get("dataset") == "cifar100" else None}
+    return {**before, **old}
 
 
 class Parser(argparse.ArgumentParser):
@@ -55,6 +54,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def preset_help(key):
+    """'default: V with --preset P (V' on D, ...)' for each preset, from the preset tables."""
     def one(name, p):
         other = [f"{v[key]} on {d}" for (n, d), v in DATASET_PRESETS.items() if n == name and key in v]
         return f"{p[key]} with --preset {name}" + (f" ({', '.join(other)})" if other else "")
@@ -81,7 +81,8 @@ def parse_args(argv=None):
     p = Parser(prog="train.py", description="Train one run of the noisy-label study.", allow_abbrev=False)
     a = p.add_argument
     a("--preset", default="report", choices=list(PRESETS),
-      help="protocol the defaults below come from (default: report)")
+      help="protocol the defaults below come from: report, ma2020 (Ma et al. 2020's released configs), ye2023 "
+           "(Ye et al. 2023's); each sets its losses' own values per data set too (default: report)")
     a("--dataset", default="cifar10", choices=list(DATASETS), help="data set (default: cifar10)")
     a("--data-dir", default="./data", help="folder with the data set, downloaded there on first use (default: ./data)")
     a("--out", default="results", help="results root; the run goes to "
@@ -92,28 +93,44 @@ def parse_args(argv=None):
     a("--human-label", choices=sorted({k for sets in noise.HUMAN_LABELS.values() for k in sets}),
       help="human label set for --noise human: CIFAR-10N's aggre, random1-3 or worse, CIFAR-100N's noisy "
            "(default: worse on cifar10, noisy on cifar100)")
+    a("--asym-cifar100", choices=["superclass", "blocks"],
+      help="CIFAR-100's asymmetric noise: each class to the next of its superclass, or the released code's "
+           "blocks of 5 consecutive class indices (" + preset_help("asym_cifar100") + ")")
     a("--clean-val", action="store_true", help="give the validation split its clean labels (default: off, noisy)")
-    a("--val-fraction", type=float, default=0.15, help="fraction of the training set held out (default: 0.15)")
+    a("--val-fraction", type=float, help="fraction of the training set held out for model selection; 0 trains on "
+                                         "all of it and keeps the last epoch (" + preset_help("val_fraction") + ")")
     a("--loss", default="ce", metavar="NAME", help=f"one of: {', '.join(SINGLE + list(PAIRS))}, or active+passive "
                                                    f"such as nce+rce; the README lists them all (default: ce)")
     a("--alpha", type=float, help="weight of the first (active) part of an APL, sce or anl loss "
-                                  "(default: 0.1 for sce, 5 for anl-*, else 1)")
-    a("--beta", type=float, help="weight of the second (passive) part (default: 1 for sce, 5 for anl-*, else 1)")
+                                  "(default: the preset's loss table, else 0.1 for sce, 5 for anl-*, 1 for the rest)")
+    a("--beta", type=float, help="weight of the second (passive) part (default: the loss table, else 1 for sce, "
+                                 "5 for anl-*, 4 for nce+agce/aul/ael, 1 for the rest)")
+    a("--scale", type=float, help="weight of a single (unpaired) loss, as the released configs' scale "
+                                  "(default: the loss table, else 1)")
     a("--gamma", type=float, help="focal exponent of fl, nfl, nfl-exp, anl-fl (" + preset_help("gamma") + ")")
-    a("--q", type=float, default=0.7, help="exponent of gce and ngce (default: 0.7)")
-    a("--delta", type=float, help=f"anl-* L1 weight on the parameters (default: {ANL_DELTA})")
+    a("--q", type=float, help="exponent of gce, ngce, agce and aul, one for the whole loss (default: the loss "
+                              "table, else 0.6 for agce, 3 for aul, 1.5 for nce+agce/aul, 0.7 for the rest)")
+    a("--a", type=float, help="a of agce, aul and ael (default: the loss table, else agce 0.6, aul 5.5, ael 2.5; "
+                              "nce+agce 6, nce+aul 6.3, nce+ael 5)")
+    a("--delta", type=float, help="anl-* L1 weight on the parameters (default: the loss table, else 5e-5)")
+    a("--lamb", type=float, help="anl-ce-er weight of the entropy regulariser (default: the loss table, else 2)")
     a("--temperature", type=float, default=1.0, help="T of the report's nce-exp and nfl-exp (default: 1.0)")
     a("--arch", choices=list(ARCHS), help="model (" + preset_help("arch") + ")")
     a("--epochs", type=int, help="training epochs (" + preset_help("epochs") + ")")
-    a("--batch-size", type=int, default=128, help="training batch size (default: 128)")
-    a("--eval-batch-size", type=int, default=1024, help="batch size for validation and test (default: 1024)")
+    a("--batch-size", type=int, help="training batch size (" + preset_help("batch_size") + ")")
+    a("--eval-batch-size", type=int, help="batch size for validation and test (" + preset_help("eval_batch_size") + ")")
     a("--optimizer", choices=["adamw", "sgd"], help="optimizer (" + preset_help("optimizer") + ")")
     a("--lr", type=float, help="initial learning rate (" + preset_help("lr") + ")")
     a("--weight-decay", type=float, help="weight decay (0 for anl-*; otherwise " + preset_help("weight_decay") + ")")
     a("--momentum", type=float, help="SGD momentum (" + preset_help("momentum") + ")")
+    a("--nesterov", action=argparse.BooleanOptionalAction, help="SGD with Nesterov momentum ("
+                                                                + preset_help("nesterov") + ")")
     a("--scheduler", choices=["cosine", "none"], help="lr schedule over the epochs (" + preset_help("scheduler") + ")")
+    a("--eta-min", type=float, help="the cosine schedule's last learning rate (" + preset_help("eta_min") + ")")
     a("--augment", action=argparse.BooleanOptionalAction,
       help="random crop (4-pixel padding) and horizontal flip, no flip on mnist (" + preset_help("augment") + ")")
+    a("--rotate", type=float, help="with --augment, also rotate each image by a random angle in [-DEG, DEG] "
+                                   "(" + preset_help("rotate") + ")")
     a("--grad-clip", type=float, help="clip the gradient norm to this, 0 for off (" + preset_help("grad_clip") + ")")
     a("--seed", type=int, default=42, help="seed of the noise, the split, the model and the data order (default: 42)")
     add_compute_flags(p)
@@ -124,15 +141,16 @@ def parse_args(argv=None):
 
 
 def resolve(cfg):
-    """Fill every flag left unset from the loss's paper defaults, then from the preset."""
+    """Fill every flag left unset from the preset's loss table, the loss's paper defaults, then the preset."""
     cfg = dict(cfg)
     loss = canonical(cfg["loss"])  # an unknown name fails here, before anything is written
-    # Weights a loss does not use are refused, and recorded as null, so config.json says what was trained.
-    weighted, anl = "+" in loss or loss in PAIRS, loss.startswith("anl")
-    for key, used in [("alpha", weighted), ("beta", weighted), ("delta", anl)]:
-        if cfg[key] is not None and not used:
+    # Values a loss does not use are refused, and recorded as null, so config.json says what was trained.
+    used = uses(loss)
+    for key in LOSS_KEYS:
+        if cfg.get(key) is not None and key not in used:
+            has = [n for n in SINGLE + list(PAIRS) + ["nce+agce"] if key in uses(n)]
             raise ValueError(f"--{key} does not apply to the loss '{loss}'; leave it out, or use a loss that "
-                             f"has it ({'APL, sce or anl-*' if key != 'delta' else 'anl-ce, anl-fl'})")
+                             f"has it ({', '.join(has[:6])}{', ...' if len(has) > 6 else ''})")
     if cfg["noise"] == "human":
         sets = noise.HUMAN_LABELS.get(cfg["dataset"])
         if sets is None:
@@ -150,15 +168,22 @@ def resolve(cfg):
         raise ValueError("--human-label only applies to --noise human; add --noise human or leave it out")
     elif cfg["rate"] is None:
         cfg["rate"] = 0.0
-    a, b = default_weights(loss) if weighted else (None, None)
-    cfg["alpha"] = a if cfg["alpha"] is None else cfg["alpha"]
-    cfg["beta"] = b if cfg["beta"] is None else cfg["beta"]
-    cfg["delta"] = (ANL_DELTA if cfg["delta"] is None else cfg["delta"]) if anl else None
-    if loss.startswith("anl") and cfg["weight_decay"] is None:
-        cfg["weight_decay"] = 0.0  # ANL regularises with its own L1 term instead
-    for key, value in {**PRESETS[cfg["preset"]], **DATASET_PRESETS.get((cfg["preset"], cfg["dataset"]), {})}.items():
-        if cfg[key] is None:
-            cfg[key] = value
+    if cfg["asym_cifar100"] is not None and cfg["dataset"] != "cifar100":
+        raise ValueError(f"--asym-cifar100 only applies to --dataset cifar100, not {cfg['dataset']}; leave it out")
+    row, row_source = presets.loss_values(cfg["preset"], cfg["dataset"], loss, cfg["noise"])
+    own = {**default_hp(loss), **({"weight_decay": 0.0} if loss.startswith("anl") else {})}
+    setup, setup_source = presets.setup_values(cfg["preset"], cfg["dataset"])
+    layers = [(row, row_source), (own, "loss default (losses.DEFAULTS)"), (setup, setup_source)]
+    sources = {}
+    for key in sorted(set(setup) | set(LOSS_KEYS)):
+        if cfg.get(key) is not None:
+            sources[key] = "flag"
+            continue
+        values, source = next(((v, s) for v, s in layers if key in v), ({key: None}, f"not used by {loss}"))
+        cfg[key], sources[key] = values[key], source
+    if cfg["dataset"] != "cifar100":
+        cfg["asym_cifar100"], sources["asym_cifar100"] = None, "cifar100 only"
+    cfg["sources"] = sources
     cfg["loss_as_given"], cfg["loss"] = cfg["loss"], loss
     return cfg
 
@@ -172,13 +197,25 @@ def check(cfg):
                          f"then run again")
     if cfg["rate"] is not None and not 0.0 <= cfg["rate"] <= 1.0:
         raise ValueError(f"--rate must be in [0, 1], got {cfg['rate']}")
-    if not 0.0 < cfg["val_fraction"] < 1.0:
-        raise ValueError(f"--val-fraction must be in (0, 1), got {cfg['val_fraction']}")
+    if not 0.0 <= cfg["val_fraction"] < 1.0:
+        raise ValueError(f"--val-fraction must be in [0, 1), got {cfg['val_fraction']}; 0 trains on the whole "
+                         f"training set with no model selection")
+    if cfg["clean_val"] and cfg["val_fraction"] == 0:
+        raise ValueError("--clean-val needs a validation split, and --val-fraction is 0; give --val-fraction "
+                         "0.15 (or more than 0), or leave --clean-val out")
+    if cfg["nesterov"] and (cfg["optimizer"] != "sgd" or cfg["momentum"] <= 0):
+        raise ValueError("--nesterov needs --optimizer sgd with --momentum above 0; add them or use --no-nesterov")
     for key in ("epochs", "batch_size", "eval_batch_size"):
         if cfg[key] < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {cfg[key]}")
+    reads = set(parts(cfg["loss"]))
+    q_ok, q_need = (0 < cfg["q"] <= 1, "in (0, 1] for gce and ngce") if reads & {"gce", "ngce"} else (cfg["q"] > 0, "> 0")
+    a = cfg["a"] if cfg["a"] is not None else 2.0  # a loss without a: nothing to check
+    a_ok, a_need = (a > 1, "> 1 for aul, whose (a - p_y)^q needs a - 1 > 0") if "aul" in reads else (a > 0, "> 0")
     for key, need, ok in [("lr", "> 0", cfg["lr"] > 0), ("temperature", "> 0", cfg["temperature"] > 0),
-                          ("q", "in (0, 1]", 0 < cfg["q"] <= 1), ("gamma", ">= 0", cfg["gamma"] >= 0),
+                          ("q", q_need, q_ok), ("a", a_need, a_ok), ("gamma", ">= 0", cfg["gamma"] >= 0),
+                          ("scale", "> 0", cfg["scale"] is None or cfg["scale"] > 0), ("lamb", ">= 0", (cfg["lamb"] or 0) >= 0),
+                          ("eta_min", ">= 0", cfg["eta_min"] >= 0), ("rotate", "in [0, 180]", 0 <= cfg["rotate"] <= 180),
                           ("weight_decay", ">= 0", cfg["weight_decay"] >= 0),
                           ("delta", ">= 0", (cfg["delta"] or 0) >= 0), ("grad_clip", ">= 0", cfg["grad_clip"] >= 0)]:
         if not ok:
@@ -186,8 +223,9 @@ def check(cfg):
 
 
 def loss_from(cfg):
-    return get_loss(cfg["loss"], DATASETS[cfg["dataset"]].num_classes, gamma=cfg["gamma"], q=cfg["q"], alpha=cfg["alpha"], beta=cfg["beta"],
-                    temperature=cfg["temperature"], delta=cfg["delta"])
+    """The run's loss, with its resolved values; keys older configurations lack take the losses' defaults."""
+    values = {k: cfg.get(k) for k in ("gamma", "q", "alpha", "beta", "temperature", "delta", "a", "lamb", "scale")}
+    return get_loss(cfg["loss"], DATASETS[cfg["dataset"]].num_classes, **values)
 
 
 def setting(cfg):

@@ -117,10 +117,11 @@ def model_for(arch, spec):
     return make_model(arch, spec.num_classes, C, H)
 
 
-def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment):
+def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0):
     """One pass over the training split; returns the train_* columns of the log as a dict.
 
-    The loss logged is the data term; ANL's L1 penalty (loss_fn.l1 > 0) is added to what is optimised.
+    The loss logged is the data term (with ANL-CE-ER's regulariser of each batch); ANL's L1 penalty
+    (loss_fn.l1 > 0) is added to what is optimised, not to what is logged.
     """
     from tqdm import tqdm
 
@@ -131,7 +132,7 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment):
     order_gen, aug_gen = gens
     cuts = batches.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
     for i, idx in enumerate(tqdm(cuts, total=len(x) // batch_size, leave=False, disable=None, desc="train")):
-        xb = batches.augment(x[idx], aug_gen, step.spec.flip) if augment else x[idx]
+        xb = batches.augment(x[idx], aug_gen, step.spec.flip, rotate) if augment else x[idx]
         logits, loss = step(inputs(xb, step.fmt, step.spec), y_noisy[idx])
         # Accumulated on the device: reading a value here would stall the GPU every batch.
         pred, yn, yt = logits.detach().argmax(1), y_noisy[idx], y_true[idx]
@@ -169,9 +170,9 @@ def make_optimizer(cfg, model, device):
         opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"], fused=fused)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
-                              weight_decay=cfg["weight_decay"], fused=fused)
-    if cfg["scheduler"] == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
+                              weight_decay=cfg["weight_decay"], nesterov=bool(cfg.get("nesterov")), fused=fused)
+    if cfg["scheduler"] == "cosine":  # stepped once per epoch, as in the released code
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"], eta_min=cfg.get("eta_min") or 0.0)
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
     return opt, sched

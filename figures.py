@@ -17,6 +17,7 @@ from noise import HUMAN_LABELS  # noqa: E402  (numpy only: no torch)
 
 REPORT_LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
 CURVE_SETTINGS = ["sym-0.5", "asym-0.25"]  # the report's Figures 3 and 4
+PAPER_CURVES = ["sym-0.4", "asym-0.4"]  # where a study has none of the report's: the papers' middle columns
 KIND_NAMES = {"sym": "symmetric", "asym": "asymmetric", "none": "no"}
 TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "mnist": "MNIST"}
 HUMAN_ORDER = [k for sets in HUMAN_LABELS.values() for k in sets]
@@ -89,26 +90,39 @@ def plain_log_labels(ax):
     ax.yaxis.set_minor_formatter(FuncFormatter(minor))
 
 
+def selects(runs):
+    """Did any of these runs select a model on a validation split? Runs with --val-fraction 0 did not."""
+    return any(r["result"].get("selection", "best validation") == "best validation" for r in runs if r["result"])
+
+
 def curves(by_setting, ds, colours, save):
-    """Validation loss and accuracy against epoch, one line per loss (report Figures 3 and 4; and human noise)."""
-    for setting in [s for s in by_setting if s in CURVE_SETTINGS or s.startswith("human-")]:
+    """Validation loss and accuracy against epoch, one line per loss (report Figures 3 and 4; and human noise).
+
+    Runs without a validation split (the papers' protocol) draw their test curves instead: nothing is
+    selected on them, so they are the papers' own figures of test accuracy over training.
+    """
+    chosen = [s for s in by_setting if s in CURVE_SETTINGS] or [s for s in by_setting if s in PAPER_CURVES]
+    for setting in chosen + [s for s in by_setting if s.startswith("human-")]:
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+        split = "val" if selects(sum(by_setting[setting].values(), [])) else "test"
+        name = {"val": "validation", "test": "test"}[split]
         for loss, runs in sorted(by_setting[setting].items()):
-            for ax, col in zip(axes, ["val_loss", "val_acc"]):
+            for ax, col in zip(axes, [f"{split}_loss", f"{split}_acc"]):
                 x, y, n = mean_curve(runs, col)
-                ax.plot(x, y * (100 if col == "val_acc" else 1), **colours[loss], marker=".",
+                ax.plot(x, y * (100 if col.endswith("acc") else 1), **colours[loss], marker=".",
                         label=f"{loss}" + (f" (mean of {n})" if n > 1 else ""))
         for ax in axes:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
         # Log scale: bounded losses (<= 1) and unbounded ones (CE, RCE) share the panel.
-        axes[0].set(xlabel="epoch", ylabel="validation loss (the run's own loss, log scale)", yscale="log",
-                    title="Validation loss")
+        axes[0].set(xlabel="epoch", ylabel=f"{name} loss (the run's own loss, log scale)", yscale="log",
+                    title=f"{name.capitalize()} loss")
         plain_log_labels(axes[0])
-        axes[1].set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
-        axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        axes[1].set(xlabel="epoch", ylabel=f"{name} accuracy (%)", title=f"{name.capitalize()} accuracy")
+        axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False, ncol=1 + len(by_setting[setting]) // 16)
         runs = sum(by_setting[setting].values(), [])
-        fig.suptitle(f"{ds['title']}: validation curves, {title_of(setting, ds['name'])}, {arch_of(runs)}")
+        fig.suptitle(f"{ds['title']}: {name} curves, {title_of(setting, ds['name'])}, {arch_of(runs)}"
+                     + ("" if split == "val" else " (no validation split)"))
         save(fig, f"curves_{setting}")
 
 
@@ -118,8 +132,12 @@ def accuracy_vs_rate(by_setting, ds, colours, save):
         settings = sorted([s for s in by_setting if s.startswith(kind + "-") or s == "none-0.0"], key=setting_key)
         if not any(s.startswith(kind) for s in settings):
             continue
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-        for ax, key, name in zip(axes, ["test_acc_best", "test_acc_last"], ["best-validation model", "last epoch"]):
+        panels = [("test_acc_best", "best-validation model"), ("test_acc_last", "last epoch")]
+        if not selects([r for s in settings for rs in by_setting[s].values() for r in rs]):
+            panels = panels[1:]  # without a validation split the "best" model is the last epoch's
+        fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), sharey=True, squeeze=False)
+        axes = axes[0]
+        for ax, (key, name) in zip(axes, panels):
             cells = accuracy_cells(by_setting, key)
             for loss in colours:
                 pts = [(setting_key(s)[1], *mean_std(cells[s, loss])) for s in settings if cells.get((s, loss))]
@@ -131,7 +149,7 @@ def accuracy_vs_rate(by_setting, ds, colours, save):
             ax.set(xlabel="noise rate", title=f"Test accuracy, {name}")
             ax.grid(alpha=0.3)
         axes[0].set_ylabel("clean test accuracy (%)")
-        axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False, ncol=1 + len(colours) // 16)
         fig.suptitle(f"{ds['title']}: test accuracy against {KIND_NAMES[kind]} noise rate "
                      f"(mean, band ±1 std over seeds)")
         save(fig, f"accuracy_vs_rate_{kind}")

@@ -105,6 +105,32 @@ def nnfl(log_p, y, gamma, **_):
     return 1 - _pick(terms, y) / terms.sum(1)
 
 
+# The asymmetric losses of Zhou et al. 2021, "Asymmetric Loss Functions for Learning with Noisy Labels":
+# functions of p_y alone, decreasing in it, with a > 0 (a > 1 for AUL) and q > 0. They are passive losses
+# here, as in that paper's NCE+AGCE, NCE+AUL and NCE+AEL.
+def agce(log_p, y, a, q, **_):
+    # ((a + 1)^q - (a + p_y)^q) / q: 0 at p_y = 1
+    return ((a + 1) ** q - (a + _pick(log_p, y).exp()) ** q) / q
+
+
+def aul(log_p, y, a, q, **_):
+    # ((a - p_y)^q - (a - 1)^q) / q: 0 at p_y = 1
+    return ((a - _pick(log_p, y).exp()) ** q - (a - 1) ** q) / q
+
+
+def ael(log_p, y, a, **_):
+    # exp(-p_y / a): exp(-1/a) at p_y = 1, not 0; only its differences matter
+    return torch.exp(-_pick(log_p, y).exp() / a)
+
+
+# The entropy regulariser of ANL-CE-ER (Ye et al. 2023's code): KL(p_bar || uniform) = log C + sum_k p_bar_k
+# log p_bar_k, with p_bar the batch's mean predicted distribution. One number per batch, not per sample.
+def entropy_reg(log_p):
+    p = log_p.exp().clamp(P_MIN, 1 - P_MIN)  # [B, C]
+    p_bar = (p.sum(0) / p.sum()).clamp(P_MIN, 1 - P_MIN)  # [C]
+    return math.log(log_p.shape[1]) + (p_bar * p_bar.log()).sum()
+
+
 # The report's "normalised" CE: 1 - exp(-CE / T). At T = 1 this is 1 - p_y, i.e. MAE.
 def nce_exp(log_p, y, temperature, **_):
     return -torch.expm1(-ce(log_p, y) / temperature)
@@ -117,11 +143,27 @@ def nfl_exp(log_p, y, gamma, temperature, **_):
 
 ACTIVE = {"ce": ce, "fl": fl, "nce": nce, "nfl": nfl, "gce": gce, "ngce": ngce,
           "nce-exp": nce_exp, "nfl-exp": nfl_exp}  # the last two: the report's definitions
-PASSIVE = {"mae": mae, "rce": rce, "nmae": nmae, "nrce": nrce}
-# Losses that are a weighted pair of parts under their own name: (first, second, alpha, beta).
-PAIRS = {"sce": ("ce", "rce", 0.1, 1.0),  # Wang et al. 2019
-         "anl-ce": ("nce", "nnce", 5.0, 5.0), "anl-fl": ("nfl", "nnfl", 5.0, 5.0)}  # Ye et al. 2023
-ANL_DELTA = 5e-5  # ANL's L1 weight on the model's parameters, CIFAR-10
+PASSIVE = {"mae": mae, "rce": rce, "nmae": nmae, "nrce": nrce, "agce": agce, "aul": aul, "ael": ael}
+# Losses that are a weighted pair of parts under their own name: (first, second).
+PAIRS = {"sce": ("ce", "rce"),  # Wang et al. 2019
+         "anl-ce": ("nce", "nnce"), "anl-fl": ("nfl", "nnfl"), "anl-ce-er": ("nce", "nnce")}  # Ye et al. 2023
+# The papers' CIFAR-10 values, used where neither a flag nor a preset's loss table gives one (config.py).
+# A combination takes its parts' values, then its own: nfl+agce has agce's a and q.
+DEFAULTS = {
+    "gce": {"q": 0.7}, "ngce": {"q": 0.7},  # Zhang & Sabuncu 2018
+    "agce": {"a": 0.6, "q": 0.6}, "aul": {"a": 5.5, "q": 3.0}, "ael": {"a": 2.5},  # Zhou et al. 2021 (ALFs config.py)
+    "nce+agce": {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5},
+    "nce+aul": {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5},
+    "nce+ael": {"alpha": 1.0, "beta": 4.0, "a": 5.0},
+    "sce": {"alpha": 0.1, "beta": 1.0},
+    "anl-ce": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5}, "anl-fl": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5},
+    "anl-ce-er": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, "lamb": 2.0},
+}
+ANL_DELTA = DEFAULTS["anl-ce"]["delta"]  # ANL's L1 weight on the model's parameters, CIFAR-10
+# Which hyperparameters each base loss reads.
+READS = {"fl": {"gamma"}, "nfl": {"gamma"}, "nnfl": {"gamma"}, "nfl-exp": {"gamma", "temperature"},
+         "nce-exp": {"temperature"}, "gce": {"q"}, "ngce": {"q"}, "agce": {"a", "q"}, "aul": {"a", "q"},
+         "ael": {"a"}}
 ALIASES = {"apl-nce-mae": "nce+mae", "apl-nfl-mae": "nfl+mae"}
 BASE = {**ACTIVE, **PASSIVE, "nnce": nnce, "nnfl": nnfl}
 SINGLE = list(ACTIVE) + list(PASSIVE)
@@ -139,23 +181,51 @@ def canonical(name):
     return key
 
 
-def default_weights(name):
-    """(alpha, beta) used when none are given: the paper's values for sce and anl, else 1 and 1."""
+def parts(name):
+    """The base losses a named loss is made of: (name,) or (first, second)."""
     key = canonical(name)
-    return PAIRS[key][2:] if key in PAIRS else (1.0, 1.0)
+    return (key,) if key in SINGLE else PAIRS[key] if key in PAIRS else tuple(key.split("+"))
+
+
+def uses(name):
+    """The hyperparameters a loss reads: alpha and beta for pairs, scale for single losses, and its parts'."""
+    key = canonical(name)
+    own = {"scale"} if key in SINGLE else {"alpha", "beta"}
+    if key.startswith("anl"):
+        own |= {"delta"} | ({"lamb"} if key == "anl-ce-er" else set())
+    return own.union(*(READS.get(p, set()) for p in parts(key)))
+
+
+def default_hp(name):
+    """The values a loss takes where none are given: 1 for alpha, beta and scale, then DEFAULTS (parts first)."""
+    key = canonical(name)
+    hp = {"scale": 1.0} if key in SINGLE else {"alpha": 1.0, "beta": 1.0}
+    for k in parts(key) + (key,):
+        hp.update(DEFAULTS.get(k, {}))
+    return {k: v for k, v in hp.items() if k in uses(key)}
 
 
 class Loss:
     """A named loss: loss(logits [B, C], labels [B]) -> scalar batch mean, in float32.
 
     `l1` is the weight of an L1 penalty on the model's parameters that the loss asks
-    the training loop to add (ANL's delta); it is 0 for every other loss.
+    the training loop to add (ANL's delta); it is 0 for every other loss. `lamb` weighs
+    ANL-CE-ER's entropy regulariser, a term of the whole batch: per_sample leaves it out.
     """
 
-    def __init__(self, name, num_classes, parts, hp, l1=0.0):
-        self.name, self.num_classes, self.parts, self.hp, self.l1 = name, num_classes, parts, hp, l1
+    def __init__(self, name, num_classes, parts, hp, l1=0.0, lamb=0.0):
+        self.name, self.num_classes, self.parts, self.hp, self.l1, self.lamb = name, num_classes, parts, hp, l1, lamb
 
     def per_sample(self, logits, labels):
+        """The per-sample terms [B]; the loss is their mean, plus lamb * entropy_reg of the batch."""
+        with torch.autocast(logits.device.type, enabled=False):
+            log_p, labels = self._log_p(logits, labels)
+            return self._terms(log_p, labels)
+
+    def _terms(self, log_p, labels):
+        return sum(w * f(log_p, labels, **self.hp) for w, f in self.parts)  # [B]
+
+    def _log_p(self, logits, labels):
         if logits.ndim != 2 or logits.shape[1] != self.num_classes or not logits.is_floating_point():
             raise ValueError(f"logits must be floating point of shape [B, {self.num_classes}], got "
                              f"{logits.dtype} {list(logits.shape)}")
@@ -170,33 +240,35 @@ class Loss:
             lo, hi = int(labels.min()), int(labels.max())
             if lo < 0 or hi >= self.num_classes:
                 raise ValueError(f"labels must lie in [0, {self.num_classes}), got {lo}..{hi}")
-        # Autocast off: the loss is computed in float32 (float64 stays float64, for gradcheck)
+        # Called with autocast off: the loss is computed in float32 (float64 stays float64, for gradcheck)
         # whatever precision the model ran in.
-        with torch.autocast(logits.device.type, enabled=False):
-            x = logits if logits.dtype == torch.float64 else logits.float()
-            labels = labels.long()  # gather's index must be int64
-            log_p = F.log_softmax(x, dim=1)  # [B, C]
-            return sum(w * f(log_p, labels, **self.hp) for w, f in self.parts)  # [B]
+        x = logits if logits.dtype == torch.float64 else logits.float()
+        return F.log_softmax(x, dim=1), labels.long()  # [B, C]; gather's index must be int64
 
     def __call__(self, logits, labels):
-        return self.per_sample(logits, labels).mean()
+        with torch.autocast(logits.device.type, enabled=False):
+            log_p, labels = self._log_p(logits, labels)
+            mean = self._terms(log_p, labels).mean()
+            return mean + self.lamb * entropy_reg(log_p) if self.lamb else mean
 
 
-def get_loss(name, num_classes=10, gamma=2.0, q=0.7, alpha=None, beta=None, temperature=1.0, delta=None):
+def get_loss(name, num_classes=10, gamma=2.0, q=None, alpha=None, beta=None, temperature=1.0, delta=None, a=None,
+             lamb=None, scale=None):
     """Return the loss called `name` as a `Loss`, callable as (logits, labels) -> scalar mean.
 
-    gamma: focal exponent; q: GCE exponent; temperature: T of the report's nce-exp and
-    nfl-exp; alpha, beta: weights of the two parts of an APL, sce or anl loss (None: the
-    paper's defaults, see `default_weights`); delta: ANL's L1 weight (None: 5e-5).
+    gamma: focal exponent; q: exponent of gce, ngce, agce and aul; a: parameter of agce, aul
+    and ael; temperature: T of the report's nce-exp and nfl-exp; alpha, beta: weights of the two
+    parts of an APL, sce or anl loss; scale: weight of a single loss; delta: ANL's L1 weight;
+    lamb: ANL-CE-ER's regulariser weight. None takes the paper's value (`default_hp`).
     """
     key = canonical(name)
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"a loss needs num_classes >= 2, got {num_classes}")
-    hp = {"gamma": gamma, "q": q, "temperature": temperature}
-    a, b = default_weights(key)
-    alpha, beta = a if alpha is None else alpha, b if beta is None else beta
+    given = {"q": q, "alpha": alpha, "beta": beta, "delta": delta, "a": a, "lamb": lamb, "scale": scale}
+    v = {**default_hp(key), **{k: x for k, x in given.items() if x is not None}}
+    hp = {"gamma": gamma, "q": v.get("q"), "a": v.get("a"), "temperature": temperature}
     if key in SINGLE:
-        return Loss(key, num_classes, [(1.0, BASE[key])], hp)
-    first, second = PAIRS[key][:2] if key in PAIRS else key.split("+")
-    l1 = (ANL_DELTA if delta is None else delta) if key.startswith("anl") else 0.0
-    return Loss(key, num_classes, [(alpha, BASE[first]), (beta, BASE[second])], hp, l1)
+        return Loss(key, num_classes, [(v["scale"], BASE[key])], hp)
+    first, second = parts(key)
+    return Loss(key, num_classes, [(v["alpha"], BASE[first]), (v["beta"], BASE[second])], hp, v.get("delta", 0.0),
+                v.get("lamb", 0.0))

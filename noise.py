@@ -45,10 +45,22 @@ def superclass_cycle(superclass_of):
     return flip_to
 
 
-def asym_map(dataset, superclass_of=None):
-    """{source class: the class it is mistaken for} of a data set's asymmetric noise."""
+def index_blocks(num_classes=100, size=5):
+    """The released code's CIFAR-100 map: classes in blocks of 5 consecutive indices, each to the next, circularly.
+
+    Ma et al.'s and Ye et al.'s code call these superclasses, but the fine labels are alphabetical, so a block
+    of indices is not a superclass (0-4: apple, aquarium_fish, baby, bear, beaver).
+    """
+    return {c: c - c % size + (c % size + 1) % size for c in range(num_classes)}
+
+
+def asym_map(dataset, superclass_of=None, cifar100="superclass"):
+    """{source class: the class it is mistaken for} of a data set's asymmetric noise.
+
+    cifar100: "superclass" (within the real superclasses) or "blocks" (index_blocks, the released code's).
+    """
     if dataset == "cifar100":
-        return superclass_cycle(superclass_of)
+        return index_blocks() if cifar100 == "blocks" else superclass_cycle(superclass_of)
     return {"cifar10": ASYM_MAP, "mnist": MNIST_ASYM_MAP}[dataset]
 
 

@@ -65,18 +65,32 @@ def find_runs(root):
         if not log:
             continue  # a run that has not finished its first epoch
         cfg = read_json(os.path.join(dirpath, "config.json")) or {}
-        runs.append({"dataset": cfg.get("dataset", "cifar10"),  # runs from before --dataset are CIFAR-10's
+        home = study_root(root, dirpath)
+        runs.append({"root": home, "study": read_json(os.path.join(home, "study.json")),
+                     "dataset": cfg.get("dataset", "cifar10"),  # runs from before --dataset are CIFAR-10's
                      "legacy": len(parts) == 3 and "dataset" not in cfg,
                      "setting": parts[-3], "loss": parts[-2], "seed": parts[-1][4:], "log": log, "dir": dirpath,
                      "result": read_json(os.path.join(dirpath, "result.json")), "config": cfg,
                      "noise": read_json(os.path.join(dirpath, "noise.json"))})
     # A run from before --dataset that was copied, not moved, to OUT/cifar10/ is one run, not two seeds.
-    key = lambda r: (r["dataset"], r["setting"], r["loss"], r["seed"])  # noqa: E731
+    key = lambda r: (r["root"], r["dataset"], r["setting"], r["loss"], r["seed"])  # noqa: E731
     moved = {key(r) for r in runs if not r["legacy"]}
     twice = [r for r in runs if r["legacy"] and key(r) in moved]
     if twice:
         print(f"note: {len(twice)} run(s) found in both layouts, counted once: e.g. {twice[0]['dir']}", file=sys.stderr)
     return [r for r in runs if not any(r is t for t in twice)]
+
+
+def study_root(root, dirpath):
+    """The nearest folder from dirpath up to root holding a study.json (run_grid.sh writes one per study), else root.
+
+    Each study is drawn and tabled on its own, in its folder: two studies' runs of one cell are not seeds of one."""
+    d = dirpath
+    while not os.path.isfile(os.path.join(d, "study.json")):
+        if os.path.samefile(d, root) or not d:
+            return root
+        d = os.path.dirname(d)
+    return d
 
 
 def write_atomic(path, write):
@@ -106,7 +120,10 @@ def tables(by_setting, ds, seeds_asked, out):
     settings = sorted(by_setting, key=F.setting_key)
     losses = sorted({name for s in settings for name in by_setting[s]}, key=F.loss_order)
     md, rows = [], []
-    for key, name in [("test_acc_best", "best-validation model"), ("test_acc_last", "last epoch")]:
+    kinds = [("test_acc_best", "best-validation model"), ("test_acc_last", "last epoch")]
+    if not F.selects([r for by_loss in by_setting.values() for rs in by_loss.values() for r in rs]):
+        kinds = kinds[1:]  # no validation split: the "best" model is the last epoch's
+    for key, name in kinds:
         cells = F.accuracy_cells(by_setting, key)
         stats = {c: (*F.mean_std(v), len(v)) for c, v in cells.items() if v}
         best = {s: max((stats[s, name][0] for name in losses if (s, name) in stats), default=None) for s in settings}
@@ -131,6 +148,48 @@ def tables(by_setting, ds, seeds_asked, out):
     w.writeheader()
     w.writerows(rows)
     write_text(os.path.join(out, "table.csv"), buf.getvalue())
+
+
+def study_table(by_setting, ds, study, out):
+    """study.md and study.csv: the study's table in its paper's layout. One row per loss in the study's order,
+    one column per noise setting; mean ± sample std over seeds of the last epoch's test accuracy (%), as both
+    papers report it; the best mean of each column in bold."""
+    import presets  # torch-free
+
+    settings = presets.study_settings(study)  # every column of the study, run or not
+    settings += [s for s in sorted(by_setting, key=F.setting_key) if s not in settings]
+    losses = study["losses"].split()
+    losses += sorted({n for s in by_setting.values() for n in s} - set(losses), key=F.loss_order)
+    cells = F.accuracy_cells(by_setting, "test_acc_last")
+    stats = {c: F.mean_std(v) + (len(v),) for c, v in cells.items() if v}
+    want = len(study["seeds"].split())
+    head = [{"none-0.0": "clean"}.get(s, s.replace("-", " ")) for s in settings]
+    epochs = sorted({r["config"].get("epochs") for rs in sum((list(b.values()) for b in by_setting.values()), [])
+                     for r in rs if r["config"]} - {None})
+    md = [f"### {ds['title']}, study {study['name']} (--preset {study['preset']}, "
+          f"{'/'.join(map(str, epochs))} epoch{'s' if epochs != [1] else ''}, seeds {study['seeds']})", "",
+          "Test accuracy (%) of the last epoch, mean ± std over seeds; best of each column in bold; "
+          f"– not run; (n=k) fewer seeds than {want}.", "",
+          "| loss | " + " | ".join(head) + " |", "| --- |" + " ---: |" * len(settings)]
+    rows = []
+    for loss in losses:
+        line = []
+        for s in settings:
+            if (s, loss) not in stats:
+                line.append("–")
+                continue
+            m, sd, n = stats[s, loss]
+            best = max(stats[s, x][0] for x in losses if (s, x) in stats)
+            text = f"{m:.2f}" + (f" ± {sd:.2f}" if n > 1 else "") + (f" (n={n})" if n < want else "")
+            line.append(f"**{text}**" if m == best else text)
+            rows.append({"loss": loss, "setting": s, "mean": f"{m:.4f}", "std": f"{sd:.4f}" if n > 1 else "", "n": n})
+        md.append(f"| {loss} | " + " | ".join(line) + " |")
+    write_text(os.path.join(out, "study.md"), "\n".join(md) + "\n")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, ["loss", "setting", "mean", "std", "n"])
+    w.writeheader()
+    w.writerows(rows)
+    write_text(os.path.join(out, "study.csv"), buf.getvalue())
 
 
 def describe(name, runs):
@@ -179,16 +238,16 @@ def main(argv=None):
         if want and want - found[flag]:
             hint = " (run folders use canonical loss names, e.g. nce+mae)" if flag == "--losses" else ""
             print(f"note: {flag} {','.join(sorted(want - found[flag]))} matches no run{hint}", file=sys.stderr)
-    by_dataset = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    by_dataset = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # {(root, dataset): {setting: {loss}}}
     for r in runs:
         if all(want is None or r[key] in want for key, want in
                zip(("dataset", "setting", "loss"), asked.values())):
-            by_dataset[r["dataset"]][r["setting"]][r["loss"]].append(r)
+            by_dataset[r["root"], r["dataset"]][r["setting"]][r["loss"]].append(r)
     if not by_dataset:
         sys.exit(f"error: no runs match --dataset {args.dataset} --only {args.only} --losses {args.losses}; found data "
                  f"sets {sorted(found['--dataset'])}, settings {sorted(found['--only'])} and losses {sorted(colours)}")
-    if args.data_dir and len(by_dataset) > 1:
-        sys.exit(f"error: --data-dir serves one data set, and the runs hold {', '.join(sorted(by_dataset))}; "
+    if args.data_dir and len({d for _, d in by_dataset}) > 1:
+        sys.exit(f"error: --data-dir serves one data set, and the runs hold {', '.join(sorted({d for _, d in by_dataset}))}; "
                  f"add --dataset NAME for the image grid")
     formats = args.format.split(",")
     fig = F.plt.figure()
@@ -197,10 +256,15 @@ def main(argv=None):
     if set(formats) - set(supported):
         sys.exit(f"error: unknown --format {','.join(sorted(set(formats) - set(supported)))}; "
                  f"choose from {','.join(sorted(supported))}")
-    for name, by_setting in sorted(by_dataset.items()):
-        ds = describe(name, [r for rs in by_setting.values() for v in rs.values() for r in v])
-        draw(by_setting, ds, colours, args, formats, os.path.join(args.results, "figures", name))
-    where = ", ".join(os.path.join(args.results, "figures", name) for name in sorted(by_dataset))
+    for (root, name), by_setting in sorted(by_dataset.items()):
+        found = [r for rs in by_setting.values() for v in rs.values() for r in v]
+        ds = describe(name, found)
+        out = os.path.join(root, "figures", name)
+        draw(by_setting, ds, colours, args, formats, out)
+        study = found[0]["study"]
+        if study and study.get("dataset") == name:
+            study_table(by_setting, ds, study, out)
+    where = ", ".join(os.path.join(root, "figures", name) for root, name in sorted(by_dataset))
     print(f"{len(runs)} runs read; figures and tables in {where}")
 
 

@@ -9,14 +9,11 @@ if [ "${BASH_VERSINFO[0]}" -lt 4 ] || { [ "${BASH_VERSINFO[0]}" -eq 4 ] && [ "${
     echo "error: run_grid.sh needs bash 4.4 or newer (this is $BASH_VERSION)" >&2; exit 2
 fi
 
-DATASET=${DATASET-cifar10}       # cifar10, cifar100 or mnist
-LOSSES=${LOSSES-"ce fl nce nfl nce+mae nfl+mae"}
-SEEDS=${SEEDS-42}
-SYM_RATES=${SYM_RATES-"0.0 0.2 0.5 0.8"}
-ASYM_RATES=${ASYM_RATES-"0.1 0.25 0.4"}
+# A study (STUDY, --study) gives DATASET, PRESET, LOSSES, SEEDS, SYM_RATES, ASYM_RATES and RESULTS; each of
+# them given as a variable or a flag wins over it. `python presets.py list` names the studies.
+STUDY=${STUDY-report}
 HUMAN=${HUMAN-}                 # human label sets, e.g. "aggre worse" (CIFAR-10N) or "noisy" (CIFAR-100N)
 EPOCHS=${EPOCHS-}               # empty: the preset's
-RESULTS=${RESULTS-results}
 EXTRA=${EXTRA-}                 # passed to every train.py, split on whitespace
 GPUS=${GPUS-}                   # empty: every visible GPU
 JOBS_PER_GPU=${JOBS_PER_GPU-1}
@@ -29,33 +26,42 @@ FORCE=
 
 usage() {
     cat <<EOF
-usage: bash run_grid.sh [--dry-run | --list | --submit [--force]] [--dataset D] [--losses L] [--seeds S]
-                        [--sym-rates R] [--asym-rates R] [--human H] [--epochs E] [--results DIR] [--extra ARGS]
-                        [--gpus N] [--jobs-per-gpu J] [--max-parallel N] [--sbatch-args ARGS]
+usage: bash run_grid.sh [--dry-run | --list | --submit [--force]] [--study S] [--dataset D] [--preset P]
+                        [--losses L] [--seeds S] [--sym-rates R] [--asym-rates R] [--human H] [--epochs E]
+                        [--results DIR] [--extra ARGS] [--gpus N] [--jobs-per-gpu J] [--max-parallel N]
+                        [--sbatch-args ARGS]
 
 Runs train.py over every noise setting x loss x seed, skipping runs whose result.json exists and
 resuming runs with a last.pt, then calls plot.py on the results. Each flag can also be given as the
-environment variable in capitals (LOSSES, SEEDS, ...); a flag wins over its variable.
+environment variable in capitals (STUDY, LOSSES, SEEDS, ...); a flag wins over its variable, and
+both win over the study.
 
-  --dataset       data set: cifar10, cifar100 or mnist (default: cifar10)
-  --losses        losses to train (default: "ce fl nce nfl nce+mae nfl+mae")
-  --seeds         seeds (default: "42")
-  --sym-rates     symmetric noise rates; 0.0 is the clean run (default: "0.0 0.2 0.5 0.8")
-  --asym-rates    asymmetric noise rates (default: "0.1 0.25 0.4")
+The grid:
+  --study         a named study: report, ma2020-cifar10, ma2020-cifar100, ma2020-mnist, ye2023-cifar10,
+                  ye2023-cifar100, ye2023-mnist; it sets the six below and RESULTS (default: report)
+  --dataset       data set: cifar10, cifar100 or mnist (default: the study's; report: cifar10)
+  --preset        train.py --preset of every run (default: the study's; report: report)
+  --losses        losses to train (default: the study's; report: "ce fl nce nfl nce+mae nfl+mae")
+  --seeds         seeds (default: the study's; report: "42", the papers' studies: "0 1 2")
+  --sym-rates     symmetric noise rates; 0.0 is the clean run (default: the study's; report: "0.0 0.2 0.5 0.8")
+  --asym-rates    asymmetric noise rates (default: the study's; report: "0.1 0.25 0.4")
   --human         human label sets to add: CIFAR-10N's, e.g. "aggre worse", or CIFAR-100N's "noisy"
                   (default: none)
   --epochs        epochs of every run (default: the preset's, 30 for the report)
-  --results       results root, train.py's --out and plot.py's folder (default: results)
-  --extra         more train.py flags, e.g. "--preset ma2020" (default: none)
+  --results       results root, train.py's --out and plot.py's folder (default: results for the report,
+                  results/<study> for the others)
+  --extra         more train.py flags, e.g. "--arch cnn8" (default: none)
+Where it runs:
   --gpus          number of GPUs to use (default: every visible GPU; 0: one run at a time on the CPU)
   --jobs-per-gpu  runs at once on each GPU (default: 1)
-  --dry-run       print the train.py commands and exit
-  --list          print the numbered grid with each point's state and exit
   --submit        submit the unfinished points to Slurm as one array job and a job that runs plot.py
                   after it, then exit (also SUBMIT=1); refused while an array of the same RESULTS is
                   queued or running, unless --force
   --max-parallel  with --submit: array tasks at once (default: no cap)
   --sbatch-args   with --submit: more sbatch options, e.g. "--partition gpu --gres=gpu:1" (default: none)
+What it shows:
+  --dry-run       print the train.py commands and exit
+  --list          print the study and its numbered grid with each point's state, and exit
 EOF
 }
 
@@ -68,8 +74,8 @@ while [ $# -gt 0 ]; do
         --submit) SUBMIT=1 ;;
         --force) FORCE=1 ;;
         -h|--help) usage; exit 0 ;;
-        --dataset|--losses|--seeds|--sym-rates|--asym-rates|--human|--epochs|--results|--extra|--gpus|--jobs-per-gpu|\
-        --max-parallel|--sbatch-args)
+        --study|--dataset|--preset|--losses|--seeds|--sym-rates|--asym-rates|--human|--epochs|--results|--extra|\
+        --gpus|--jobs-per-gpu|--max-parallel|--sbatch-args)
             [ $# -ge 2 ] || die "$1 needs a value; see bash run_grid.sh --help"
             var=${1#--}; var=${var//-/_}; printf -v "${var^^}" '%s' "$2"; shift ;;
         *) die "unknown option '$1'; see bash run_grid.sh --help" ;;
@@ -78,11 +84,20 @@ while [ $# -gt 0 ]; do
 done
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" >/dev/null && pwd) || exit 2  # the scripts' folder; paths in the flags stay relative to the caller
+study=$("$PYTHON" "$here/presets.py" study "$STUDY") || exit 2
+eval "$study"  # study_dataset, study_preset, study_losses, ... (shell-quoted by presets.py)
+DATASET=${DATASET-$study_dataset}
+PRESET=${PRESET-$study_preset}
+LOSSES=${LOSSES-$study_losses}
+SEEDS=${SEEDS-$study_seeds}
+SYM_RATES=${SYM_RATES-$study_sym_rates}
+ASYM_RATES=${ASYM_RATES-$study_asym_rates}
+RESULTS=${RESULTS-$([ "$STUDY" = report ] && echo results || echo "results/$STUDY")}
 read -ra extra <<< "$EXTRA"
 for a in "${extra[@]}"; do
     case $a in
-        --out|--out=*|--loss|--loss=*|--noise|--noise=*|--rate|--rate=*|--seed|--seed=*|--human-label*|--resume|--dataset*)
-            die "EXTRA may not hold $a: the grid sets it (use RESULTS, DATASET, LOSSES, SYM_RATES/ASYM_RATES/HUMAN, SEEDS)" ;;
+        --out|--out=*|--loss|--loss=*|--noise|--noise=*|--rate|--rate=*|--seed|--seed=*|--human-label*|--resume|--dataset*|--preset*)
+            die "EXTRA may not hold $a: the grid sets it (use RESULTS, DATASET, PRESET, LOSSES, SYM_RATES/ASYM_RATES/HUMAN, SEEDS)" ;;
     esac
 done
 [[ $RESULTS =~ [[:space:]] || -z $RESULTS ]] && die "RESULTS must be a folder name without spaces, got '$RESULTS'"
@@ -98,7 +113,7 @@ for seed in $SEEDS; do
     for h in $HUMAN; do settings+=("--noise human --human-label $h"); done
     for s in "${settings[@]}"; do
         for loss in $LOSSES; do
-            points+=("--dataset $DATASET $s --loss $loss --seed $seed --out $RESULTS ${extra[*]}")
+            points+=("--dataset $DATASET --preset $PRESET $s --loss $loss --seed $seed --out $RESULTS ${extra[*]}")
         done
     done
 done
@@ -133,7 +148,19 @@ command_of() {  # the train.py command of point $1, as an array in cmd
     [ "$(state "${dirs[$1]}")" = resume ] && cmd+=(--resume)
 }
 
+record_study() {  # RESULTS/study.json: what plot.py lays its study table out by
+    mkdir -p "$RESULTS" && [ -w "$RESULTS" ] || die "cannot write into RESULTS=$RESULTS; choose a writable folder"
+    "$PYTHON" "$here/presets.py" record "$RESULTS/study.json" "name=$STUDY" "dataset=$DATASET" "preset=$PRESET" \
+        "losses=$LOSSES" "seeds=$SEEDS" "sym_rates=$SYM_RATES" "asym_rates=$ASYM_RATES" "human=$HUMAN" \
+        "epochs=$EPOCHS" "rates_from=$study_rates_from" || die "cannot write $RESULTS/study.json"
+}
+
 if [ "$MODE" = list ]; then
+    read -ra nl <<< "$LOSSES"; read -ra ns <<< "$SEEDS"
+    echo "study $STUDY: $DATASET, --preset $PRESET${EPOCHS:+, --epochs $EPOCHS}, into $RESULTS"
+    echo "  losses (${#nl[@]}): $LOSSES"
+    echo "  sym rates: $SYM_RATES; asym rates: $ASYM_RATES${HUMAN:+; human: $HUMAN}; seeds (${#ns[@]}): $SEEDS"
+    echo "  rates and seeds from: $study_rates_from"
     for i in "${!grid[@]}"; do printf '%4d  %-6s  %s\n' "$i" "$(state "${dirs[$i]}")" "${dirs[$i]}"; done
     echo "$n runs; done: finished, resume: has last.pt, new: not started"
     exit 0
@@ -191,7 +218,8 @@ submit() {  # the unfinished points as one Slurm array, and a job that runs plot
     # Each task is given the whole grid on its command line, in this folder, so it runs the same grid
     # whatever environment the cluster passes on; the GPUs it may use are the ones Slurm gives it.
     wrap=$(printf 'cd %q && SUBMIT= PYTHON=%q bash %q' "$PWD" "$PYTHON" "$here/run_grid.sh")
-    for i in dataset losses seeds sym-rates asym-rates human epochs results extra; do
+    record_study
+    for i in study dataset preset losses seeds sym-rates asym-rates human epochs results extra; do
         local var=${i//-/_}
         var=${var^^}
         wrap+=$(printf ' --%s %q' "$i" "${!var}")
@@ -307,7 +335,7 @@ else
     for ((j = 0; j < JOBS_PER_GPU; j++)); do free_slots+=("${ids[@]:0:$GPUS}"); done
 fi
 
-mkdir -p "$RESULTS" && [ -w "$RESULTS" ] || die "cannot write into RESULTS=$RESULTS; choose a writable folder"
+record_study
 todo=()
 for i in "${!dirs[@]}"; do [ "$(state "${dirs[$i]}")" = done ] || todo+=("$i"); done
 [ ${#todo[@]} -gt 0 ] && prefetch

@@ -221,7 +221,8 @@ def test_dataset_defaults_run_directories_and_refusals():
     cfg = config.parse_args(["--dataset", "mnist"])
     assert cfg["arch"] == "cnn4" and config.run_dir(cfg) == os.path.join("results", "mnist", "none-0.0", "ce", "seed42")
     assert config.parse_args(["--dataset", "mnist", "--preset", "ma2020"])["augment"] is False
-    assert config.parse_args(["--dataset", "cifar100", "--preset", "ma2020"])["arch"] == "resnet34"
+    assert config.parse_args(["--dataset", "cifar100", "--preset", "ma2020"])["arch"] == "resnet50"  # their yaml's
+    assert config.parse_args(["--dataset", "cifar100", "--preset", "ye2023"])["arch"] == "resnet34"
     assert config.parse_args(["--dataset", "cifar100", "--noise", "human"])["human_label"] == "noisy"
     assert config.parse_args(["--dataset", "mnist", "--arch", "resnet18"])["arch"] == "resnet18"  # a flag wins
     for argv, match in [(["--dataset", "mnist", "--noise", "human"], "mnist has none"),
@@ -286,7 +287,7 @@ def test_a_cifar100_class_without_images_is_named_by_the_asym_error_and_drawn(tm
 def test_mnist_augmentation_never_flips(tmp_path, monkeypatch):
     import engine
     flips, augment = [], batches.augment
-    monkeypatch.setattr(engine.batches, "augment", lambda x, gen, flip=True: flips.append(flip) or augment(x, gen, flip))
+    monkeypatch.setattr(engine.batches, "augment", lambda x, gen, flip=True, rotate=0.0: flips.append(flip) or augment(x, gen, flip, rotate))
     root = write_mnist(str(tmp_path / "m"), n_train=100, n_test=20)
     train.run(config.parse_args(["--dataset", "mnist", "--data-dir", root, "--out", str(tmp_path), "--epochs", "1",
                                  "--batch-size", "32", "--augment", *compute(precision="fp32")]))

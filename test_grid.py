@@ -37,8 +37,8 @@ def grid(env, *flags, timeout=600):
 
 def listed(env):
     """{index: (state, run dir)} from --list."""
-    out = grid(env, "--list").stdout.splitlines()[:-1]
-    return {int(i): (s, d) for i, s, d in (line.split() for line in out)}
+    out = [line.split() for line in grid(env, "--list").stdout.splitlines()]
+    return {int(w[0]): (w[1], w[2]) for w in out if len(w) == 3 and w[0].isdigit()}  # less the study's header
 
 
 def test_failed_run_is_reported_then_redone_alone(cifar_dir, tmp_path):
@@ -98,7 +98,7 @@ def test_list_dry_run_and_slurm_index_agree(cifar_dir, tmp_path):
     ({"EXTRA": "--out elsewhere"}, "EXTRA may not hold --out"),
     ({"JOBS_PER_GPU": "0"}, "JOBS_PER_GPU must be a whole number"),
     ({"LOSSES": ""}, "the grid is empty"),
-    ({"EXTRA": "--arch vgg"}, "grid point (--dataset cifar10 --noise sym --rate 0.0 --loss ce --seed 7 --out"),  # argparse's refusal,
+    ({"EXTRA": "--arch vgg"}, "grid point (--dataset cifar10 --preset report --noise sym --rate 0.0 --loss ce --seed 7 --out"),  # argparse's refusal,
     ({"EXTRA": "--ou x"}, "unrecognized arguments: --ou x"),  # named with its grid point; no abbreviations
     ({"RESULTS": "my results"}, "RESULTS must be a folder name without spaces"),
     ({"DATASET": "svhn"}, "argument --dataset: invalid choice: 'svhn'"),

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from losses import APL, NAMES, P_MIN, PAIRS, RCE_A, canonical, get_loss
+from losses import APL, NAMES, P_MIN, PAIRS, RCE_A, canonical, default_hp, entropy_reg, get_loss, uses
 
 # p = softmax(log [1, 1, 2]) = [0.25, 0.25, 0.5], label 2, C = 3. Worked by hand:
 LOGITS = torch.log(torch.tensor([[1.0, 1.0, 2.0]]))
@@ -31,12 +31,25 @@ HAND = {
     "nnce": 1 - (A_CE - L2) / (3 * A_CE - 2 * math.log(4) - L2),
     "nnfl": 1 - (A_FL - FL_H) / (3 * A_FL - 2 * FL_Q - FL_H),
 }
+# The losses with a parameter, at p_y = 1/2, as functions of it (p = [1/4, 1/4, 1/2] above for ngce).
+AT = {"gce": lambda q, a: (1 - 0.5**q) / q,
+      "ngce": lambda q, a: (1 - 0.5**q) / (2 * (1 - 0.25**q) + (1 - 0.5**q)),
+      "agce": lambda q, a: ((a + 1) ** q - (a + 0.5) ** q) / q,  # ((a+1)^q - (a+p_y)^q) / q
+      "aul": lambda q, a: ((a - 0.5) ** q - (a - 1) ** q) / q,  # ((a-p_y)^q - (a-1)^q) / q
+      "ael": lambda q, a: math.exp(-0.5 / a)}
+HAND["agce"] = (1.6**0.6 - 1.1**0.6) / 0.6  # Zhou et al.'s CIFAR-10 a = 0.6, q = 0.6
+HAND["aul"] = (5.0**3 - 4.5**3) / 3  # a = 5.5, q = 3: (125 - 91.125) / 3
+HAND["ael"] = math.exp(-0.5 / 2.5)  # a = 2.5
 HAND["sce"] = 0.1 * HAND["ce"] + 1.0 * HAND["rce"]
 HAND["anl-ce"] = 5 * HAND["nce"] + 5 * HAND["nnce"]
 HAND["anl-fl"] = 5 * HAND["nfl"] + 5 * HAND["nnfl"]
+# One sample: the batch's mean prediction is p itself, KL([1/4, 1/4, 1/2] || uniform) = log 3 - 1.5 log 2.
+HAND["anl-ce-er"] = HAND["anl-ce"] + 2 * (math.log(3) - 1.5 * L2)
 for name in APL:
     a, p = name.split("+")
-    HAND[name] = HAND[a] + HAND[p]  # alpha = beta = 1
+    hp = default_hp(name)  # alpha = beta = 1, except nce+agce/aul/ael: Zhou et al.'s CIFAR-10 values
+    value = lambda n: AT[n](hp.get("q"), hp.get("a")) if n in AT else HAND[n]  # noqa: E731
+    HAND[name] = hp["alpha"] * value(a) + hp["beta"] * value(p)
 HAND["apl-nce-mae"], HAND["apl-nfl-mae"] = HAND["nce+mae"], HAND["nfl+mae"]
 NORMALISED = ["nce", "nfl", "ngce", "nmae", "nrce"]
 SYMMETRIC = {"mae": lambda C: C - 1, "rce": lambda C: RCE_A * (C - 1), "nmae": lambda C: 1, "nrce": lambda C: 1}
@@ -53,6 +66,64 @@ def test_hand_worked_nnce_and_nnfl_values():
     assert get_loss("anl-fl", 3, alpha=0, beta=1)(LOGITS, LABEL).item() == pytest.approx(HAND["nnfl"], rel=1e-6)
 
 
+logits_st = arrays("float64", st.tuples(st.integers(1, 6), st.integers(2, 12)),
+                   elements=st.floats(-30, 30, allow_nan=False))
+
+
+def test_the_asymmetric_losses_by_hand():
+    p = torch.tensor([[0.2, 0.3, 0.5]]).log()
+    y = torch.tensor([1])  # p_y = 0.3
+    assert get_loss("agce", 3, a=6, q=1.5)(p, y).item() == pytest.approx((7**1.5 - 6.3**1.5) / 1.5, rel=1e-6)
+    assert get_loss("aul", 3, a=6.3, q=1.5)(p, y).item() == pytest.approx((6.0**1.5 - 5.3**1.5) / 1.5, rel=1e-6)
+    assert get_loss("ael", 3, a=5)(p, y).item() == pytest.approx(math.exp(-0.06), rel=1e-6)
+    v = get_loss("nce+agce", 3, alpha=10, beta=0.1, a=1.8, q=3)(p, y).item()
+    assert v == pytest.approx(10 * math.log(0.3) / math.log(0.2 * 0.3 * 0.5) + 0.1 * (2.8**3 - 2.1**3) / 3, rel=1e-6)
+
+
+def test_the_asymmetric_defaults_are_zhou_et_als_cifar10_values():
+    assert default_hp("agce") == {"a": 0.6, "q": 0.6, "scale": 1.0}
+    assert default_hp("nce+aul") == {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5}
+    assert default_hp("ngce+agce") == {"alpha": 1.0, "beta": 1.0, "a": 0.6, "q": 0.6}  # one q for both parts
+    assert default_hp("anl-ce-er") == {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, "lamb": 2.0}
+    assert uses("nce+ael") == {"alpha", "beta", "a"} and uses("fl") == {"scale", "gamma"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=st.floats(0, 1), dp=st.floats(1e-3, 1), a=st.floats(1.05, 10), q=st.floats(0.05, 4))
+def test_asymmetric_losses_fall_as_p_y_rises_and_agce_aul_vanish_at_one(p, dp, a, q):
+    f = {"agce": lambda p: ((a + 1) ** q - (a + p) ** q) / q, "aul": lambda p: ((a - p) ** q - (a - 1) ** q) / q,
+         "ael": lambda p: math.exp(-p / a)}
+    hi = min(p + dp, 1.0)
+    for name, g in f.items():
+        # two classes: logits (log p, log(1 - p)) give p_y = p at label 0
+        z = torch.tensor([[math.log(max(p, 1e-300)), math.log(max(1 - p, 1e-300))]], dtype=torch.float64)
+        assert get_loss(name, 2, a=a, q=q)(z, torch.tensor([0])).item() == pytest.approx(g(p), rel=1e-9, abs=1e-12)
+        if hi > p:
+            assert g(hi) < g(p), name
+    assert f["agce"](1.0) == pytest.approx(0, abs=1e-12) and f["aul"](1.0) == pytest.approx(0, abs=1e-12)
+
+
+def test_entropy_regulariser_is_a_term_of_the_batch():
+    # Two samples p = [1/4, 1/4, 1/2] and [1/2, 1/4, 1/4]: the mean prediction is [3/8, 1/4, 3/8].
+    z = torch.tensor([[1.0, 1.0, 2.0], [2.0, 1.0, 1.0]]).log()
+    y = torch.tensor([2, 0])
+    er = math.log(3) + 2 * 0.375 * math.log(0.375) + 0.25 * math.log(0.25)
+    assert entropy_reg(torch.log_softmax(z, 1)).item() == pytest.approx(er, rel=1e-5)
+    loss = get_loss("anl-ce-er", 3, lamb=0.5)
+    assert loss(z, y).item() == pytest.approx(loss.per_sample(z, y).mean().item() + 0.5 * er, rel=1e-6)
+    # not the mean of each sample's own regulariser: that would be KL(p_i || uniform) averaged
+    own = math.log(3) - 1.5 * L2
+    assert loss(z, y).item() != pytest.approx(loss.per_sample(z, y).mean().item() + 0.5 * own, rel=1e-3)
+    assert entropy_reg(torch.zeros(4, 7)).item() == pytest.approx(0, abs=1e-6)  # uniform predictions
+
+
+@settings(max_examples=40, deadline=None)
+@given(z=logits_st)
+def test_entropy_regulariser_lies_between_zero_and_log_c(z):
+    v = entropy_reg(torch.log_softmax(torch.from_numpy(z), 1)).item()
+    assert -1e-6 <= v <= math.log(z.shape[1]) + 1e-6
+
+
 def test_weights_and_hyperparameters():
     assert get_loss("nce+mae", 3, alpha=2, beta=3)(LOGITS, LABEL).item() == pytest.approx(2 * 0.2 + 3 * 0.5)
     assert get_loss("fl", 3, gamma=0)(LOGITS, LABEL).item() == pytest.approx(L2)
@@ -60,9 +131,6 @@ def test_weights_and_hyperparameters():
     assert get_loss("anl-ce").l1 == 5e-5 and get_loss("anl-fl", delta=1e-3).l1 == 1e-3
     assert all(get_loss(n).l1 == 0 for n in NAMES if not n.startswith("anl"))
 
-
-logits_st = arrays("float64", st.tuples(st.integers(1, 6), st.integers(2, 12)),
-                   elements=st.floats(-30, 30, allow_nan=False))
 
 
 def all_labels(z, name, **hp):
@@ -100,9 +168,11 @@ def test_limits_and_compositions(z, data):
     torch.testing.assert_close(L("sce"), 0.1 * L("ce") + 1.0 * L("rce"))
     torch.testing.assert_close(L("sce", alpha=0.7, beta=0.2), 0.7 * L("ce") + 0.2 * L("rce"))
     alpha, beta = data.draw(st.floats(0, 10)), data.draw(st.floats(0, 10))
+    hp = {"q": 0.5, "a": 2.0}  # given, so that both parts read the same values
     for name in APL:
         active, passive = name.split("+")
-        torch.testing.assert_close(L(name, alpha=alpha, beta=beta), alpha * L(active) + beta * L(passive))
+        torch.testing.assert_close(L(name, alpha=alpha, beta=beta, **hp), alpha * L(active, **hp) + beta * L(passive, **hp))
+    torch.testing.assert_close(L("agce", scale=3.0), 3 * L("agce"))
     p_y = torch.softmax(z, 1).gather(1, y[:, None]).squeeze(1)
     torch.testing.assert_close(L("nce-exp"), (1 - p_y).mean())  # the report's NCE is MAE at T = 1
 

@@ -166,7 +166,7 @@ def test_resume_refuses_changed_settings(finished, cifar_dir):
     (["--loss", "mse"], "unknown loss 'mse'"),
     (["--rate", "1.5"], r"--rate must be in \[0, 1\]"),
     (["--epochs", "0"], "--epochs must be at least 1"),
-    (["--val-fraction", "1"], r"--val-fraction must be in \(0, 1\)"),
+    (["--val-fraction", "1"], r"--val-fraction must be in \[0, 1\)"),
 ])
 def test_bad_flags_are_one_line_errors(cifar_dir, tmp_path, capsys, extra, message):
     with pytest.raises(SystemExit) as e:

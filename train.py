@@ -82,11 +82,12 @@ def prepare(cfg, device):
         table = data.load_human(spec, cfg["data_dir"])
         y_noisy, T = noise.human_noisy_labels(table, cfg["human_label"], y_true, C, cfg["dataset"])
     else:
-        flip_to = noise.asym_map(cfg["dataset"], d.superclass_of) if cfg["noise"] == "asym" else None
+        flip_to = noise.asym_map(cfg["dataset"], d.superclass_of, cfg.get("asym_cifar100") or "superclass") \
+            if cfg["noise"] == "asym" else None
         y_noisy, T = noise.make_noisy_labels(y_true, cfg["noise"], cfg["rate"], cfg["seed"], C, flip_to)
     # Stratified by the labels a researcher would actually see: the noisy ones.
     tr, va = batches.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1], C)
-    if len(va) == 0 or len(tr) == 0:
+    if cfg["val_fraction"] > 0 and (len(va) == 0 or len(tr) == 0):
         raise ValueError(f"--val-fraction {cfg['val_fraction']} of classes this small ({len(y_true) / C:.1f} images "
                          f"each on average) leaves {'no validation' if len(va) == 0 else 'no training'} images; "
                          f"choose a {'larger' if len(va) == 0 else 'smaller'} --val-fraction")
@@ -155,7 +156,7 @@ def run(cfg):
             raise ValueError(f"cannot read {last_path} ({type(e).__name__}); delete it (and best.pt) to start "
                              f"this run again from epoch 1") from None
         # Checkpoints from before --precision ran in fp32, those from before --dataset on CIFAR-10.
-        was = {"precision_used": "fp32", "dataset": "cifar10", **ck["config"]}
+        was = config.upgrade(ck["config"], cfg)
         changed = sorted(k for k in set(cfg) | set(was) if k not in config.RESUME_FREE and cfg.get(k) != was.get(k))
         if changed and not cfg["force"]:
             raise ValueError(f"--resume with a different setting ({', '.join(changed)}); repeat the original "
@@ -196,11 +197,13 @@ def run(cfg):
           f"val / {len(S['x_te'])} test, realised noise rate {record['realised_rate']:.4f}")
 
     t_start = time.time() - wall0
+    selects = len(S["x_va"]) > 0
     tested = None  # the epoch whose model this process last tested: te_acc is its test accuracy
     for epoch in range(start, cfg["epochs"] + 1):
         t0, lr = time.time(), opt.param_groups[0]["lr"]
         gens = epoch_generators(cfg["seed"], epoch, device)
-        tr = train_epoch(step, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens, cfg["augment"])
+        tr = train_epoch(step, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens, cfg["augment"],
+                         cfg.get("rotate") or 0.0)
         bad = tr.pop("first_bad_batch")
         if bad > 0 or not np.isfinite(tr["train_loss"]):
             kept = f"last.pt still holds epoch {epoch - 1}" if epoch > 1 else "no checkpoint was written"
@@ -209,13 +212,15 @@ def run(cfg):
                              f"because the learning rate ({cfg['lr']}) is too high for this loss; {kept}: lower "
                              f"--lr and start again, or continue with --resume --force --lr SMALLER")
         sched.step()
-        va_loss, va_acc = evaluate(step, S["x_va"], S["y_va"], cfg["eval_batch_size"])
+        # Without a validation split there is no selection: the "best" model is the last epoch's, and the
+        # val columns are left empty (not 0) so no reader mistakes them for a measurement.
+        va_loss, va_acc = evaluate(step, S["x_va"], S["y_va"], cfg["eval_batch_size"]) if selects else (None, None)
         te_loss, te_acc = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
         tested = epoch
         values = {**tr, "val_loss": va_loss, "val_acc": va_acc, "test_loss": te_loss, "test_acc": te_acc}
-        row = {"epoch": epoch, **{k: f"{v:.6f}" for k, v in values.items()}, "lr": f"{lr:.6g}",
+        row = {"epoch": epoch, **{k: "" if v is None else f"{v:.6f}" for k, v in values.items()}, "lr": f"{lr:.6g}",
                "seconds": f"{time.time() - t0:.2f}"}
-        improved = va_acc > best["val_acc"]  # model selection on validation only, never on test
+        improved = va_acc > best["val_acc"] if selects else True  # selection on validation only, never on test
         if improved:
             best = {"epoch": epoch, "val_acc": va_acc}
         rows.append(row)
@@ -227,21 +232,26 @@ def run(cfg):
         if improved:
             save_torch(best_path, {"model": model.state_dict(), "config": cfg, "epoch": epoch})
         write_log(log_path, rows)
+        val = f"val {va_loss:.4f} {va_acc:.3f} | " if selects else ""
         print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr['train_loss']:.4f} acc noisy "
-              f"{tr['train_acc_noisy']:.3f} true {tr['train_acc_true']:.3f} | val {va_loss:.4f} {va_acc:.3f} | "
-              f"test {te_acc:.3f} | {row['seconds']} s")
+              f"{tr['train_acc_noisy']:.3f} true {tr['train_acc_true']:.3f} | {val}test {te_acc:.3f} | "
+              f"{row['seconds']} s")
 
     test_best = te_acc  # when the best model is the one just tested, with this device and precision
     if best["epoch"] != tested:
         model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True)["model"])
         _, test_best = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
-    result = {"best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "test_acc_best": test_best,
+    result = {"selection": "best validation" if selects else "last epoch", "best_epoch": best["epoch"],
+              "best_val_acc": best["val_acc"] if selects else None, "test_acc_best": test_best,
               "test_acc_last": te_acc, "realised_noise_rate": record["realised_rate"],
               "wall_seconds": round(time.time() - t_start, 2), "torch": torch.__version__, "device": str(device),
               "precision": cfg["precision_used"],
               "git_commit": git_commit(), "command": shlex.join([os.path.basename(sys.executable)] + sys.argv)}
     save_json(os.path.join(out, "result.json"), result)
-    print(f"best epoch {best['epoch']}: val acc {best['val_acc']:.4f}, test acc {test_best:.4f} -> {out}")
+    if selects:
+        print(f"best epoch {best['epoch']}: val acc {best['val_acc']:.4f}, test acc {test_best:.4f} -> {out}")
+    else:
+        print(f"last epoch {best['epoch']} (no validation split): test acc {test_best:.4f} -> {out}")
     return out
 
 

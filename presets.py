@@ -1,0 +1,194 @@
+"""The protocols: each preset's training setup per data set, each loss's own values in it, and the named studies.
+
+`ma2020` is Ma et al. 2020's released configuration (HanxunH/Active-Passive-Losses, configs/<dataset>/<sym|asym>/
+<loss>.yaml at commit 2d18de6), `ye2023` Ye et al. 2023's (Virusdoll/Active-Negative-Loss, config/<dataset>_<loss>.json
+at f8c23b3, the anl_ce_er files at 0c50009), `report` the report's ResNet-18 setup. The values were copied from
+those files; where the released code has a bug, the README's "Where the presets differ from the released code"
+lists it and what the suite does instead. config.py resolves a run from these tables; run_grid.sh reads a study
+from `python presets.py study NAME`; plot.py lays a study's table out in its paper's rows and columns.
+Nothing here imports torch.
+"""
+import json
+import os
+import shlex
+import sys
+
+APL = "HanxunH/Active-Passive-Losses@2d18de6"
+ANL = "Virusdoll/Active-Negative-Loss@f8c23b3"
+
+# Every value of a run's training setup, per preset: its CIFAR-10 values, then what differs per data set.
+# val_fraction 0: the papers train on the whole training set and report the last epoch.
+PRESETS = {
+    "report": {"arch": "resnet18", "optimizer": "adamw", "lr": 0.01, "momentum": 0.9, "nesterov": False,
+               "weight_decay": 5e-4, "epochs": 30, "scheduler": "cosine", "eta_min": 0.0, "augment": False,
+               "rotate": 0.0, "grad_clip": 0.0, "gamma": 2.0, "q": 0.7, "batch_size": 128, "eval_batch_size": 1024,
+               "val_fraction": 0.15, "asym_cifar100": "superclass"},
+    "ma2020": {"arch": "cnn8", "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": False,
+               "weight_decay": 1e-4, "epochs": 120, "scheduler": "cosine", "eta_min": 0.0, "augment": True,
+               "rotate": 0.0, "grad_clip": 5.0, "gamma": 0.5, "q": 0.7, "batch_size": 128, "eval_batch_size": 128,
+               "val_fraction": 0.0, "asym_cifar100": "blocks"},
+}
+PRESETS["ye2023"] = {**PRESETS["ma2020"], "eval_batch_size": 256}
+DATASET_PRESETS = {
+    ("report", "mnist"): {"arch": "cnn4"},
+    # MNIST: no augmentation in either repository; CIFAR-100: crop, flip and a random rotation of up to 20 degrees.
+    ("ma2020", "cifar100"): {"arch": "resnet50", "epochs": 200, "lr": 0.1, "weight_decay": 1e-5,
+                             "eval_batch_size": 256, "rotate": 20.0},
+    ("ma2020", "mnist"): {"arch": "cnn4", "epochs": 50, "nesterov": True, "weight_decay": 1e-2, "eta_min": 0.001,
+                          "eval_batch_size": 512, "augment": False},
+    ("ye2023", "cifar100"): {"arch": "resnet34", "epochs": 200, "lr": 0.1, "weight_decay": 1e-5, "rotate": 20.0},
+    ("ye2023", "mnist"): {"arch": "cnn4", "epochs": 50, "weight_decay": 1e-3, "augment": False},
+}
+# Where each preset's values come from, for config.json.
+PRESET_SOURCE = {"report": "the report (reference/)", "ma2020": APL + " configs/{dataset}/*/*.yaml",
+                 "ye2023": ANL + " config/{dataset}_*.json"}
+
+# Each loss's own values under a preset and data set. A value with "sym"/"asym" differs by noise type (clean and
+# human noise take sym's, as APL's sym scripts run the clean case). ANL's losses train with weight decay 0.
+_ANL = {"weight_decay": 0.0}
+_C10 = {"alpha": 1.0, "beta": 1.0}
+LOSS_TABLE = {
+    ("ma2020", "cifar10"): {
+        "ce": {}, "fl": {}, "gce": {"q": 0.7}, "mae": {}, "rce": {}, "nce": {},
+        "nfl": {"sym": {"scale": 10.0}, "asym": {"scale": 1.0}},
+        "ngce": {"q": 0.1}, "sce": {"alpha": 0.1, "beta": 1.0},
+        "nce+mae": _C10, "nce+rce": _C10, "nfl+mae": _C10, "nfl+rce": _C10,
+        "ngce+mae": {**_C10, "q": 0.1}, "ngce+rce": {**_C10, "q": 0.1}},
+    ("ma2020", "cifar100"): {
+        "ce": {}, "fl": {}, "gce": {"q": 0.7}, "mae": {}, "rce": {}, "nce": {}, "nfl": {},
+        "ngce": {"q": 0.7}, "sce": {"alpha": 6.0, "beta": 0.1},
+        "nce+mae": {"alpha": 10.0, "beta": 1.0}, "nfl+mae": {"alpha": 10.0, "beta": 1.0},
+        "ngce+mae": {"alpha": 10.0, "beta": 1.0, "q": 0.7},
+        "nce+rce": {"alpha": 10.0, "beta": 0.1}, "nfl+rce": {"alpha": 10.0, "beta": 0.1},
+        "ngce+rce": {"alpha": 10.0, "beta": 0.1, "q": 0.7}},
+    ("ma2020", "mnist"): {
+        "ce": {}, "fl": {}, "gce": {"q": 0.7}, "mae": {}, "rce": {}, "nce": {"scale": 10.0}, "nfl": {},
+        "ngce": {"q": 0.1, "sym": {"scale": 10.0}, "asym": {"scale": 1.0}}, "sce": {"alpha": 0.01, "beta": 1.0},
+        "nce+mae": {"alpha": 1.0, "beta": 10.0}, "nce+rce": {"alpha": 1.0, "beta": 10.0},
+        "nfl+mae": {"alpha": 1.0, "beta": 10.0}, "nfl+rce": {"alpha": 1.0, "beta": 10.0},
+        "ngce+mae": {"alpha": 1.0, "beta": 10.0, "q": 0.1}, "ngce+rce": {"alpha": 1.0, "beta": 10.0, "q": 0.1}},
+    ("ye2023", "cifar10"): {
+        "ce": {}, "fl": {}, "gce": {"q": 0.7}, "mae": {}, "sce": {"alpha": 0.1, "beta": 1.0},
+        "nce+rce": _C10, "nce+mae": _C10, "nfl+rce": _C10,
+        "nce+agce": {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5},
+        "nce+aul": {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5},
+        "nce+ael": {"alpha": 1.0, "beta": 4.0, "a": 5.0},
+        "anl-ce": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, **_ANL},
+        "anl-fl": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, **_ANL},
+        "anl-ce-er": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, "lamb": 2.0, **_ANL}},
+    ("ye2023", "cifar100"): {
+        "ce": {}, "fl": {}, "gce": {"q": 0.7}, "mae": {}, "sce": {"alpha": 6.0, "beta": 0.1},
+        "nce+rce": {"alpha": 10.0, "beta": 0.1}, "nce+mae": {"alpha": 10.0, "beta": 0.1},
+        "nfl+rce": {"alpha": 10.0, "beta": 0.1},
+        "nce+agce": {"alpha": 10.0, "beta": 0.1, "a": 1.8, "q": 3.0},
+        "nce+aul": {"alpha": 10.0, "beta": 0.015, "a": 6.0, "q": 3.0},
+        "nce+ael": {"alpha": 10.0, "beta": 0.1, "a": 1.5},
+        "anl-ce": {"alpha": 10.0, "beta": 1.0, "delta": 5e-7, **_ANL},
+        "anl-fl": {"alpha": 10.0, "beta": 1.0, "delta": 5e-7, **_ANL},
+        "anl-ce-er": {"alpha": 10.0, "beta": 1.0, "delta": 5e-7, "lamb": 0.01, **_ANL}},
+    ("ye2023", "mnist"): {
+        "ce": {}, "fl": {}, "gce": {"q": 0.7}, "mae": {}, "sce": {"alpha": 0.01, "beta": 1.0},
+        "nce+rce": {"alpha": 1.0, "beta": 10.0}, "nce+mae": {"alpha": 1.0, "beta": 10.0},
+        "nfl+rce": {"alpha": 1.0, "beta": 10.0},
+        # alpha 0: on MNIST their NCE+AGCE, +AUL and +AEL are the asymmetric loss alone
+        "nce+agce": {"alpha": 0.0, "beta": 1.0, "a": 4.0, "q": 0.2},
+        "nce+aul": {"alpha": 0.0, "beta": 1.0, "a": 3.0, "q": 0.1},
+        "nce+ael": {"alpha": 0.0, "beta": 1.0, "a": 3.5},
+        "anl-ce": {"alpha": 1.0, "beta": 1.0, "delta": 1e-6, **_ANL},
+        "anl-fl": {"alpha": 1.0, "beta": 1.0, "delta": 1e-6, **_ANL}},
+}
+# The configuration file each table row was read from, where it is not the rule's <loss>.yaml / <dataset>_<loss>.json.
+FILE_NOTES = {
+    ("ma2020", "cifar10", "asym", "ngce+mae"): "no such file: configs/cifar10/sym/ngce+mae.yaml's values",
+    ("ma2020", "cifar10", "asym", "ngce+rce"): "the file trains NGCEandMAE; NGCE+RCE here",
+    ("ma2020", "cifar100", "sym", "ngce+rce"): "the file trains NGCEandMAE; NGCE+RCE here",
+    ("ma2020", "cifar100", "asym", "ngce+rce"): "the file trains NGCEandMAE; NGCE+RCE here",
+    ("ye2023", "mnist", None, "ce"): "from config/mnist_mae.json, whose loss is ce",
+    ("ye2023", "mnist", None, "mae"): "no MAE file (mnist_mae.json trains ce): the MNIST setup with MAE",
+}
+
+# The studies of run_grid.sh: a data set, a preset, the losses its repository has configurations for (less
+# NLNL, a method rather than a loss), rates and seeds. APL's rates and seeds 0-2 are its scripts'
+# (script/*.slurm, submit_*.sh); ANL's repository names neither, so its studies use the same and say so.
+RATES = {"sym": "0.0 0.2 0.4 0.6 0.8", "asym": "0.1 0.2 0.3 0.4"}
+MA2020_LOSSES = "ce fl gce mae rce nce nfl ngce sce nce+mae nce+rce nfl+mae nfl+rce ngce+mae ngce+rce"
+YE2023_LOSSES = "ce fl gce mae sce nce+rce nce+mae nfl+rce nce+agce nce+aul nce+ael anl-ce anl-fl anl-ce-er"
+STUDIES = {"report": {"dataset": "cifar10", "preset": "report", "losses": "ce fl nce nfl nce+mae nfl+mae",
+                      "seeds": "42", "sym_rates": "0.0 0.2 0.5 0.8", "asym_rates": "0.1 0.25 0.4",
+                      "rates_from": "the report"}}
+for _ds in ("cifar10", "cifar100", "mnist"):
+    STUDIES[f"ma2020-{_ds}"] = {"dataset": _ds, "preset": "ma2020", "losses": MA2020_LOSSES, "seeds": "0 1 2",
+                                "sym_rates": RATES["sym"], "asym_rates": RATES["asym"],
+                                "rates_from": "APL's script/*.slurm and submit_*.sh (seeds 0, 1, 2)"}
+    STUDIES[f"ye2023-{_ds}"] = {"dataset": _ds, "preset": "ye2023", "seeds": "0 1 2",
+                                "losses": YE2023_LOSSES if _ds != "mnist" else YE2023_LOSSES.replace(" anl-ce-er", ""),
+                                "sym_rates": RATES["sym"], "asym_rates": RATES["asym"],
+                                "rates_from": "not in ANL's repository: APL's rates and seeds 0, 1, 2"}
+
+
+def config_file(preset, dataset, kind, loss):
+    """The released file a loss-table row comes from, with a note where it is not the plain one."""
+    if preset == "ma2020":
+        name = {"fl": "focal"}.get(loss, loss)
+        where = f"{APL} configs/{dataset}/{kind}/{name}.yaml"
+        note = FILE_NOTES.get((preset, dataset, kind, loss))
+    else:
+        where = f"{ANL if loss != 'anl-ce-er' else ANL.replace('f8c23b3', '0c50009')} " \
+                f"config/{dataset}_{loss.replace('-', '_').replace('+', '_')}.json"
+        note = FILE_NOTES.get((preset, dataset, None, loss))
+    return f"{where} ({note})" if note else where
+
+
+def loss_values(preset, dataset, loss, noise):
+    """(values, source) of a loss's own row in a preset's table; ({}, None) where the table has none."""
+    table = LOSS_TABLE.get((preset, dataset), {})
+    if loss not in table:
+        return {}, None
+    kind = "asym" if noise == "asym" else "sym"
+    row = dict(table[loss])
+    by_kind = {k: row.pop(k) for k in ("sym", "asym") if k in row}
+    row.update(by_kind.get(kind, {}))
+    return row, f"{preset} loss table: {config_file(preset, dataset, kind, loss)}"
+
+
+def setup_values(preset, dataset):
+    """(values, source) of a preset's training setup on a data set."""
+    values = {**PRESETS[preset], **DATASET_PRESETS.get((preset, dataset), {})}
+    return values, f"{preset} preset for {dataset}: {PRESET_SOURCE[preset].format(dataset=dataset)}"
+
+
+def study_settings(study):
+    """The study's noise settings in its table's column order, as run directories name them."""
+    s = STUDIES[study] if isinstance(study, str) else study
+    cols = [f"sym-{float(r)!r}" if float(r) > 0 else "none-0.0" for r in s["sym_rates"].split()]
+    cols += [f"asym-{float(r)!r}" if float(r) > 0 else "none-0.0" for r in s["asym_rates"].split()]
+    cols += [f"human-{h}" for h in s.get("human", "").split()]
+    return list(dict.fromkeys(cols))
+
+
+def record(path, pairs):
+    """Write the study a grid ran (KEY=VALUE pairs from run_grid.sh) to path, atomically."""
+    study = dict(p.split("=", 1) for p in pairs)
+    with open(path + ".tmp", "w") as f:
+        json.dump(study, f, indent=2)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def main(argv):
+    """`study NAME`: the study's variables as shell assignments; `list`: the studies' names; `record PATH K=V...`."""
+    if argv[:1] == ["list"]:
+        print(" ".join(STUDIES))
+    elif len(argv) == 2 and argv[0] == "study":
+        if argv[1] not in STUDIES:
+            sys.exit(f"error: unknown study '{argv[1]}'; choose one of: {', '.join(STUDIES)}")
+        for key, value in STUDIES[argv[1]].items():
+            print(f"study_{key}={shlex.quote(value)}")
+    elif len(argv) >= 2 and argv[0] == "record":
+        record(argv[1], argv[2:])
+    else:
+        sys.exit("usage: python presets.py list | study NAME | record PATH KEY=VALUE...")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
