@@ -166,8 +166,8 @@ def study_table(by_setting, ds, study, out):
     head = [{"none-0.0": "clean"}.get(s, s.replace("-", " ")) for s in settings]
     epochs = sorted({r["config"].get("epochs") for rs in sum((list(b.values()) for b in by_setting.values()), [])
                      for r in rs if r["config"]} - {None})
-    md = [f"### {ds['title']}, study {study['name']} (--preset {study['preset']}, "
-          f"{'/'.join(map(str, epochs))} epoch{'s' if epochs != [1] else ''}, seeds {study['seeds']})", "",
+    ran = f"{'/'.join(map(str, epochs))} epoch{'s' if epochs != [1] else ''}, " if epochs else ""
+    md = [f"### {ds['title']}, study {study['name']} (--preset {study['preset']}, {ran}seeds {study['seeds']})", "",
           "Test accuracy (%) of the last epoch, mean ± std over seeds; best of each column in bold; "
           f"– not run; (n=k) fewer seeds than {want}.", "",
           "| loss | " + " | ".join(head) + " |", "| --- |" + " ---: |" * len(settings)]

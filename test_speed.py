@@ -188,14 +188,16 @@ def test_resume_keeps_fused_kernels():
 
 def test_checkpoint_from_before_precision_resumes_as_fp32(cifar_dir, tmp_path):
     # Checkpoints written before --precision existed have none of its keys; those runs were fp32, NCHW.
-    # Nor had they --dataset's: they were CIFAR-10 runs (moved into OUT/cifar10/, they resume).
+    # Nor had they --dataset's: they were CIFAR-10 runs (moved into OUT/cifar10/, they resume). Nor the keys of
+    # the papers' protocols: no Nesterov, eta_min 0, no rotation, a single loss's scale 1, no a or lamb.
     flags = ["--data-dir", cifar_dir, "--out", str(tmp_path), "--arch", "cnn8", "--epochs", "1", "--batch-size",
              "32", *compute(precision="fp32")]
     run = train.run(config.parse_args(flags))
     os.remove(os.path.join(run, "result.json"))
     last = os.path.join(run, "last.pt")
     ck = torch.load(last, weights_only=True)
-    for k in ("precision", "precision_used", "channels_last", "compile", "dataset"):
+    for k in ("precision", "precision_used", "channels_last", "compile", "dataset", "nesterov", "eta_min", "rotate",
+              "scale", "a", "lamb", "asym_cifar100", "sources"):
         del ck["config"][k]
     torch.save(ck, last)
     train.run(config.parse_args(flags + ["--resume"]))  # no --force needed
