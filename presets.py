@@ -166,6 +166,45 @@ def study_settings(study):
     return list(dict.fromkeys(cols))
 
 
+def markdown_tables():
+    """The loss tables as the README shows them: one per preset, a row per loss, a column per data set."""
+    names = {"alpha": "α", "beta": "β", "scale": "scale", "q": "q", "a": "a", "delta": "δ", "lamb": "λ",
+             "weight_decay": "wd"}
+    text = lambda v: ", ".join(f"{names[k]} {x:g}" for k, x in v.items())  # noqa: E731
+    out = []
+    for preset in ("ma2020", "ye2023"):
+        sets = ["cifar10", "cifar100", "mnist"]
+        losses = list(dict.fromkeys(n for d in sets for n in LOSS_TABLE[preset, d]))
+        out += [f"| `--preset {preset}` | " + " | ".join(sets) + " |", "| --- |" + " --- |" * len(sets)]
+        for loss in losses:
+            cells = []
+            for d in sets:
+                row = LOSS_TABLE[preset, d].get(loss)
+                if row is None:
+                    cells.append("(no config)")
+                    continue
+                plain = {k: v for k, v in row.items() if k not in ("sym", "asym")}
+                kinds = [f"{k}: {text(row[k])}" for k in ("sym", "asym") if k in row]
+                cells.append("; ".join(([text(plain)] if plain else []) + kinds) or "–")
+            out.append(f"| `{loss}` | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def markdown_setup():
+    """The presets' training setups as the README shows them: a row per setting, a column per preset and data set."""
+    cols = [("report", "cifar10"), ("report", "mnist")] + [(p, d) for p in ("ma2020", "ye2023")
+                                                           for d in ("cifar10", "cifar100", "mnist")]
+    values = [setup_values(p, d)[0] for p, d in cols]
+    fmt = lambda v: ("yes" if v else "no") if isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else str(v)  # noqa: E731
+    out = ["| `--preset`, data set | " + " | ".join(f"{p}, {d}" for p, d in cols) + " |",
+           "| --- |" + " --- |" * len(cols)]
+    for key in PRESETS["report"]:
+        cells = [fmt(v[key]) if key != "asym_cifar100" or d == "cifar100" else "–" for v, (_, d) in zip(values, cols)]
+        out.append(f"| `--{key.replace('_', '-')}` | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
 def record(path, pairs):
     """Write the study a grid ran (KEY=VALUE pairs from run_grid.sh) to path, atomically."""
     study = dict(p.split("=", 1) for p in pairs)
@@ -176,7 +215,8 @@ def record(path, pairs):
 
 
 def main(argv):
-    """`study NAME`: the study's variables as shell assignments; `list`: the studies' names; `record PATH K=V...`."""
+    """`study NAME`: the study's variables as shell assignments; `list`: the studies' names; `tables`: the loss
+    tables in markdown (the README's); `record PATH K=V...`: a grid's study.json."""
     if argv[:1] == ["list"]:
         print(" ".join(STUDIES))
     elif len(argv) == 2 and argv[0] == "study":
@@ -184,10 +224,12 @@ def main(argv):
             sys.exit(f"error: unknown study '{argv[1]}'; choose one of: {', '.join(STUDIES)}")
         for key, value in STUDIES[argv[1]].items():
             print(f"study_{key}={shlex.quote(value)}")
+    elif argv[:1] == ["tables"]:
+        print(markdown_setup() + "\n" + markdown_tables(), end="")
     elif len(argv) >= 2 and argv[0] == "record":
         record(argv[1], argv[2:])
     else:
-        sys.exit("usage: python presets.py list | study NAME | record PATH KEY=VALUE...")
+        sys.exit("usage: python presets.py list | tables | study NAME | record PATH KEY=VALUE...")
 
 
 if __name__ == "__main__":

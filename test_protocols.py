@@ -178,3 +178,10 @@ def test_two_studies_in_one_results_folder_stay_apart(tmp_path):
         md = open(tmp_path / name / "figures" / "mnist" / "study.md").read()
         assert f"study {name}" in md and "| **77.00** |" in md  # one seed each, not two seeds of one cell
     assert not os.path.exists(tmp_path / "figures")
+
+
+def test_the_readme_holds_the_preset_tables_as_the_code_prints_them():
+    readme = open(os.path.join(HERE, "README.md")).read()
+    assert presets.markdown_setup() in readme
+    for table in presets.markdown_tables().split("\n\n"):
+        assert table.strip() in readme
