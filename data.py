@@ -11,6 +11,7 @@ import os
 import struct
 import sys
 import zlib
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -55,6 +56,10 @@ MNIST_FILES = {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
                "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
                "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
                "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
+
+# The channel statistics of Ma et al.'s and Ye et al.'s released code, where they differ from the suite's:
+# CIFAR-10's standard deviation there is that of every pixel, the suite's the widely copied per-image one.
+RELEASED_STATS = {"cifar10": ((0.49139968, 0.48215827, 0.44653124), (0.24703233, 0.24348505, 0.26158768))}
 
 DATASETS = {s.name: s for s in [
     Spec("cifar10", "CIFAR-10", 10, (3, 32, 32), (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), True,
@@ -222,6 +227,14 @@ def read_mnist(spec, data_dir, fetch=True):
             raise DataError(f"{data_dir}: the {what} files hold {len(a)} images but {len(b)} labels; "
                             f"replace them with a matching pair")
     return Data(x, y, xt, yt, [str(d) for d in range(10)])
+
+
+def spec_for(name, stats="suite"):
+    """The data set's Spec, with the released code's channel statistics for stats="released"."""
+    spec = DATASETS[name]
+    if stats == "released" and name in RELEASED_STATS:
+        spec = dataclasses.replace(spec, mean=RELEASED_STATS[name][0], std=RELEASED_STATS[name][1])
+    return spec
 
 
 def load(dataset, data_dir, fetch=True):

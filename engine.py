@@ -104,7 +104,7 @@ def make_step(cfg, device):
     """The Step a run trains with, built from its configuration (bench.py builds the same)."""
     torch.manual_seed(cfg["seed"])
     fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
-    spec = data.DATASETS[cfg["dataset"]]
+    spec = data.spec_for(cfg["dataset"], cfg.get("stats") or "suite")
     model = model_for(cfg["arch"], spec).to(device, memory_format=fmt)
     opt, sched = make_optimizer(cfg, model, device)
     return Step(model, opt, config.loss_from(cfg), amp_dtype(cfg["precision"], device), fmt, cfg["grad_clip"],

@@ -47,7 +47,8 @@ def load_checkpoint(path):
 
 
 def dataset_of(cfg):
-    return data.DATASETS[cfg.get("dataset", "cifar10")]  # runs from before --dataset are CIFAR-10's
+    # runs from before --dataset are CIFAR-10's, and those from before --stats normalised with the suite's
+    return data.spec_for(cfg.get("dataset", "cifar10"), cfg.get("stats") or "suite")
 
 
 def confusion(y, pred, num_classes):

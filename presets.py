@@ -22,11 +22,11 @@ PRESETS = {
     "report": {"arch": "resnet18", "optimizer": "adamw", "lr": 0.01, "momentum": 0.9, "nesterov": False,
                "weight_decay": 5e-4, "epochs": 30, "scheduler": "cosine", "eta_min": 0.0, "augment": False,
                "rotate": 0.0, "grad_clip": 0.0, "gamma": 2.0, "q": 0.7, "batch_size": 128, "eval_batch_size": 1024,
-               "val_fraction": 0.15, "asym_cifar100": "superclass"},
+               "val_fraction": 0.15, "asym_cifar100": "superclass", "stats": "suite"},
     "ma2020": {"arch": "cnn8", "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": False,
                "weight_decay": 1e-4, "epochs": 120, "scheduler": "cosine", "eta_min": 0.0, "augment": True,
                "rotate": 0.0, "grad_clip": 5.0, "gamma": 0.5, "q": 0.7, "batch_size": 128, "eval_batch_size": 128,
-               "val_fraction": 0.0, "asym_cifar100": "blocks"},
+               "val_fraction": 0.0, "asym_cifar100": "blocks", "stats": "released"},
 }
 PRESETS["ye2023"] = {**PRESETS["ma2020"], "eval_batch_size": 256}
 DATASET_PRESETS = {

@@ -13,7 +13,7 @@ def test_report_preset_is_the_default():
         "arch": "resnet18", "optimizer": "adamw", "lr": 0.01, "momentum": 0.9, "nesterov": False, "weight_decay": 5e-4,
         "epochs": 30, "scheduler": "cosine", "eta_min": 0.0, "augment": False, "rotate": 0.0, "grad_clip": 0.0,
         "gamma": 2.0, "q": 0.7, "batch_size": 128, "eval_batch_size": 1024, "val_fraction": 0.15,
-        "asym_cifar100": None}  # CIFAR-10: no CIFAR-100 noise map to record
+        "asym_cifar100": None, "stats": "suite"}  # CIFAR-10: no CIFAR-100 noise map to record
     # ce has no weights and no L1 term: recorded as null, not as values that did nothing
     assert (cfg["alpha"], cfg["beta"], cfg["delta"], cfg["batch_size"], cfg["seed"]) == (None, None, None, 128, 42)
 

@@ -101,6 +101,18 @@ def test_the_new_losses_train_under_ye2023(cifar_dir, tmp_path, loss, key, value
     cfg = json.load(open(os.path.join(run, "config.json")))
     assert np.isfinite(float(row["train_loss"])) and np.isfinite(float(row["test_loss"]))
     assert cfg[key] == value and cfg["sources"][key].startswith("ye2023 loss table: Virusdoll/Active-Negative-Loss")
+    evaluate.main([run, "--device", "cpu"])  # with the released statistics the run trained with
+    assert cfg["stats"] == "released"
+    assert json.load(open(os.path.join(run, "eval.json")))["test_acc"] == \
+        json.load(open(os.path.join(run, "result.json")))["test_acc_best"]
+
+
+def test_the_paper_presets_standardise_with_the_released_statistics():
+    import engine
+    step = lambda *argv: engine.make_step(config.parse_args([*argv, "--device", "cpu"]), torch.device("cpu"))  # noqa: E731
+    assert step("--preset", "ma2020").spec.std == (0.24703233, 0.24348505, 0.26158768)
+    assert step().spec.std == (0.2023, 0.1994, 0.2010)  # the report's
+    assert step("--preset", "ye2023", "--dataset", "mnist").spec.std == (0.3081,)  # the same in both
 
 
 # Studies ---------------------------------------------------------------------------------------------------------

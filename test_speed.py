@@ -197,7 +197,7 @@ def test_checkpoint_from_before_precision_resumes_as_fp32(cifar_dir, tmp_path):
     last = os.path.join(run, "last.pt")
     ck = torch.load(last, weights_only=True)
     for k in ("precision", "precision_used", "channels_last", "compile", "dataset", "nesterov", "eta_min", "rotate",
-              "scale", "a", "lamb", "asym_cifar100", "sources"):
+              "scale", "a", "lamb", "asym_cifar100", "sources", "stats"):
         del ck["config"][k]
     torch.save(ck, last)
     train.run(config.parse_args(flags + ["--resume"]))  # no --force needed
