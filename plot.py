@@ -115,6 +115,16 @@ def write_text(path, text):
     write_atomic(path, write)
 
 
+def cell(stats, losses, s, loss, want):
+    """A table cell: 'mean ± std (n=k)' in %, bold where it is the column's best mean; None where not run."""
+    if (s, loss) not in stats:
+        return None
+    m, sd, n = stats[s, loss]
+    text = f"{m:.2f}" + (f" ± {sd:.2f}" if n > 1 else "") + (f" (n={n})" if n < want else "")
+    best = max(stats[s, x][0] for x in losses if (s, x) in stats)
+    return f"**{text}**" if m == best else text
+
+
 def tables(by_setting, ds, seeds_asked, out):
     """table.md and table.csv: test accuracy (%) mean ± std over seeds, one row per loss, one column per setting."""
     settings = sorted(by_setting, key=F.setting_key)
@@ -126,18 +136,15 @@ def tables(by_setting, ds, seeds_asked, out):
     for key, name in kinds:
         cells = F.accuracy_cells(by_setting, key)
         stats = {c: (*F.mean_std(v), len(v)) for c, v in cells.items() if v}
-        best = {s: max((stats[s, name][0] for name in losses if (s, name) in stats), default=None) for s in settings}
         md += [f"### {ds['title']}: test accuracy (%), {name}", "", "| loss | " + " | ".join(settings) + " |",
                "| --- |" + " --- |" * len(settings)]
         for loss in losses:
             cells_md = []
             for s in settings:
+                cells_md.append(cell(stats, losses, s, loss, seeds_asked) or "")
                 if (s, loss) not in stats:
-                    cells_md.append("")
                     continue
                 m, sd, n = stats[s, loss]
-                text = f"{m:.2f}" + (f" ± {sd:.2f}" if n > 1 else "") + (f" (n={n})" if n < seeds_asked else "")
-                cells_md.append(f"**{text}**" if m == best[s] else text)
                 rows.append({"dataset": ds["name"], "model": key.removeprefix("test_acc_"), "loss": loss, "setting": s,
                              "mean": f"{m:.4f}", "std": f"{sd:.4f}" if n > 1 else "", "n": n})
             md.append(f"| {loss} | " + " | ".join(cells_md) + " |")
@@ -175,13 +182,10 @@ def study_table(by_setting, ds, study, out):
     for loss in losses:
         line = []
         for s in settings:
+            line.append(cell(stats, losses, s, loss, want) or "–")
             if (s, loss) not in stats:
-                line.append("–")
                 continue
             m, sd, n = stats[s, loss]
-            best = max(stats[s, x][0] for x in losses if (s, x) in stats)
-            text = f"{m:.2f}" + (f" ± {sd:.2f}" if n > 1 else "") + (f" (n={n})" if n < want else "")
-            line.append(f"**{text}**" if m == best else text)
             rows.append({"loss": loss, "setting": s, "mean": f"{m:.4f}", "std": f"{sd:.4f}" if n > 1 else "", "n": n})
         md.append(f"| {loss} | " + " | ".join(line) + " |")
     write_text(os.path.join(out, "study.md"), "\n".join(md) + "\n")
