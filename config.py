@@ -35,7 +35,7 @@ RESUME_FREE = {"resume", "force", "data_dir", "out", "loss_as_given", "run_dir",
 # What --force may not change in a run in progress: the checkpoint's model, optimizer, schedule, split or labels
 # would not fit.
 FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset", "nesterov", "eta_min",
-               "asym_cifar100"}
+               "asym_cifar100", "stats"}
 
 
 def upgrade(old, cfg):
@@ -175,15 +175,20 @@ def resolve(cfg):
         raise ValueError(f"--asym-cifar100 only applies to --dataset cifar100, not {cfg['dataset']}; leave it out")
     row, row_source = presets.loss_values(cfg["preset"], cfg["dataset"], loss, cfg["noise"])
     own = {**default_hp(loss), **({"weight_decay": 0.0} if loss.startswith("anl") else {})}
-    setup, setup_source = presets.setup_values(cfg["preset"], cfg["dataset"])
-    layers = [(row, row_source), (own, "loss default (losses.DEFAULTS)"), (setup, setup_source)]
+    setup, setup_sources = presets.setup_values(cfg["preset"], cfg["dataset"])
+    layers = [(row, row_source), (own, "loss default (losses.DEFAULTS)"), (setup, None)]
     sources = {}
     for key in sorted(set(setup) | set(LOSS_KEYS)):
         if cfg.get(key) is not None:
             sources[key] = "flag"
             continue
         values, source = next(((v, s) for v, s in layers if key in v), ({key: None}, f"not used by {loss}"))
-        cfg[key], sources[key] = values[key], source
+        cfg[key], sources[key] = values[key], source or setup_sources[key]
+    if cfg["rotate"] and not cfg["augment"]:
+        if sources["rotate"] == "flag":
+            raise ValueError(f"--rotate {cfg['rotate']:g} needs --augment (the rotation is part of the augmentation); "
+                             f"add --augment or leave --rotate out")
+        cfg["rotate"], sources["rotate"] = 0.0, "no augmentation (--no-augment)"
     if cfg["dataset"] != "cifar100":
         cfg["asym_cifar100"], sources["asym_cifar100"] = None, "cifar100 only"
     cfg["sources"] = sources

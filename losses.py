@@ -266,6 +266,11 @@ def get_loss(name, num_classes=10, gamma=2.0, q=None, alpha=None, beta=None, tem
         raise ValueError(f"a loss needs num_classes >= 2, got {num_classes}")
     given = {"q": q, "alpha": alpha, "beta": beta, "delta": delta, "a": a, "lamb": lamb, "scale": scale}
     v = {**default_hp(key), **{k: x for k, x in given.items() if x is not None}}
+    reads = set(parts(key))
+    if reads & {"agce", "aul"} and not v["q"] > 0:
+        raise ValueError(f"{key} needs q > 0, got {v['q']}")
+    if reads & {"agce", "aul", "ael"} and not v["a"] > (1 if "aul" in reads else 0):
+        raise ValueError(f"{key} needs a > {1 if 'aul' in reads else 0}, got {v['a']}")  # aul: (a - 1)^q
     hp = {"gamma": gamma, "q": v.get("q"), "a": v.get("a"), "temperature": temperature}
     if key in SINGLE:
         return Loss(key, num_classes, [(v["scale"], BASE[key])], hp)

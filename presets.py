@@ -17,7 +17,7 @@ APL = "HanxunH/Active-Passive-Losses@2d18de6"
 ANL = "Virusdoll/Active-Negative-Loss@f8c23b3"
 
 # Every value of a run's training setup, per preset: its CIFAR-10 values, then what differs per data set.
-# val_fraction 0: the papers train on the whole training set and report the last epoch.
+# val_fraction 0: both papers' code trains on the whole training set; Ma et al.'s reports the last epoch.
 PRESETS = {
     "report": {"arch": "resnet18", "optimizer": "adamw", "lr": 0.01, "momentum": 0.9, "nesterov": False,
                "weight_decay": 5e-4, "epochs": 30, "scheduler": "cosine", "eta_min": 0.0, "augment": False,
@@ -107,6 +107,28 @@ FILE_NOTES = {
     ("ye2023", "mnist", None, "mae"): "no MAE file (mnist_mae.json trains ce): the MNIST setup with MAE",
 }
 
+# Zhou et al. 2021's own values per data set (hitcszx/ALFs@898961f config.py): where a preset's table has no row
+# for an asymmetric loss, it takes these for its data set rather than losses.DEFAULTS' CIFAR-10 ones.
+ZHOU = "hitcszx/ALFs@898961f config.py"
+ZHOU2021 = {
+    "cifar10": {"agce": {"a": 0.6, "q": 0.6}, "aul": {"a": 5.5, "q": 3.0}, "ael": {"a": 2.5},
+                "nce+agce": {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5},
+                "nce+aul": {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5},
+                "nce+ael": {"alpha": 1.0, "beta": 4.0, "a": 5.0}},
+    "cifar100": {"agce": {"a": 0.6, "q": 0.6}, "aul": {"a": 5.5, "q": 3.0}, "ael": {"a": 2.5},
+                 "nce+agce": {"alpha": 10.0, "beta": 0.1, "a": 1.8, "q": 3.0},
+                 "nce+aul": {"alpha": 10.0, "beta": 0.015, "a": 6.0, "q": 3.0},
+                 "nce+ael": {"alpha": 10.0, "beta": 0.1, "a": 1.5}},
+    "mnist": {"agce": {"a": 4.0, "q": 0.2}, "aul": {"a": 3.0, "q": 0.1}, "ael": {"a": 3.5},
+              "nce+agce": {"alpha": 0.0, "beta": 1.0, "a": 4.0, "q": 0.2},
+              "nce+aul": {"alpha": 0.0, "beta": 1.0, "a": 3.0, "q": 0.1},
+              "nce+ael": {"alpha": 0.0, "beta": 1.0, "a": 3.5}},
+}
+# Where a paper preset's setup values come from, where it is not the configuration files themselves.
+SETUP_FILES = {"augment": "dataset.py", "rotate": "dataset.py", "stats": "dataset.py",
+               "asym_cifar100": "dataset.py (blocks of 5 class indices)",
+               "val_fraction": "no validation split in the released training code"}
+
 # The studies of run_grid.sh: a data set, a preset, the losses its repository has configurations for (less
 # NLNL, a method rather than a loss), rates and seeds. APL's rates and seeds 0-2 are its scripts'
 # (script/*.slurm, submit_*.sh); ANL's repository names neither, so its studies use the same and say so.
@@ -140,10 +162,17 @@ def config_file(preset, dataset, kind, loss):
 
 
 def loss_values(preset, dataset, loss, noise):
-    """(values, source) of a loss's own row in a preset's table; ({}, None) where the table has none."""
+    """(values, source) of a loss's own row in a preset's table; ({}, None) where the table has none.
+
+    Without a row: anl-ce-er takes anl-ce's (ANL has no anl_ce_er config for MNIST), and the asymmetric
+    losses Zhou et al.'s values for the data set."""
     table = LOSS_TABLE.get((preset, dataset), {})
+    if loss == "anl-ce-er" and loss not in table and "anl-ce" in table:
+        row, source = loss_values(preset, dataset, "anl-ce", noise)
+        return row, f"{source} (anl-ce's row: no anl_ce_er config for {dataset})"
     if loss not in table:
-        return {}, None
+        own = ZHOU2021.get(dataset, {}).get(loss)
+        return (dict(own), f"Zhou et al. 2021's values for {dataset}: {ZHOU}") if own else ({}, None)
     kind = "asym" if noise == "asym" else "sym"
     row = dict(table[loss])
     by_kind = {k: row.pop(k) for k in ("sym", "asym") if k in row}
@@ -152,9 +181,14 @@ def loss_values(preset, dataset, loss, noise):
 
 
 def setup_values(preset, dataset):
-    """(values, source) of a preset's training setup on a data set."""
+    """(values, {key: source}) of a preset's training setup on a data set."""
     values = {**PRESETS[preset], **DATASET_PRESETS.get((preset, dataset), {})}
-    return values, f"{preset} preset for {dataset}: {PRESET_SOURCE[preset].format(dataset=dataset)}"
+    where = f"{preset} preset for {dataset}: "
+    if preset == "report":
+        return values, {k: where + PRESET_SOURCE[preset] for k in values}
+    repo = APL if preset == "ma2020" else ANL
+    files = {k: (f"{repo} {f}" if f.endswith(")") or f.endswith(".py") else f) for k, f in SETUP_FILES.items()}
+    return values, {k: where + files.get(k, PRESET_SOURCE[preset].format(dataset=dataset)) for k in values}
 
 
 def study_settings(study):

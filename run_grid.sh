@@ -49,7 +49,7 @@ The grid:
                   (default: none)
   --epochs        epochs of every run (default: the preset's, 30 for the report)
   --results       results root, train.py's --out and plot.py's folder (default: results for the report,
-                  results/<study> for the others)
+                  results/<study> for the others, results/<preset> for the report's grid under another preset)
   --extra         more train.py flags, e.g. "--arch cnn8" (default: none)
 Where it runs:
   --gpus          number of GPUs to use (default: every visible GPU; 0: one run at a time on the CPU)
@@ -92,7 +92,14 @@ LOSSES=${LOSSES-$study_losses}
 SEEDS=${SEEDS-$study_seeds}
 SYM_RATES=${SYM_RATES-$study_sym_rates}
 ASYM_RATES=${ASYM_RATES-$study_asym_rates}
-RESULTS=${RESULTS-$([ "$STUDY" = report ] && echo results || echo "results/$STUDY")}
+# A study's runs have a folder of their own: run directories do not name the preset, so two protocols in one
+# folder would take each other's finished runs for their own. The report's grid under another preset too.
+if [ "$STUDY" != report ]; then RESULTS=${RESULTS-results/$STUDY}
+elif [ "$PRESET" != report ]; then RESULTS=${RESULTS-results/$PRESET}
+else RESULTS=${RESULTS-results}; fi
+if [ "$SEEDS $SYM_RATES $ASYM_RATES" != "$study_seeds $study_sym_rates $study_asym_rates" ]; then
+    study_rates_from="given here (the study's own: $study_rates_from)"
+fi
 read -ra extra <<< "$EXTRA"
 for a in "${extra[@]}"; do
     case $a in

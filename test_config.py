@@ -113,8 +113,16 @@ def test_a_run_in_the_layout_from_before_datasets_is_not_started_again(tmp_path)
     ("--preset ye2023 --dataset mnist --loss nce+agce",
      {"alpha": 0.0, "beta": 1.0, "a": 4.0, "q": 0.2, "weight_decay": 1e-3, "nesterov": False, "eta_min": 0.0}),
     ("--preset ye2023 --dataset cifar100 --loss nce+aul", {"alpha": 10.0, "beta": 0.015, "a": 6.0, "q": 3.0}),
-    # a loss the preset has no row for takes its paper default (Zhou et al.'s CIFAR-10 values)
+    # a loss the preset has no row for: Zhou et al.'s values for the data set (hitcszx/ALFs config.py)
     ("--preset ma2020 --loss nce+agce", {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5, "weight_decay": 1e-4}),
+    ("--preset ma2020 --dataset mnist --loss nce+agce", {"alpha": 0.0, "beta": 1.0, "a": 4.0, "q": 0.2}),
+    ("--dataset mnist --loss aul", {"a": 3.0, "q": 0.1, "scale": 1.0}),
+    ("--dataset cifar100 --loss nce+ael", {"alpha": 10.0, "beta": 0.1, "a": 1.5}),
+    # anl-ce-er without an MNIST config: anl-ce's row, and its own lambda
+    ("--preset ye2023 --dataset mnist --loss anl-ce-er", {"alpha": 1.0, "beta": 1.0, "delta": 1e-6, "lamb": 2.0,
+                                                           "weight_decay": 0.0}),
+    # the preset's rotation is part of its augmentation: none without it
+    ("--preset ma2020 --dataset cifar100 --no-augment", {"rotate": 0.0, "augment": False}),
 ])
 def test_presets_take_each_losss_values_from_the_released_configs(argv, expected):
     cfg = config.parse_args(argv.split())
@@ -129,7 +137,11 @@ def test_config_records_where_each_value_came_from():
     assert src["arch"].startswith("ye2023 preset for cifar100") and src["lamb"] == "not used by anl-ce"
     src = config.parse_args("--preset ma2020 --dataset cifar100 --loss ngce+rce --noise asym --rate 0.2".split())["sources"]
     assert src["beta"].endswith("configs/cifar100/asym/ngce+rce.yaml (the file trains NGCEandMAE; NGCE+RCE here)")
-    assert config.parse_args(["--loss", "nce+ael"])["sources"]["a"] == "loss default (losses.DEFAULTS)"
+    src = config.parse_args(["--loss", "nce+ael", "--preset", "ma2020"])["sources"]
+    assert src["a"] == "Zhou et al. 2021's values for cifar10: hitcszx/ALFs@898961f config.py"
+    assert src["val_fraction"] == "ma2020 preset for cifar10: no validation split in the released training code"
+    assert src["rotate"] == "ma2020 preset for cifar10: HanxunH/Active-Passive-Losses@2d18de6 dataset.py"
+    assert config.parse_args(["--loss", "nce+ael", "--q", "2"])["sources"]["q"] == "flag"
 
 
 def test_every_study_loss_has_its_row_and_every_row_fits_its_loss():
@@ -154,7 +166,7 @@ def test_every_study_loss_has_its_row_and_every_row_fits_its_loss():
     ("--loss agce --scale 0", "--scale must be > 0"),
     ("--loss anl-ce-er --lamb -1", "--lamb must be >= 0"),
     ("--eta-min -0.1", "--eta-min must be >= 0"),
-    ("--rotate 200", r"--rotate must be in \[0, 180\]"),
+    ("--augment --rotate 200", r"--rotate must be in \[0, 180\]"),
 ])
 def test_the_new_checks_name_the_flag(argv, message):
     with pytest.raises(ValueError, match=message):
@@ -166,6 +178,7 @@ def test_the_new_checks_name_the_flag(argv, message):
     ("--loss anl-ce --lamb 1", "--lamb does not apply to the loss 'anl-ce'"),
     ("--loss nce+mae --scale 2", "--scale does not apply to the loss 'nce\\+mae'"),
     ("--asym-cifar100 blocks", "--asym-cifar100 only applies to --dataset cifar100"),
+    ("--rotate 20", "--rotate 20 needs --augment"),
 ])
 def test_values_a_run_cannot_use_are_refused(argv, message):
     with pytest.raises(ValueError, match=message):

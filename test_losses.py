@@ -80,6 +80,13 @@ def test_the_asymmetric_losses_by_hand():
     assert v == pytest.approx(10 * math.log(0.3) / math.log(0.2 * 0.3 * 0.5) + 0.1 * (2.8**3 - 2.1**3) / 3, rel=1e-6)
 
 
+@pytest.mark.parametrize("name, hp, message", [("aul", {"a": 0.9}, "aul needs a > 1"), ("ael", {"a": 0}, "ael needs a > 0"),
+                                               ("nce+agce", {"q": -1}, "nce\\+agce needs q > 0")])
+def test_asymmetric_losses_refuse_values_outside_their_domain(name, hp, message):
+    with pytest.raises(ValueError, match=message):  # aul's (a - 1)^q would be complex, or NaN in float32
+        get_loss(name, **hp)
+
+
 def test_the_asymmetric_defaults_are_zhou_et_als_cifar10_values():
     assert default_hp("agce") == {"a": 0.6, "q": 0.6, "scale": 1.0}
     assert default_hp("nce+aul") == {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5}

@@ -140,6 +140,9 @@ def test_variables_win_over_the_study(tmp_path):
     p = grid_list(tmp_path, STUDY="ye2023-mnist", LOSSES="ce nce+ael", SEEDS="5", ASYM_RATES="0.3")
     assert p.returncode == 0 and p.stdout.splitlines()[-1].startswith("12 runs")  # 2 losses x (5 sym + 1 asym)
     assert "results/ye2023-mnist/mnist/asym-0.3/nce+ael/seed5" in p.stdout
+    assert "rates and seeds from: given here (the study's own: not in ANL's repository" in p.stdout
+    p = grid_list(tmp_path, PRESET="ma2020")  # the report's grid under another protocol: a folder of its own
+    assert p.stdout.splitlines()[0] == "study report: cifar10, --preset ma2020, into results/ma2020"
     p = grid_list(tmp_path, STUDY="ma2020-mnist", EXTRA="--preset report")
     assert p.returncode == 2 and "EXTRA may not hold --preset" in p.stderr
     p = grid_list(tmp_path, STUDY="ma2020-svhn")
@@ -197,3 +200,22 @@ def test_the_readme_holds_the_preset_tables_as_the_code_prints_them():
     assert presets.markdown_setup() in readme
     for table in presets.markdown_tables().split("\n\n"):
         assert table.strip() in readme
+
+
+def test_force_continues_the_cosine_towards_eta_min():
+    import math
+
+    import engine
+    cfg = config.parse_args("--preset ma2020 --dataset mnist --epochs 4 --device cpu".split())  # eta_min 0.001
+    model = torch.nn.Linear(2, 2)
+    opt, sched = engine.make_optimizer(cfg, model, torch.device("cpu"))
+    for _ in range(2):
+        opt.step()
+        sched.step()
+    closed = lambda e, T: 0.001 + 0.5 * (0.01 - 0.001) * (1 + math.cos(math.pi * e / T))  # noqa: E731
+    assert opt.param_groups[0]["lr"] == pytest.approx(closed(2, 4))
+    train.apply_forced({**cfg, "epochs": 8}, opt, sched, 2)  # --resume --force --epochs 8 after epoch 2
+    assert opt.param_groups[0]["lr"] == pytest.approx(closed(2, 8))
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(closed(3, 8))

@@ -116,7 +116,8 @@ def apply_forced(cfg, opt, sched, epoch):
     lr = cfg["lr"]
     if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
         sched.T_max = cfg["epochs"]
-        lr = 0.5 * cfg["lr"] * (1 + math.cos(math.pi * epoch / cfg["epochs"]))  # its closed form at `epoch`
+        lo = cfg.get("eta_min") or 0.0
+        lr = lo + 0.5 * (cfg["lr"] - lo) * (1 + math.cos(math.pi * epoch / cfg["epochs"]))  # its closed form at `epoch`
     for g in opt.param_groups:
         g["lr"] = lr
 
