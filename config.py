@@ -109,9 +109,10 @@ def parse_args(argv=None):
                                   "(default: the loss table, else 1)")
     a("--gamma", type=float, help="focal exponent of fl, nfl, nfl-exp, anl-fl (" + preset_help("gamma") + ")")
     a("--q", type=float, help="exponent of gce, ngce, agce and aul, one for the whole loss (default: the loss "
-                              "table, else 0.6 for agce, 3 for aul, 1.5 for nce+agce/aul, 0.7 for the rest)")
-    a("--a", type=float, help="a of agce, aul and ael (default: the loss table, else agce 0.6, aul 5.5, ael 2.5; "
-                              "nce+agce 6, nce+aul 6.3, nce+ael 5)")
+                              "table, else Zhou et al.'s for agce/aul on the data set (cifar10: 0.6, 3, 1.5 for "
+                              "nce+agce/aul), 0.7 for the rest)")
+    a("--a", type=float, help="a of agce, aul and ael (default: the loss table, else Zhou et al.'s for the data "
+                              "set; on cifar10 agce 0.6, aul 5.5, ael 2.5, nce+agce 6, nce+aul 6.3, nce+ael 5)")
     a("--delta", type=float, help="anl-* L1 weight on the parameters (default: the loss table, else 5e-5)")
     a("--lamb", type=float, help="anl-ce-er weight of the entropy regulariser (default: the loss table, else 2)")
     a("--temperature", type=float, default=1.0, help="T of the report's nce-exp and nfl-exp (default: 1.0)")
@@ -129,7 +130,7 @@ def parse_args(argv=None):
     a("--eta-min", type=float, help="the cosine schedule's last learning rate (" + preset_help("eta_min") + ")")
     a("--augment", action=argparse.BooleanOptionalAction,
       help="random crop (4-pixel padding) and horizontal flip, no flip on mnist (" + preset_help("augment") + ")")
-    a("--rotate", type=float, help="with --augment, also rotate each image by a random angle in [-DEG, DEG] "
+    a("--rotate", type=float, metavar="DEG", help="with --augment, also rotate each image by a random angle in [-DEG, DEG] "
                                    "(" + preset_help("rotate") + ")")
     a("--stats", choices=["suite", "released"],
       help="channel statistics the inputs are standardised with: the suite's, or the released code's (they "
