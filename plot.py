@@ -32,7 +32,7 @@ def parse_args(argv=None):
     p.add_argument("--format", default="png", help="comma-separated file formats, e.g. png,pdf (default: png)")
     p.add_argument("--seeds", type=int, help="seeds asked for per cell; fewer are marked n=k (default: the most found)")
     p.add_argument("--memorisation", help="setting of the memorisation figure and the image grid (default: "
-                                          "sym-0.5, or the first noisy setting found when sym-0.5 has no runs)")
+                                          "sym-0.5, else sym-0.4 (the papers' middle column), else the first noisy setting found)")
     p.add_argument("--data-dir", help="the data set's folder, for the grid of noisy training images; with runs of "
                                       "several data sets, pick one with --dataset (default: no grid)")
     return p.parse_args(argv)
@@ -215,7 +215,7 @@ def draw(by_setting, ds, colours, args, formats, out):
     F.normalisation(ds, save)
     F.transitions(by_setting, ds, save)
     noisy = [s for s in sorted(by_setting, key=F.setting_key) if not s.startswith("none-")]
-    mem = args.memorisation or ("sym-0.5" if "sym-0.5" in by_setting or not noisy else noisy[0])
+    mem = args.memorisation or next((s for s in ("sym-0.5", "sym-0.4") if s in by_setting), noisy[0] if noisy else "sym-0.5")
     F.memorisation(by_setting, mem, ds, colours, save)
     grid_runs = [r for rs in by_setting.get(mem, {}).values() for r in rs]
     if args.data_dir and grid_runs and mem.split("-")[0] in ("sym", "asym"):
