@@ -140,8 +140,8 @@ def wait_for(env, *jobs, timeout=300):
 
 
 def states(env, *flags):
-    out = grid(env, *flags, "--list").stdout.splitlines()[:-1]
-    return [line.split()[1] for line in out]
+    out = [line.split() for line in grid(env, *flags, "--list").stdout.splitlines()]
+    return [w[1] for w in out if len(w) == 3 and w[0].isdigit()]  # the grid's lines, less the study's header
 
 
 def test_submit_runs_every_point_then_collects_and_resubmits_nothing(cluster, cifar_dir, tmp_path):
