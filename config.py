@@ -12,6 +12,7 @@ set. `config.json` records every resolved value, and in "sources" where each one
 import argparse
 import contextlib
 import io
+import json
 import os
 import sys
 
@@ -109,8 +110,8 @@ def parse_args(argv=None):
                                   "(default: the loss table, else 1)")
     a("--gamma", type=float, help="focal exponent of fl, nfl, nfl-exp, anl-fl (" + preset_help("gamma") + ")")
     a("--q", type=float, help="exponent of gce, ngce, agce and aul, one for the whole loss (default: the loss "
-                              "table, else Zhou et al.'s for agce/aul on the data set (cifar10: 0.6, 3, 1.5 for "
-                              "nce+agce/aul), 0.7 for the rest)")
+                              "table, else Zhou et al.'s for the data set (cifar10: agce 0.6, aul 3, nce+agce and "
+                              "nce+aul 1.5), else 0.7)")
     a("--a", type=float, help="a of agce, aul and ael (default: the loss table, else Zhou et al.'s for the data "
                               "set; on cifar10 agce 0.6, aul 5.5, ael 2.5, nce+agce 6, nce+aul 6.3, nce+ael 5)")
     a("--delta", type=float, help="anl-* L1 weight on the parameters (default: the loss table, else 5e-5)")
@@ -206,6 +207,16 @@ def check(cfg):
                          f"then run again")
     if cfg["rate"] is not None and not 0.0 <= cfg["rate"] <= 1.0:
         raise ValueError(f"--rate must be in [0, 1], got {cfg['rate']}")
+    there = os.path.join(run_dir(cfg), "config.json")
+    if os.path.isfile(there):  # run directories do not name the preset: another protocol's run must not pass as this one's
+        try:
+            with open(there) as f:
+                was = json.load(f).get("preset", "report")
+        except (OSError, ValueError):
+            was = cfg["preset"]  # unreadable: train.py's own checks of the run say so
+        if was != cfg["preset"]:
+            raise ValueError(f"{run_dir(cfg)} holds a run of --preset {was}, not {cfg['preset']}; give this protocol "
+                             f"its own --out (run_grid.sh: RESULTS), or --preset {was} to continue that run")
     if not 0.0 <= cfg["val_fraction"] < 1.0:
         raise ValueError(f"--val-fraction must be in [0, 1), got {cfg['val_fraction']}; 0 trains on the whole "
                          f"training set with no model selection")

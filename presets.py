@@ -171,7 +171,9 @@ def loss_values(preset, dataset, loss, noise):
         row, source = loss_values(preset, dataset, "anl-ce", noise)
         return row, f"{source} (anl-ce's row: no anl_ce_er config for {dataset})"
     if loss not in table:
-        own = ZHOU2021.get(dataset, {}).get(loss)
+        zhou = ZHOU2021.get(dataset, {})
+        passive = loss.split("+")[-1]
+        own = zhou.get(loss) or {k: v for k, v in zhou.get(passive, {}).items() if k in ("a", "q")}  # nfl+agce: agce's
         return (dict(own), f"Zhou et al. 2021's values for {dataset}: {ZHOU}") if own else ({}, None)
     kind = "asym" if noise == "asym" else "sym"
     row = dict(table[loss])

@@ -94,7 +94,8 @@ SYM_RATES=${SYM_RATES-$study_sym_rates}
 ASYM_RATES=${ASYM_RATES-$study_asym_rates}
 # A study's runs have a folder of their own: run directories do not name the preset, so two protocols in one
 # folder would take each other's finished runs for their own. The report's grid under another preset too.
-if [ "$STUDY" != report ]; then RESULTS=${RESULTS-results/$STUDY}
+if [ "$STUDY" != report ] && [ "$PRESET" != "$study_preset" ]; then RESULTS=${RESULTS-results/$STUDY-$PRESET}
+elif [ "$STUDY" != report ]; then RESULTS=${RESULTS-results/$STUDY}
 elif [ "$PRESET" != report ]; then RESULTS=${RESULTS-results/$PRESET}
 else RESULTS=${RESULTS-results}; fi
 if [ "$SEEDS $SYM_RATES $ASYM_RATES" != "$study_seeds $study_sym_rates $study_asym_rates" ]; then

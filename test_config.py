@@ -117,6 +117,7 @@ def test_a_run_in_the_layout_from_before_datasets_is_not_started_again(tmp_path)
     ("--preset ma2020 --loss nce+agce", {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5, "weight_decay": 1e-4}),
     ("--preset ma2020 --dataset mnist --loss nce+agce", {"alpha": 0.0, "beta": 1.0, "a": 4.0, "q": 0.2}),
     ("--dataset mnist --loss aul", {"a": 3.0, "q": 0.1, "scale": 1.0}),
+    ("--preset ma2020 --dataset mnist --loss nfl+agce", {"alpha": 1.0, "beta": 1.0, "a": 4.0, "q": 0.2}),  # agce's
     ("--dataset cifar100 --loss nce+ael", {"alpha": 10.0, "beta": 0.1, "a": 1.5}),
     # anl-ce-er without an MNIST config: anl-ce's row, and its own lambda
     ("--preset ye2023 --dataset mnist --loss anl-ce-er", {"alpha": 1.0, "beta": 1.0, "delta": 1e-6, "lamb": 2.0,

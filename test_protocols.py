@@ -219,3 +219,15 @@ def test_force_continues_the_cosine_towards_eta_min():
     opt.step()
     sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(closed(3, 8))
+
+
+def test_a_run_of_another_preset_is_not_taken_for_this_ones(tmp_path):
+    cfg = config.parse_args(["--preset", "ma2020", "--out", str(tmp_path), "--noise", "sym", "--rate", "0.4"])
+    os.makedirs(config.run_dir(cfg))
+    json.dump({"preset": "ma2020"}, open(os.path.join(config.run_dir(cfg), "config.json"), "w"))
+    config.check(cfg)  # its own protocol: fine
+    other = config.parse_args(["--preset", "ye2023", "--out", str(tmp_path), "--noise", "sym", "--rate", "0.4"])
+    with pytest.raises(ValueError, match=r"holds a run of --preset ma2020, not ye2023; give this protocol its own --out"):
+        config.check(other)
+    p = grid_list(tmp_path, STUDY="ma2020-mnist", PRESET="ye2023")  # a study under another preset: its own folder
+    assert p.stdout.splitlines()[0].endswith("into results/ma2020-mnist-ye2023")
