@@ -11,6 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from presets import ZHOU2021  # the asymmetric losses' values, one table for both (presets.py is torch-free)
+
 P_MIN = 1e-7  # probability floor of the negative losses (Ye et al. 2023)
 RCE_A = -math.log(1e-4)  # RCE's log 0, clamped to log 1e-4 (Wang et al. 2019): about 9.21
 
@@ -151,10 +153,7 @@ PAIRS = {"sce": ("ce", "rce"),  # Wang et al. 2019
 # A combination takes its parts' values, then its own: nfl+agce has agce's a and q.
 DEFAULTS = {
     "gce": {"q": 0.7}, "ngce": {"q": 0.7},  # Zhang & Sabuncu 2018
-    "agce": {"a": 0.6, "q": 0.6}, "aul": {"a": 5.5, "q": 3.0}, "ael": {"a": 2.5},  # Zhou et al. 2021 (ALFs config.py)
-    "nce+agce": {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5},
-    "nce+aul": {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5},
-    "nce+ael": {"alpha": 1.0, "beta": 4.0, "a": 5.0},
+    **ZHOU2021["cifar10"],  # Zhou et al. 2021's agce, aul, ael and nce+ ones (hitcszx/ALFs config.py)
     "sce": {"alpha": 0.1, "beta": 1.0},
     "anl-ce": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5}, "anl-fl": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5},
     "anl-ce-er": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, "lamb": 2.0},

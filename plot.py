@@ -125,6 +125,12 @@ def cell(stats, losses, s, loss, want):
     return f"**{text}**" if m == best else text
 
 
+def stat_rows(stats, losses, settings, **fixed):
+    """The CSV rows of a table's cells that were run: mean and std in %, n seeds; `fixed` columns added to each."""
+    return [{**fixed, "loss": loss, "setting": s, "mean": f"{m:.4f}", "std": f"{sd:.4f}" if n > 1 else "", "n": n}
+            for loss in losses for s in settings if (s, loss) in stats for m, sd, n in [stats[s, loss]]]
+
+
 def tables(by_setting, ds, seeds_asked, out):
     """table.md and table.csv: test accuracy (%) mean ± std over seeds, one row per loss, one column per setting."""
     settings = sorted(by_setting, key=F.setting_key)
@@ -139,15 +145,8 @@ def tables(by_setting, ds, seeds_asked, out):
         md += [f"### {ds['title']}: test accuracy (%), {name}", "", "| loss | " + " | ".join(settings) + " |",
                "| --- |" + " --- |" * len(settings)]
         for loss in losses:
-            cells_md = []
-            for s in settings:
-                cells_md.append(cell(stats, losses, s, loss, seeds_asked) or "")
-                if (s, loss) not in stats:
-                    continue
-                m, sd, n = stats[s, loss]
-                rows.append({"dataset": ds["name"], "model": key.removeprefix("test_acc_"), "loss": loss, "setting": s,
-                             "mean": f"{m:.4f}", "std": f"{sd:.4f}" if n > 1 else "", "n": n})
-            md.append(f"| {loss} | " + " | ".join(cells_md) + " |")
+            md.append(f"| {loss} | " + " | ".join(cell(stats, losses, s, loss, seeds_asked) or "" for s in settings) + " |")
+        rows += stat_rows(stats, losses, settings, dataset=ds["name"], model=key.removeprefix("test_acc_"))
         md.append("")
     write_text(os.path.join(out, "table.md"), "\n".join(md))
     buf = io.StringIO()
@@ -178,16 +177,9 @@ def study_table(by_setting, ds, study, out):
           "Test accuracy (%) of the last epoch, mean ± std over seeds; best of each column in bold; "
           f"– not run; (n=k) fewer seeds than {want}.", "",
           "| loss | " + " | ".join(head) + " |", "| --- |" + " ---: |" * len(settings)]
-    rows = []
     for loss in losses:
-        line = []
-        for s in settings:
-            line.append(cell(stats, losses, s, loss, want) or "–")
-            if (s, loss) not in stats:
-                continue
-            m, sd, n = stats[s, loss]
-            rows.append({"loss": loss, "setting": s, "mean": f"{m:.4f}", "std": f"{sd:.4f}" if n > 1 else "", "n": n})
-        md.append(f"| {loss} | " + " | ".join(line) + " |")
+        md.append(f"| {loss} | " + " | ".join(cell(stats, losses, s, loss, want) or "–" for s in settings) + " |")
+    rows = stat_rows(stats, losses, settings)
     write_text(os.path.join(out, "study.md"), "\n".join(md) + "\n")
     buf = io.StringIO()
     w = csv.DictWriter(buf, ["loss", "setting", "mean", "std", "n"])
