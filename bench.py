@@ -50,7 +50,7 @@ def parse_args(argv=None):
     a("--quick", action="store_true", help="a smoke test for CI: batch 16, 2 steps, 1 warm-up, 1 turn, 0 workers; "
                                            "its numbers mean nothing (default: off)")
     a("--out", default="bench.json", help="where the results go (default: bench.json)")
-    config.add_compute_flags(p)  # the suite's, exactly as train.py takes them; --deterministic applies to all
+    config.add_compute_flags(p.add_argument)  # the suite's, exactly as train.py takes them; --deterministic applies to all
     args = p.parse_args(argv)
     if args.quick:
         args.batch_size, args.steps, args.warmup, args.repeats, args.workers = 16, 2, 1, 1, 0

@@ -56,15 +56,15 @@ class Parser(argparse.ArgumentParser):
 
 def preset_help(key):
     """'default: V with --preset P (V' on D, ...)' for each preset, from the preset tables."""
+    text = lambda v: ("on" if v else "off") if isinstance(v, bool) else str(v)  # noqa: E731
     def one(name, p):
-        other = [f"{v[key]} on {d}" for (n, d), v in DATASET_PRESETS.items() if n == name and key in v]
-        return f"{p[key]} with --preset {name}" + (f" ({', '.join(other)})" if other else "")
+        other = [f"{text(v[key])} on {d}" for (n, d), v in DATASET_PRESETS.items() if n == name and key in v]
+        return f"{text(p[key])} with --preset {name}" + (f" ({', '.join(other)})" if other else "")
     return "default: " + ", ".join(one(n, p) for n, p in PRESETS.items())
 
 
-def add_compute_flags(p):
-    """The flags of how training computes, not what: train.py's and bench.py's."""
-    a = p.add_argument
+def add_compute_flags(a):
+    """The flags of how training computes, not what, added with a (an add_argument): train.py's and bench.py's."""
     a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present (default: auto)")
     a("--deterministic", action=argparse.BooleanOptionalAction, default=True,
       help="deterministic algorithms, cudnn.benchmark off (default: on)")
@@ -77,17 +77,26 @@ def add_compute_flags(p):
                                              "the compilation (default: off)")
 
 
-def parse_args(argv=None):
-    """Parse the command line and return the resolved configuration as a dict."""
+def parser():
+    """train.py's flags, in the groups --help shows them in."""
     p = Parser(prog="train.py", description="Train one run of the noisy-label study.", allow_abbrev=False)
-    a = p.add_argument
+    a = p.add_argument_group("protocol").add_argument
     a("--preset", default="report", choices=list(PRESETS),
       help="protocol the defaults below come from: report, ma2020 (Ma et al. 2020's released configs), ye2023 "
            "(Ye et al. 2023's); each sets its losses' own values per data set too (default: report)")
+    a = p.add_argument_group("data").add_argument
     a("--dataset", default="cifar10", choices=list(DATASETS), help="data set (default: cifar10)")
     a("--data-dir", default="./data", help="folder with the data set, downloaded there on first use (default: ./data)")
-    a("--out", default="results", help="results root; the run goes to "
-                                      "OUT/<dataset>/<noise>-<rate or human label>/<loss>/seed<seed> (default: results)")
+    a("--val-fraction", type=float, help="fraction of the training set held out for model selection; 0 trains on "
+                                         "all of it and keeps the last epoch (" + preset_help("val_fraction") + ")")
+    a("--augment", action=argparse.BooleanOptionalAction,
+      help="random crop (4-pixel padding) and horizontal flip, no flip on mnist (" + preset_help("augment") + ")")
+    a("--rotate", type=float, metavar="DEG", help="with --augment, also rotate each image by a random angle in [-DEG, DEG] "
+                                   "(" + preset_help("rotate") + ")")
+    a("--stats", choices=["suite", "released"],
+      help="channel statistics the inputs are standardised with: the suite's, or the released code's (they "
+           "differ on cifar10 only, std 0.247 against 0.202) (" + preset_help("stats") + ")")
+    a = p.add_argument_group("noise").add_argument
     a("--noise", default="none", choices=noise.KINDS, help="label noise type (default: none)")
     a("--rate", type=float, help="fraction of each (source) class whose label is flipped; not for human "
                                  "noise (default: 0.0)")
@@ -98,10 +107,10 @@ def parse_args(argv=None):
       help="CIFAR-100's asymmetric noise: each class to the next of its superclass, or the released code's "
            "blocks of 5 consecutive class indices (" + preset_help("asym_cifar100") + ")")
     a("--clean-val", action="store_true", help="give the validation split its clean labels (default: off, noisy)")
-    a("--val-fraction", type=float, help="fraction of the training set held out for model selection; 0 trains on "
-                                         "all of it and keeps the last epoch (" + preset_help("val_fraction") + ")")
+    a = p.add_argument_group("loss", "a loss's own values; --gamma, --q and --temperature are taken by every loss, "
+                                     "the others only by the losses that read them").add_argument
     a("--loss", default="ce", metavar="NAME", help=f"one of: {', '.join(SINGLE + list(PAIRS))}, or active+passive "
-                                                   f"such as nce+rce; the README lists them all (default: ce)")
+                                                   f"such as nce+rce; docs/losses.md lists them all (default: ce)")
     a("--alpha", type=float, help="weight of the first (active) part of an APL, sce or anl loss "
                                   "(default: the preset's loss table, else 0.1 for sce, 5 for anl-*, 1 for the rest)")
     a("--beta", type=float, help="weight of the second (passive) part (default: the loss table, else 1 for sce, "
@@ -117,10 +126,10 @@ def parse_args(argv=None):
     a("--delta", type=float, help="anl-* L1 weight on the parameters (default: the loss table, else 5e-5)")
     a("--lamb", type=float, help="anl-ce-er weight of the entropy regulariser (default: the loss table, else 2)")
     a("--temperature", type=float, default=1.0, help="T of the report's nce-exp and nfl-exp (default: 1.0)")
+    a = p.add_argument_group("model and optimisation").add_argument
     a("--arch", choices=list(ARCHS), help="model (" + preset_help("arch") + ")")
     a("--epochs", type=int, help="training epochs (" + preset_help("epochs") + ")")
     a("--batch-size", type=int, help="training batch size (" + preset_help("batch_size") + ")")
-    a("--eval-batch-size", type=int, help="batch size for validation and test (" + preset_help("eval_batch_size") + ")")
     a("--optimizer", choices=["adamw", "sgd"], help="optimizer (" + preset_help("optimizer") + ")")
     a("--lr", type=float, help="initial learning rate (" + preset_help("lr") + ")")
     a("--weight-decay", type=float, help="weight decay (0 for anl-*; otherwise " + preset_help("weight_decay") + ")")
@@ -129,20 +138,23 @@ def parse_args(argv=None):
                                                                 + preset_help("nesterov") + ")")
     a("--scheduler", choices=["cosine", "none"], help="lr schedule over the epochs (" + preset_help("scheduler") + ")")
     a("--eta-min", type=float, help="the cosine schedule's last learning rate (" + preset_help("eta_min") + ")")
-    a("--augment", action=argparse.BooleanOptionalAction,
-      help="random crop (4-pixel padding) and horizontal flip, no flip on mnist (" + preset_help("augment") + ")")
-    a("--rotate", type=float, metavar="DEG", help="with --augment, also rotate each image by a random angle in [-DEG, DEG] "
-                                   "(" + preset_help("rotate") + ")")
-    a("--stats", choices=["suite", "released"],
-      help="channel statistics the inputs are standardised with: the suite's, or the released code's (they "
-           "differ on cifar10 only, std 0.247 against 0.202) (" + preset_help("stats") + ")")
     a("--grad-clip", type=float, help="clip the gradient norm to this, 0 for off (" + preset_help("grad_clip") + ")")
+    a = p.add_argument_group("compute", "how training computes, not what it computes").add_argument
+    a("--eval-batch-size", type=int, help="batch size for validation and test (" + preset_help("eval_batch_size") + ")")
+    add_compute_flags(a)
+    a = p.add_argument_group("run and resume").add_argument
     a("--seed", type=int, default=42, help="seed of the noise, the split, the model and the data order (default: 42)")
-    add_compute_flags(p)
+    a("--out", default="results", help="results root; the run goes to "
+                                      "OUT/<dataset>/<noise>-<rate or human label>/<loss>/seed<seed> (default: results)")
     a("--resume", action="store_true", help="continue the run from its last.pt (default: off)")
     a("--force", action="store_true", help="with --resume: continue even where a setting that changes results "
                                            "differs from the checkpoint's, e.g. a lower --lr (default: off)")
-    return resolve(vars(p.parse_args(argv)))
+    return p
+
+
+def parse_args(argv=None):
+    """Parse the command line and return the resolved configuration as a dict."""
+    return resolve(vars(parser().parse_args(argv)))
 
 
 def resolve(cfg):
