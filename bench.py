@@ -33,7 +33,7 @@ BOTH = ("resnet18", "cnn8")  # the report's network and Ma et al.'s CIFAR-10 CNN
 COLUMNS = ["arch", "mode", "images_per_s", "seconds", "warmup_seconds", "precision", "channels_last", "compile"]
 
 
-def parse_args(argv=None):
+def parser():
     p = config.Parser(prog="bench.py", description="Measure training throughput: baseline, suite and limit.",
                       allow_abbrev=False)
     a = p.add_argument
@@ -51,6 +51,11 @@ def parse_args(argv=None):
                                            "its numbers mean nothing (default: off)")
     a("--out", default="bench.json", help="where the results go (default: bench.json)")
     config.add_compute_flags(p.add_argument)  # the suite's, exactly as train.py takes them; --deterministic applies to all
+    return p
+
+
+def parse_args(argv=None):
+    p = parser()
     args = p.parse_args(argv)
     if args.quick:
         args.batch_size, args.steps, args.warmup, args.repeats, args.workers = 16, 2, 1, 1, 0

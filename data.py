@@ -276,14 +276,22 @@ def load_human(dataset, data_dir, fetch=True):
     return read_human(path, spec.human_keys, spec.human_extra)
 
 
-def main(argv=None):
+def parser():
     p = argparse.ArgumentParser(prog="data.py", description="Download and check a data set (and its human labels) "
                                 "into a folder, once, before runs that share it start.", allow_abbrev=False)
     p.error = lambda msg: p.exit(2, f"error: {msg}; see data.py --help\n")
     p.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="which data set (default: cifar10)")
     p.add_argument("--data-dir", default="./data", help="the folder train.py's --data-dir will name (default: ./data)")
     p.add_argument("--human", action="store_true", help="also fetch its CIFAR-N human labels (default: off)")
-    args = p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    return parser().parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     spec = DATASETS[args.dataset]
     try:
         load(spec, args.data_dir)

@@ -4,7 +4,6 @@ Takes a run directory (uses its best.pt) or a checkpoint file, and writes eval.j
 beside the checkpoint. Its accuracy is computed by the same code as train.py's, so
 it equals result.json's test_acc_best exactly on the same device.
 """
-import argparse
 import os
 import sys
 
@@ -17,13 +16,17 @@ from engine import amp_dtype, model_for, pick_device, predict, set_determinism
 from train import save_json
 
 
-def parse_args(argv=None):
-    p = Parser(prog="evaluate.py", description="Evaluate a checkpoint on its data set's clean test set.",
-               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def parser():
+    p = Parser(prog="evaluate.py", description="Evaluate a checkpoint on its data set's clean test set.")
     p.add_argument("path", help="run directory (its best.pt is used) or a .pt checkpoint")
-    p.add_argument("--data-dir", default=None, help="the data set's folder; the run's own --data-dir when not given")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present")
-    return p.parse_args(argv)
+    p.add_argument("--data-dir", default=None, help="the data set's folder (default: the run's own --data-dir)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto picks cuda when present (default: auto)")
+    return p
+
+
+def parse_args(argv=None):
+    return parser().parse_args(argv)
 
 
 def load_checkpoint(path):

@@ -22,7 +22,7 @@ from noise import CLASSES  # numpy only: no torch
 TITLES = F.TITLES
 
 
-def parse_args(argv=None):
+def parser():
     p = argparse.ArgumentParser(prog="plot.py", description="Figures and tables from a results folder.")
     p.error = lambda msg: p.exit(2, f"error: {msg}; see plot.py --help\n")  # one line, not argparse's usage block
     p.add_argument("results", help="results root written by train.py / run_grid.sh")
@@ -35,7 +35,11 @@ def parse_args(argv=None):
                                           "sym-0.5, else sym-0.4 (the papers' middle column), else the first noisy setting found)")
     p.add_argument("--data-dir", help="the data set's folder, for the grid of noisy training images; with runs of "
                                       "several data sets, pick one with --dataset (default: no grid)")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    return parser().parse_args(argv)
 
 
 def read_csv(path):

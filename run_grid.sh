@@ -51,6 +51,7 @@ The grid:
   --results       results root, train.py's --out and plot.py's folder (default: results for the report,
                   results/<study> for the others, results/<preset> for the report's grid under another preset)
   --extra         more train.py flags, e.g. "--arch cnn8" (default: none)
+
 Where it runs:
   --gpus          number of GPUs to use (default: every visible GPU; 0: one run at a time on the CPU)
   --jobs-per-gpu  runs at once on each GPU (default: 1)
@@ -59,6 +60,8 @@ Where it runs:
                   queued or running, unless --force
   --max-parallel  with --submit: array tasks at once (default: no cap)
   --sbatch-args   with --submit: more sbatch options, e.g. "--partition gpu --gres=gpu:1" (default: none)
+  PYTHON=...      (a variable only) the interpreter that runs the scripts (default: python)
+
 What it shows:
   --dry-run       print the train.py commands and exit
   --list          print the study and its numbered grid with each point's state, and exit

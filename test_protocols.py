@@ -195,13 +195,6 @@ def test_two_studies_in_one_results_folder_stay_apart(tmp_path):
     assert not os.path.exists(tmp_path / "figures")
 
 
-def test_the_readme_holds_the_preset_tables_as_the_code_prints_them():
-    readme = open(os.path.join(HERE, "README.md")).read()
-    assert presets.markdown_setup() in readme
-    for table in presets.markdown_tables().split("\n\n"):
-        assert table.strip() in readme
-
-
 def test_force_continues_the_cosine_towards_eta_min():
     import math
 
