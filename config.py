@@ -95,7 +95,7 @@ def parser():
                                    "(" + preset_help("rotate") + ")")
     a("--stats", choices=["suite", "released"],
       help="channel statistics the inputs are standardised with: the suite's, or the released code's (they "
-           "differ on cifar10 only, std 0.247 against 0.202) (" + preset_help("stats") + ")")
+           "differ on cifar10 only: std 0.202 suite, 0.247 released) (" + preset_help("stats") + ")")
     a = p.add_argument_group("noise").add_argument
     a("--noise", default="none", choices=noise.KINDS, help="label noise type (default: none)")
     a("--rate", type=float, help="fraction of each (source) class whose label is flipped; not for human "
@@ -107,8 +107,8 @@ def parser():
       help="CIFAR-100's asymmetric noise: each class to the next of its superclass, or the released code's "
            "blocks of 5 consecutive class indices (" + preset_help("asym_cifar100") + ")")
     a("--clean-val", action="store_true", help="give the validation split its clean labels (default: off, noisy)")
-    a = p.add_argument_group("loss", "a loss's own values; --gamma, --q and --temperature are taken by every loss, "
-                                     "the others only by the losses that read them").add_argument
+    a = p.add_argument_group("loss", "a loss's own values; --gamma, --q and --temperature are accepted with every loss "
+                                     "and used by those that read them; the others are refused where unused").add_argument
     a("--loss", default="ce", metavar="NAME", help=f"one of: {', '.join(SINGLE + list(PAIRS))}, or active+passive "
                                                    f"such as nce+rce; docs/losses.md lists them all (default: ce)")
     a("--alpha", type=float, help="weight of the first (active) part of an APL, sce or anl loss "
