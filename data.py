@@ -286,12 +286,8 @@ def parser():
     return p
 
 
-def parse_args(argv=None):
-    return parser().parse_args(argv)
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
     spec = DATASETS[args.dataset]
     try:
         load(spec, args.data_dir)

@@ -25,10 +25,6 @@ def parser():
     return p
 
 
-def parse_args(argv=None):
-    return parser().parse_args(argv)
-
-
 def load_checkpoint(path):
     ckpt_path = os.path.join(path, "best.pt") if os.path.isdir(path) else path
     if not os.path.isfile(ckpt_path):
@@ -60,7 +56,7 @@ def confusion(y, pred, num_classes):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         device = pick_device(args.device)
         ckpt_path, ck, model = load_checkpoint(args.path)

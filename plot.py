@@ -38,10 +38,6 @@ def parser():
     return p
 
 
-def parse_args(argv=None):
-    return parser().parse_args(argv)
-
-
 def read_csv(path):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -225,7 +221,7 @@ def draw(by_setting, ds, colours, args, formats, out):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = parser().parse_args(argv)
     runs = find_runs(args.results) if os.path.isdir(args.results) else []
     if not runs:
         sys.exit(f"error: no runs found in {args.results}; expected <dataset>/<noise>-<rate>/<loss>/seed<seed>/log.csv "

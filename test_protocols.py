@@ -117,9 +117,9 @@ def test_the_paper_presets_standardise_with_the_released_statistics():
 
 # Studies ---------------------------------------------------------------------------------------------------------
 
-def grid_list(tmp_path, **env):
+def grid_list(tmp_path, *flags, **env):
     e = {"PATH": os.environ["PATH"], "PYTHON": sys.executable, "GPUS": "0", **env}
-    return subprocess.run(["bash", os.path.join(HERE, "run_grid.sh"), "--list"], env=e, cwd=tmp_path,
+    return subprocess.run(["bash", os.path.join(HERE, "run_grid.sh"), *flags, "--list"], env=e, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
 
 
