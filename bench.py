@@ -187,7 +187,8 @@ def measure(args, device):
                  "--precision", args.precision, "--augment" if args.augment else "--no-augment",
                  "--channels-last" if args.channels_last else "--no-channels-last"] + ["--compile"] * args.compile
         cfg = config.parse_args(flags)
-        ours = ("bf16" if engine.amp_dtype(cfg["precision"], device) else "fp32", args.channels_last, args.compile)
+        used = "bf16" if engine.amp_dtype(cfg["precision"], device) else "fp64" if cfg["precision"] == "fp64" else "fp32"
+        ours = (used, args.channels_last, args.compile)
         how = {"baseline": ("fp32", False, False), "suite": ours, "limit": ours}
         runs = {mode: fn(cfg, x, y, device, args.workers) for mode, fn in
                 [("baseline", baseline), ("suite", suite), ("limit", limit)]}

@@ -68,9 +68,10 @@ def add_compute_flags(a):
     a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks cuda when present (default: auto)")
     a("--deterministic", action=argparse.BooleanOptionalAction, default=True,
       help="deterministic algorithms, cudnn.benchmark off (default: on)")
-    a("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+    a("--precision", default="auto", choices=["auto", "bf16", "fp32", "fp64"],
       help="bf16 autocast for the model (losses stay float32); auto picks bf16 where the hardware has it: "
-           "CUDA GPUs of compute capability 8.0+, CPUs with AVX512-BF16 or AMX (default: auto)")
+           "CUDA GPUs of compute capability 8.0+, CPUs with AVX512-BF16 or AMX; fp64 is for reference runs whose "
+           "numbers must not depend on the CPU (slow) (default: auto)")
     a("--channels-last", action=argparse.BooleanOptionalAction, default=True,
       help="NHWC memory layout for the model and its inputs, faster convolutions (default: on)")
     a("--compile", action="store_true", help="torch.compile the training model; the first epoch pays for "

@@ -56,7 +56,7 @@ def cpu_has_bf16(cpuinfo=None):
 
 
 def amp_dtype(precision, device):
-    """The autocast dtype for --precision on `device`: torch.bfloat16, or None for plain fp32."""
+    """The autocast dtype for --precision on `device`: torch.bfloat16, or None for plain fp32 (and fp64)."""
     if precision == "auto":
         # Ampere (8.0) and later have bf16 units; is_bf16_supported() also says yes where it is emulated.
         fast = torch.cuda.get_device_capability(device) >= (8, 0) if device.type == "cuda" else cpu_has_bf16()
@@ -68,9 +68,15 @@ def autocast(device, amp):
     return torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None)
 
 
-def inputs(x, fmt, spec):
+def model_dtype(precision):
+    """The parameters' dtype: float64 for the fp64 reference runs (whose numbers no CPU's kernels move), else float32."""
+    return torch.float64 if precision == "fp64" else torch.float32
+
+
+def inputs(x, fmt, spec, dtype=torch.float32):
     """uint8 images [B, C, H, W] -> the batch the model takes, standardised with spec's statistics, in its layout."""
-    return batches.normalize(x.contiguous(memory_format=fmt), spec)  # relaid as uint8, a quarter of the bytes of float
+    x = batches.normalize(x.contiguous(memory_format=fmt), spec)  # relaid as uint8, a quarter of the bytes of float
+    return x if dtype == torch.float32 else x.to(dtype)
 
 
 class Step:
@@ -84,6 +90,7 @@ class Step:
         self.model, self.opt, self.loss_fn, self.amp, self.fmt = model, opt, loss_fn, amp, fmt
         self.grad_clip, self.sched, self.spec = grad_clip, sched, spec
         self.net = model if net is None else net  # what training calls; checkpoints hold self.model
+        self.dtype = next(model.parameters()).dtype
 
     def __call__(self, x, y):
         """One step on a ready float batch x [B, C_in, H, W]; returns (logits [B, C], float32 loss)."""
@@ -105,7 +112,7 @@ def make_step(cfg, device):
     torch.manual_seed(cfg["seed"])
     fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
     spec = data.spec_for(cfg["dataset"], cfg.get("stats") or "suite")
-    model = model_for(cfg["arch"], spec).to(device, memory_format=fmt)
+    model = model_for(cfg["arch"], spec).to(device, model_dtype(cfg["precision"]), memory_format=fmt)
     opt, sched = make_optimizer(cfg, model, device)
     return Step(model, opt, config.loss_from(cfg), amp_dtype(cfg["precision"], device), fmt, cfg["grad_clip"],
                 torch.compile(model) if cfg["compile"] else None, sched, spec)
@@ -133,7 +140,7 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0)
     cuts = batches.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
     for i, idx in enumerate(tqdm(cuts, total=len(x) // batch_size, leave=False, disable=None, desc="train")):
         xb = batches.augment(x[idx], aug_gen, step.spec.flip, rotate) if augment else x[idx]
-        logits, loss = step(inputs(xb, step.fmt, step.spec), y_noisy[idx])
+        logits, loss = step(inputs(xb, step.fmt, step.spec, step.dtype), y_noisy[idx])
         # Accumulated on the device: reading a value here would stall the GPU every batch.
         pred, yn, yt = logits.detach().argmax(1), y_noisy[idx], y_true[idx]
         flipped, hit_noisy, hit_true = yn != yt, pred == yn, pred == yt
@@ -152,9 +159,10 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0)
 def predict(model, x, batch_size, spec, amp=None, fmt=torch.contiguous_format):
     """Logits [N, C] for uint8 images [N, C_in, H, W], in eval mode. The eager model: no recompilation."""
     model.eval()
+    dtype = next(model.parameters()).dtype
     with autocast(x.device, amp):
         cuts = batches.index_batches(len(x), batch_size, x.device)
-        return torch.cat([model(inputs(x[idx], fmt, spec)) for idx in cuts])  # [N, C]
+        return torch.cat([model(inputs(x[idx], fmt, spec, dtype)) for idx in cuts])  # [N, C]
 
 
 def evaluate(step, x, y, batch_size):

@@ -12,7 +12,7 @@ import torch
 
 import data
 from config import Parser
-from engine import amp_dtype, model_for, pick_device, predict, set_determinism
+from engine import amp_dtype, model_dtype, model_for, pick_device, predict, set_determinism
 from train import save_json
 
 
@@ -70,6 +70,7 @@ def main(argv=None):
     x, y_test = torch.from_numpy(d.x_test).to(device), d.y_test
     # The run's own precision and layout, so the accuracy matches its result.json (older runs: fp32, NCHW).
     amp = amp_dtype(cfg.get("precision_used", "fp32"), device)
+    model = model.to(model_dtype(cfg.get("precision_used", "fp32")))
     fmt = torch.channels_last if cfg.get("channels_last") else torch.contiguous_format
     pred = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], spec, amp, fmt).argmax(1).cpu().numpy()
     C = confusion(y_test, pred, spec.num_classes)

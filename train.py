@@ -147,7 +147,7 @@ def run(cfg):
     S, record = prepare(cfg, device)
     step = make_step(cfg, device)
     model, opt, sched = step.model, step.opt, step.sched
-    cfg["precision_used"] = "bf16" if step.amp else "fp32"
+    cfg["precision_used"] = "bf16" if step.amp else "fp64" if step.dtype == torch.float64 else "fp32"
 
     start, best, rows, wall0 = 1, {"epoch": 0, "val_acc": -1.0}, [], 0.0
     if cfg["resume"] and os.path.exists(last_path):
