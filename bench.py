@@ -21,9 +21,10 @@ import torch
 from PIL import Image, ImageOps
 
 import config
+from errors import Parser, UserError, die
 import data
 import engine
-import train
+from atomic import save_json
 from model import ARCHS
 
 # images_per_s: from the median of the timed turns; seconds: each turn's time for --steps steps.
@@ -34,8 +35,7 @@ COLUMNS = ["arch", "mode", "images_per_s", "seconds", "warmup_seconds", "precisi
 
 
 def parser():
-    p = config.Parser(prog="bench.py", description="Measure training throughput: baseline, suite and limit.",
-                      allow_abbrev=False)
+    p = Parser(prog="bench.py", description="Measure training throughput: baseline, suite and limit.")
     a = p.add_argument
     a("--arch", default="both", choices=["both", *ARCHS], help="model to measure; both: resnet18 and cnn8 "
                                                                "(default: both)")
@@ -111,7 +111,7 @@ def baseline(cfg, x, y, device, workers):
     torch.manual_seed(cfg["seed"])
     model = engine.model_for(cfg["arch"], data.DATASETS["cifar10"]).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    loss_fn = config.loss_from(cfg)
+    loss_fn = engine.loss_from(cfg)
     hwc = np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy())  # [N, 32, 32, 3], as torchvision stores CIFAR
     loader = torch.utils.data.DataLoader(PerImage(hwc, y.numpy(), cfg["augment"]),
                                          batch_size=cfg["batch_size"], shuffle=True, drop_last=True,
@@ -214,14 +214,14 @@ def measure(args, device):
 
 
 def main(argv=None):
-    args = parse_args(argv)
     try:
+        args = parse_args(argv)
         device = engine.pick_device(args.device)
-    except ValueError as e:
-        sys.exit(f"error: {e}")
+    except UserError as e:
+        die(f"{e}")
     folder = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):  # said now, not after minutes of timing
-        sys.exit(f"error: cannot write {args.out} (no writable folder {folder}); choose a writable --out")
+        die(f"cannot write {args.out} (no writable folder {folder}); choose a writable --out")
     engine.set_determinism(args.deterministic)
     info = machine(device)
     listed = "flags unknown" if info["cpu_flags"] is None else " ".join(info["cpu_flags"]) or "no AVX2"
@@ -231,10 +231,10 @@ def main(argv=None):
           f"of {args.steps} steps per mode")
     try:
         rows, ratios = measure(args, device)
-    except (train.OOM, RuntimeError) as e:  # CPU allocators say so in a RuntimeError
-        if not isinstance(e, train.OOM) and "alloc" not in str(e):
+    except (engine.OOM, RuntimeError) as e:  # CPU allocators say so in a RuntimeError
+        if not isinstance(e, engine.OOM) and "alloc" not in str(e):
             raise
-        sys.exit(f"error: out of memory at --batch-size {args.batch_size} with --steps {args.steps} and --repeats "
+        die(f"out of memory at --batch-size {args.batch_size} with --steps {args.steps} and --repeats "
                  f"{args.repeats}; lower them")
     print(f"{'arch':<9} {'mode':<9} {'images/s':>10} {'precision':>9} {'suite/baseline':>15} {'suite/limit':>12}")
     for r in rows:
@@ -243,9 +243,9 @@ def main(argv=None):
         print(f"{r['arch']:<9} {r['mode']:<9} {r['images_per_s']:10.1f} {r['precision']:>9} {extra}")
     settings = {k: v for k, v in vars(args).items() if k != "out"}
     try:
-        train.save_json(args.out, {"machine": info, "settings": settings, "rows": rows, "ratios": ratios})
+        save_json(args.out, {"machine": info, "settings": settings, "rows": rows, "ratios": ratios})
     except OSError as e:
-        sys.exit(f"error: cannot write {args.out} ({e.strerror or e}); choose a writable --out")
+        die(f"cannot write {args.out} ({e.strerror or e}); choose a writable --out")
     print(f"-> {args.out}")
 
 

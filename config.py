@@ -1,57 +1,37 @@
 """The configuration of one run: flags, their resolution through the presets, their checks, and the run directory.
 
-Run as a script (`python config.py < points`), it reads one train.py command line per line and
-prints each one's run directory, or stops at the first bad one: run_grid.sh uses it to check a
-whole grid before anything starts, and to know which runs are finished.
-
 A value is resolved in this order: the flag as given on the command line, then the preset's
 loss table (that loss's own values on that data set, presets.LOSS_TABLE), then the loss's
-paper default (losses.DEFAULTS; ANL's weight decay of 0), then the preset's value for the data
-set. `config.json` records every resolved value, and in "sources" where each one came from.
+paper values for the data set (registry.py, with what its paper changes in the setup: ANL's
+weight decay of 0), then the preset's value for the data set. `config.json` records every
+resolved value, and in "sources" where each one came from. Nothing here imports torch: the grid
+checks every point with this module on a machine that has none.
 """
 import argparse
-import contextlib
-import io
 import json
 import os
 import sys
 
 import noise
 import presets
-from losses import PAIRS, SINGLE, canonical, default_hp, get_loss, parts, uses
-from data import DATASETS
-from model import ARCHS
+import registry
+from data import DATASETS, RELEASED_STATS
+from errors import Parser, UserError, nearest
+from registry import OWN_KEYS, PAIRS, SINGLE, canonical, default_hp, parts, uses
 
 PRESETS, DATASET_PRESETS = presets.PRESETS, presets.DATASET_PRESETS
-# The loss's own values; a loss that does not read one records it as null.
-LOSS_KEYS = ("alpha", "beta", "scale", "a", "delta", "lamb")
 # Keys that may differ between a run and its --resume without changing any result.
 # noise, rate, human_label, loss and seed are equal whenever the run directory is (sym 0.0 and asym 0.0 are
 # both the clean run); "forced" is the record of earlier --force changes, "sources" of where values came from.
 # channels_last and compile change how the same maths is laid out and scheduled, not what is computed.
 # precision is only the request: what a resume compares is precision_used, bf16 or fp32 as resolved
 # on this machine, so an auto run cannot switch silently when it moves to other hardware.
-RESUME_FREE = {"resume", "force", "data_dir", "out", "loss_as_given", "run_dir", "forced", "sources",
+RESUME_FREE = {"resume", "force", "data_dir", "data_dir_given", "out", "loss_as_given", "run_dir", "forced", "sources",
                "noise", "rate", "human_label", "loss", "seed", "channels_last", "compile", "precision"}
 # What --force may not change in a run in progress: the checkpoint's model, optimizer, schedule, split or labels
 # would not fit.
 FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset", "nesterov", "eta_min",
                "asym_cifar100", "stats"}
-
-
-def upgrade(old, cfg):
-    """A checkpoint's configuration from before a key existed, with the value that reproduces what it trained."""
-    before = {"precision_used": "fp32", "dataset": "cifar10", "nesterov": False, "eta_min": 0.0, "rotate": 0.0,
-              "a": None, "lamb": None, "scale": 1.0 if canonical(cfg["loss"]) in SINGLE else None,
-              "asym_cifar100": "superclass" if old.get("dataset") == "cifar100" else None, "stats": "suite"}
-    return {**before, **old}
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with its errors on one line (its own are a usage block, then the error)."""
-
-    def error(self, message):
-        self.exit(2, f"error: {message}; see {self.prog} --help\n")
 
 
 def preset_help(key):
@@ -80,14 +60,15 @@ def add_compute_flags(a):
 
 def parser():
     """train.py's flags, in the groups --help shows them in."""
-    p = Parser(prog="train.py", description="Train one run of the noisy-label study.", allow_abbrev=False)
+    p = Parser(prog="train.py", description="Train one run of the noisy-label study.")
     a = p.add_argument_group("protocol").add_argument
     a("--preset", default="report", choices=list(PRESETS),
       help="protocol the defaults below come from: report, ma2020 (Ma et al. 2020's released configs), ye2023 "
            "(Ye et al. 2023's); each sets its losses' own values per data set too (default: report)")
     a = p.add_argument_group("data").add_argument
-    a("--dataset", default="cifar10", choices=list(DATASETS), help="data set (default: cifar10)")
-    a("--data-dir", default="./data", help="folder with the data set, downloaded there on first use (default: ./data)")
+    a("--dataset", default="cifar10", choices=list(DATASETS), help="data set (default: %(default)s)")
+    a("--data-dir", help="folder with the data set; ./data is made and the data set downloaded there on first use, "
+                         "a folder given here must exist (default: ./data)")
     a("--val-fraction", type=float, help="fraction of the training set held out for model selection; 0 trains on "
                                          "all of it and keeps the last epoch (" + preset_help("val_fraction") + ")")
     a("--augment", action=argparse.BooleanOptionalAction,
@@ -95,15 +76,16 @@ def parser():
     a("--rotate", type=float, metavar="DEG", help="with --augment, also rotate each image by a random angle in [-DEG, DEG] "
                                    "(" + preset_help("rotate") + ")")
     a("--stats", choices=["suite", "released"],
-      help="channel statistics the inputs are standardised with: the suite's, or the released code's (they "
-           "differ on cifar10 only: std 0.202 suite, 0.247 released) (" + preset_help("stats") + ")")
+      help="channel statistics the inputs are standardised with: the suite's, or the released code's (they differ "
+           "on " + ", ".join(f"{d}: std {DATASETS[d].std[0]:.3g} suite, {s[1][0]:.3g} released" for d, s in
+                             RELEASED_STATS.items()) + ") (" + preset_help("stats") + ")")
     a = p.add_argument_group("noise").add_argument
-    a("--noise", default="none", choices=noise.KINDS, help="label noise type (default: none)")
-    a("--rate", type=float, help="fraction of each (source) class whose label is flipped; not for human "
-                                 "noise (default: 0.0)")
+    a("--noise", default="none", choices=noise.KINDS, help="label noise type (default: %(default)s)")
+    a("--rate", type=float, help="fraction of each (source) class whose label is flipped, for sym and asym noise, "
+                                 "which need it (default: none, a clean run)")
     a("--human-label", choices=sorted({k for sets in noise.HUMAN_LABELS.values() for k in sets}),
       help="human label set for --noise human: CIFAR-10N's aggre, random1-3 or worse, CIFAR-100N's noisy "
-           "(default: worse on cifar10, noisy on cifar100)")
+           "(default: " + ", ".join(f"{v} on {d}" for d, v in noise.HUMAN_DEFAULT.items()) + ")")
     a("--asym-cifar100", choices=["superclass", "blocks"],
       help="CIFAR-100's asymmetric noise: each class to the next of its superclass, or the released code's "
            "blocks of 5 consecutive class indices (" + preset_help("asym_cifar100") + ")")
@@ -112,28 +94,35 @@ def parser():
                                      "and used by those that read them; the others are refused where unused").add_argument
     a("--loss", default="ce", metavar="NAME", help=f"one of: {', '.join(SINGLE + list(PAIRS))}, or active+passive "
                                                    f"such as nce+rce; docs/losses.md lists them all (default: ce)")
+    paper = lambda key: (f"else its paper's: {registry.value_help(key)}; 1 for the rest"  # noqa: E731
+                         if registry.value_help(key) else "else 1")
     a("--alpha", type=float, help="weight of the first (active) part of an APL, sce or anl loss "
-                                  "(default: the preset's loss table, else 0.1 for sce, 5 for anl-*, 1 for the rest)")
-    a("--beta", type=float, help="weight of the second (passive) part (default: the loss table, else 1 for sce, "
-                                 "5 for anl-*, 4 for nce+agce/aul/ael, 1 for the rest)")
+                                  f"(default: the preset's loss table, {paper('alpha')})")
+    a("--beta", type=float, help=f"weight of the second (passive) part (default: the loss table, {paper('beta')})")
     a("--scale", type=float, help="weight of a single (unpaired) loss, as the released configs' scale "
-                                  "(default: the loss table, else 1)")
+                                  f"(default: the loss table, {paper('scale')})")
     a("--gamma", type=float, help="focal exponent of fl, nfl, nfl-exp, anl-fl (" + preset_help("gamma") + ")")
     a("--q", type=float, help="exponent of gce, ngce, agce and aul, one for the whole loss (default: the loss "
-                              "table, else Zhou et al.'s for the data set (cifar10: agce 0.6, aul 3, nce+agce and "
-                              "nce+aul 1.5), else 0.7)")
-    a("--a", type=float, help="a of agce, aul and ael (default: the loss table, else Zhou et al.'s for the data "
-                              "set; on cifar10 agce 0.6, aul 5.5, ael 2.5, nce+agce 6, nce+aul 6.3, nce+ael 5)")
-    a("--delta", type=float, help="anl-* L1 weight on the parameters (default: the loss table, else 5e-5)")
-    a("--lamb", type=float, help="anl-ce-er weight of the entropy regulariser (default: the loss table, else 2)")
-    a("--temperature", type=float, default=1.0, help="T of the report's nce-exp and nfl-exp (default: 1.0)")
+                              "table, else its paper's for the data set; on cifar10 " + registry.value_help("q") +
+                              " (" + preset_help("q") + ")")
+    a("--a", type=float, help="a of agce, aul and ael (default: the loss table, else its paper's for the data set; "
+                              "on cifar10 " + registry.value_help("a") + ")")
+    a("--delta", type=float, help="anl-* L1 weight on the parameters (default: the loss table, else "
+                                  + registry.value_help("delta") + ")")
+    a("--lamb", type=float, help="anl-ce-er weight of the entropy regulariser (default: the loss table, else "
+                                 + registry.value_help("lamb") + ")")
+    a("--temperature", type=float, help="T of the report's nce-exp and nfl-exp (default: "
+                                        f"{registry.EVERY_LOSS['temperature']:g})")
     a = p.add_argument_group("model and optimisation").add_argument
-    a("--arch", choices=list(ARCHS), help="model (" + preset_help("arch") + ")")
+    a("--arch", choices=list(registry.ARCHS), help="model (" + preset_help("arch") + ")")
     a("--epochs", type=int, help="training epochs (" + preset_help("epochs") + ")")
     a("--batch-size", type=int, help="training batch size (" + preset_help("batch_size") + ")")
     a("--optimizer", choices=["adamw", "sgd"], help="optimizer (" + preset_help("optimizer") + ")")
     a("--lr", type=float, help="initial learning rate (" + preset_help("lr") + ")")
-    a("--weight-decay", type=float, help="weight decay (0 for anl-*; otherwise " + preset_help("weight_decay") + ")")
+    zero_wd = [n for n in registry.LOSSES if "weight_decay" in registry.setup_of(n)]
+    a("--weight-decay", type=float, help=f"weight decay ({registry.setup_of(zero_wd[0])['weight_decay']:g} for "
+                                         f"{', '.join(zero_wd)}, as their paper trains them; otherwise "
+                                         + preset_help("weight_decay") + ")")
     a("--momentum", type=float, help="SGD momentum (" + preset_help("momentum") + ")")
     a("--nesterov", action=argparse.BooleanOptionalAction, help="SGD with Nesterov momentum ("
                                                                 + preset_help("nesterov") + ")")
@@ -144,9 +133,10 @@ def parser():
     a("--eval-batch-size", type=int, help="batch size for validation and test (" + preset_help("eval_batch_size") + ")")
     add_compute_flags(a)
     a = p.add_argument_group("run and resume").add_argument
-    a("--seed", type=int, default=42, help="seed of the noise, the split, the model and the data order (default: 42)")
+    a("--seed", type=int, default=42, help="seed of the noise, the split, the model and the data order "
+                                           "(default: %(default)s)")
     a("--out", default="results", help="results root; the run goes to "
-                                      "OUT/<dataset>/<noise>-<rate or human label>/<loss>/seed<seed> (default: results)")
+                                      "OUT/<dataset>/<noise>-<rate or human label>/<loss>/seed<seed> (default: %(default)s)")
     a("--resume", action="store_true", help="continue the run from its last.pt (default: off)")
     a("--force", action="store_true", help="with --resume: continue even where a setting that changes results "
                                            "differs from the checkpoint's, e.g. a lower --lr (default: off)")
@@ -154,46 +144,57 @@ def parser():
 
 
 def parse_args(argv=None):
-    """Parse the command line and return the resolved configuration as a dict."""
+    """Parse the command line and return the resolved configuration as a dict; UserError for bad input."""
     return resolve(vars(parser().parse_args(argv)))
 
 
+def _noise(cfg):
+    """Check the noise flags against each other, and fill in the human label set and the rate."""
+    kind, rate = cfg["noise"], cfg["rate"]
+    if kind == "human":
+        sets = noise.HUMAN_LABELS.get(cfg["dataset"])
+        if sets is None:
+            raise UserError(f"--noise human needs human labels, and {cfg['dataset']} has none; they exist for "
+                            f"{' and '.join(noise.HUMAN_LABELS)}")
+        if rate is not None:
+            raise UserError("--rate does not apply to --noise human: the human labels come with their own noise; "
+                            "leave --rate out and pick --human-label")
+        cfg["human_label"] = cfg["human_label"] or noise.HUMAN_DEFAULT[cfg["dataset"]]
+        if cfg["human_label"] not in sets:
+            raise UserError(f"--human-label {cfg['human_label']} is not a label set of {cfg['dataset']}"
+                            f"{nearest(cfg['human_label'], sets)}; choose one of: {', '.join(sets)}")
+        return
+    if cfg["human_label"] is not None:
+        raise UserError("--human-label only applies to --noise human; add --noise human or leave it out")
+    if kind == "none" and rate:  # a forgotten --noise would train a clean run under a noisy name's rate
+        raise UserError(f"--rate {rate:g} needs a noise model, and --noise is none: add --noise sym or --noise asym, "
+                        f"or leave --rate out for a clean run")
+    if kind != "none" and rate is None:
+        raise UserError(f"--noise {kind} needs --rate, the fraction of labels to flip (e.g. --rate 0.4)")
+    cfg["rate"] = 0.0 if rate is None else rate
+
+
 def resolve(cfg):
-    """Fill every flag left unset from the preset's loss table, the loss's paper defaults, then the preset."""
+    """Fill every flag left unset from the preset's loss table, the loss's paper values, then the preset."""
     cfg = dict(cfg)
     loss = canonical(cfg["loss"])  # an unknown name fails here, before anything is written
     # Values a loss does not use are refused, and recorded as null, so config.json says what was trained.
     used = uses(loss)
-    for key in LOSS_KEYS:
+    for key in OWN_KEYS:
         if cfg.get(key) is not None and key not in used:
             has = [n for n in SINGLE + list(PAIRS) + ["nce+agce"] if key in uses(n)]
-            raise ValueError(f"--{key} does not apply to the loss '{loss}'; leave it out, or use a loss that "
-                             f"has it ({', '.join(has[:6])}{', ...' if len(has) > 6 else ''})")
-    if cfg["noise"] == "human":
-        sets = noise.HUMAN_LABELS.get(cfg["dataset"])
-        if sets is None:
-            raise ValueError(f"--noise human needs human labels, and {cfg['dataset']} has none; they exist for "
-                             f"cifar10 (CIFAR-10N) and cifar100 (CIFAR-100N)")
-        if cfg["rate"] is not None:
-            raise ValueError("--rate does not apply to --noise human: the human labels come with their own noise "
-                             "(CIFAR-10N worse 40%, random1-3 17-18%, aggre 9%; CIFAR-100N noisy 40%); leave --rate "
-                             "out and pick --human-label")
-        cfg["human_label"] = cfg["human_label"] or noise.HUMAN_DEFAULT[cfg["dataset"]]
-        if cfg["human_label"] not in sets:
-            raise ValueError(f"--human-label {cfg['human_label']} is not a label set of {cfg['dataset']}; choose "
-                             f"one of: {', '.join(sets)}")
-    elif cfg["human_label"] is not None:
-        raise ValueError("--human-label only applies to --noise human; add --noise human or leave it out")
-    elif cfg["rate"] is None:
-        cfg["rate"] = 0.0
+            raise UserError(f"--{key} does not apply to the loss '{loss}'; leave it out, or use a loss that "
+                            f"has it ({', '.join(has[:6])}{', ...' if len(has) > 6 else ''})")
+    _noise(cfg)
     if cfg["asym_cifar100"] is not None and cfg["dataset"] != "cifar100":
-        raise ValueError(f"--asym-cifar100 only applies to --dataset cifar100, not {cfg['dataset']}; leave it out")
+        raise UserError(f"--asym-cifar100 only applies to --dataset cifar100, not {cfg['dataset']}; leave it out")
     row, row_source = presets.loss_values(cfg["preset"], cfg["dataset"], loss, cfg["noise"])
-    own = {**default_hp(loss), **({"weight_decay": 0.0} if loss.startswith("anl") else {})}
+    own = {**default_hp(loss, cfg["dataset"]), **registry.setup_of(loss)}
     setup, setup_sources = presets.setup_values(cfg["preset"], cfg["dataset"])
-    layers = [(row, row_source), (own, "loss default (losses.DEFAULTS)"), (setup, None)]
+    layers = [(row, row_source), (own, registry.source_of(loss, cfg["dataset"])), (setup, None),
+              (registry.EVERY_LOSS, "registry.py")]
     sources = {}
-    for key in sorted(set(setup) | set(LOSS_KEYS)):
+    for key in sorted(set(setup) | set(OWN_KEYS) | set(registry.EVERY_LOSS)):
         if cfg.get(key) is not None:
             sources[key] = "flag"
             continue
@@ -201,46 +202,33 @@ def resolve(cfg):
         cfg[key], sources[key] = values[key], source or setup_sources[key]
     if cfg["rotate"] and not cfg["augment"]:
         if sources["rotate"] == "flag":
-            raise ValueError(f"--rotate {cfg['rotate']:g} needs --augment (the rotation is part of the augmentation); "
-                             f"add --augment or leave --rotate out")
+            raise UserError(f"--rotate {cfg['rotate']:g} needs --augment (the rotation is part of the augmentation); "
+                            f"add --augment or leave --rotate out")
         cfg["rotate"], sources["rotate"] = 0.0, "no augmentation (--no-augment)"
     if cfg["dataset"] != "cifar100":
         cfg["asym_cifar100"], sources["asym_cifar100"] = None, "cifar100 only"
+    cfg["data_dir_given"] = cfg["data_dir"] is not None
+    cfg["data_dir"] = cfg["data_dir"] or "./data"
     cfg["sources"] = sources
     cfg["loss_as_given"], cfg["loss"] = cfg["loss"], loss
     return cfg
 
 
 def check(cfg):
-    """Raise ValueError, naming the flag, for values argparse cannot check."""
-    old = legacy_dir(cfg)
-    if old:
-        raise ValueError(f"{old} holds this run from before runs were kept per data set; move it to its new "
-                         f"place first (mkdir -p {os.path.dirname(run_dir(cfg))} && mv {old} {run_dir(cfg)}), "
-                         f"then run again")
+    """Raise UserError, naming the flag, for values argparse cannot check."""
     if cfg["rate"] is not None and not 0.0 <= cfg["rate"] <= 1.0:
-        raise ValueError(f"--rate must be in [0, 1], got {cfg['rate']}")
-    there = os.path.join(run_dir(cfg), "config.json")
-    if os.path.isfile(there):  # run directories do not name the preset: another protocol's run must not pass as this one's
-        try:
-            with open(there) as f:
-                was = json.load(f).get("preset", "report")
-        except (OSError, ValueError):
-            was = cfg["preset"]  # unreadable: train.py's own checks of the run say so
-        if was != cfg["preset"]:
-            raise ValueError(f"{run_dir(cfg)} holds a run of --preset {was}, not {cfg['preset']}; give this protocol "
-                             f"its own --out (run_grid.sh: RESULTS), or --preset {was} to continue that run")
+        raise UserError(f"--rate must be in [0, 1], got {cfg['rate']}")
     if not 0.0 <= cfg["val_fraction"] < 1.0:
-        raise ValueError(f"--val-fraction must be in [0, 1), got {cfg['val_fraction']}; 0 trains on the whole "
-                         f"training set with no model selection")
+        raise UserError(f"--val-fraction must be in [0, 1), got {cfg['val_fraction']}; 0 trains on the whole "
+                        f"training set with no model selection")
     if cfg["clean_val"] and cfg["val_fraction"] == 0:
-        raise ValueError("--clean-val needs a validation split, and --val-fraction is 0; give --val-fraction "
-                         "0.15 (or more than 0), or leave --clean-val out")
+        raise UserError("--clean-val needs a validation split, and --val-fraction is 0; give --val-fraction "
+                        "0.15 (or more than 0), or leave --clean-val out")
     if cfg["nesterov"] and (cfg["optimizer"] != "sgd" or cfg["momentum"] <= 0):
-        raise ValueError("--nesterov needs --optimizer sgd with --momentum above 0; add them or use --no-nesterov")
+        raise UserError("--nesterov needs --optimizer sgd with --momentum above 0; add them or use --no-nesterov")
     for key in ("epochs", "batch_size", "eval_batch_size"):
         if cfg[key] < 1:
-            raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {cfg[key]}")
+            raise UserError(f"--{key.replace('_', '-')} must be at least 1, got {cfg[key]}")
     reads = set(parts(cfg["loss"]))
     q_ok, q_need = (0 < cfg["q"] <= 1, "in (0, 1] for gce and ngce") if reads & {"gce", "ngce"} else (cfg["q"] > 0, "> 0")
     a = cfg["a"] if cfg["a"] is not None else 2.0  # a loss without a: nothing to check
@@ -252,13 +240,38 @@ def check(cfg):
                           ("weight_decay", ">= 0", cfg["weight_decay"] >= 0),
                           ("delta", ">= 0", (cfg["delta"] or 0) >= 0), ("grad_clip", ">= 0", cfg["grad_clip"] >= 0)]:
         if not ok:
-            raise ValueError(f"--{key.replace('_', '-')} must be {need}, got {cfg[key]}")
+            raise UserError(f"--{key.replace('_', '-')} must be {need}, got {cfg[key]}")
+    there = os.path.join(run_dir(cfg), "config.json")
+    if os.path.isfile(there):  # run directories do not name the preset: another protocol's run must not pass as this one's
+        try:
+            with open(there) as f:
+                was = json.load(f).get("preset")
+        except (OSError, ValueError):
+            was = cfg["preset"]  # unreadable: train.py's own checks of the run say so
+        if was != cfg["preset"]:
+            raise UserError(f"{run_dir(cfg)} holds a run of --preset {was}, not {cfg['preset']}; give this protocol "
+                            f"its own --out (run_grid.sh: RESULTS), or --preset {was} to continue that run")
 
 
-def loss_from(cfg):
-    """The run's loss, with its resolved values; keys older configurations lack take the losses' defaults."""
-    values = {k: cfg.get(k) for k in ("gamma", "q", "alpha", "beta", "temperature", "delta", "a", "lamb", "scale")}
-    return get_loss(cfg["loss"], DATASETS[cfg["dataset"]].num_classes, **values)
+def check_data_dir(cfg):
+    """A --data-dir given on the command line must exist (./data, the default, is made and downloaded into)."""
+    if cfg["data_dir_given"] and not os.path.isdir(cfg["data_dir"]):
+        raise UserError(f"--data-dir {cfg['data_dir']} does not exist; fix the path, or create it "
+                        f"(mkdir -p {cfg['data_dir']}) to download {cfg['dataset']} there")
+
+
+def require_current(recorded, where):
+    """UserError unless a recorded configuration (config.json, a checkpoint's) has every key this version writes."""
+    missing = sorted(set(parse_args([])) - RESUME_FREE - {"precision_used"} - set(recorded))
+    if missing:
+        raise UserError(f"{where} is not of the current layout (it has no {', '.join(missing[:4])}"
+                        f"{', ...' if len(missing) > 4 else ''}): it was written before 2026-12-01; train it again "
+                        f"with another --out")
+
+
+def loss_values(cfg):
+    """The values a run's loss is built with (engine.loss_from builds it)."""
+    return {k: cfg.get(k) for k in ("gamma", "q", "alpha", "beta", "temperature", "delta", "a", "lamb", "scale")}
 
 
 def setting(cfg):
@@ -274,28 +287,6 @@ def run_dir(cfg):
     return os.path.join(cfg["out"], cfg["dataset"], setting(cfg), cfg["loss"], f"seed{cfg['seed']}")
 
 
-def legacy_dir(cfg):
-    """The folder a CIFAR-10 run had before --dataset (OUT/<setting>/<loss>/seed<seed>), if it holds this run
-    and the run has not been moved to run_dir(cfg): resuming or skipping it must not start it again."""
-    old = os.path.join(cfg["out"], setting(cfg), cfg["loss"], f"seed{cfg['seed']}")
-    started = lambda d: any(os.path.exists(os.path.join(d, f)) for f in ("last.pt", "result.json"))  # noqa: E731
-    return old if cfg["dataset"] == "cifar10" and started(old) and not os.path.exists(run_dir(cfg)) else None
-
-
-def main(lines):
-    for line in lines:
-        said = io.StringIO()
-        try:
-            if {"-h", "--help"} & set(line.split()):
-                raise ValueError("--help is not a training flag")
-            with contextlib.redirect_stderr(said):  # argparse's own refusal, caught to name the grid point
-                cfg = parse_args(line.split())
-            check(cfg)
-        except (ValueError, SystemExit) as e:
-            why = e if isinstance(e, ValueError) else said.getvalue().strip().removeprefix("error: ")
-            sys.exit(f"error: grid point ({line.strip()}): {why}")
-        print(run_dir(cfg), os.path.abspath(cfg["data_dir"]), cfg["dataset"], cfg["noise"] == "human", sep="\t")
-
-
-if __name__ == "__main__":
-    main(sys.stdin.read().splitlines())
+if __name__ == "__main__":  # a module, not a script: what it holds is train.py's command line
+    parser().print_help()
+    sys.exit(0)

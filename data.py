@@ -5,7 +5,6 @@ from and what they must look like (checked on every read), their statistics and 
 readers of CIFAR pickles and MNIST idx files, and the human labels of CIFAR-10N and CIFAR-100N.
 Downloading and safe unpickling are fetch.py's; splitting and batching on the device, batches.py's.
 """
-import argparse
 import gzip
 import os
 import struct
@@ -17,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from errors import Parser, UserError, die
 from fetch import DataError, checksum, download_into, extract, unpickle
 from noise import CLASSES, HUMAN_LABELS
 
@@ -237,9 +237,19 @@ def spec_for(name, stats="suite"):
     return spec
 
 
+def present(spec, data_dir):
+    """Does data_dir hold this data set's files (extracted, archived, or MNIST's idx files)?"""
+    files = [spec.folder, spec.sources[0].file] if spec.folder else [spec.sources[0].file]
+    return any(os.path.exists(os.path.join(data_dir, f)) for f in files)
+
+
 def load(dataset, data_dir, fetch=True):
     """The training and test images and labels of a data set (a name or a Spec), fetched on first use."""
     spec = spec_of(dataset)
+    other = [s for s in DATASETS.values() if s is not spec and s.name != spec.name and present(s, data_dir)]
+    if other and not present(spec, data_dir):  # a folder of another data set: not a reason to download this one
+        raise DataError(f"{data_dir} holds {other[0].title}'s files, not {spec.title}'s; add --dataset "
+                        f"{other[0].name}, or point --data-dir at {spec.title}'s folder")
     if spec.name == "mnist":
         return read_mnist(spec, data_dir, fetch)
     folder = locate(spec, data_dir, fetch)
@@ -277,9 +287,8 @@ def load_human(dataset, data_dir, fetch=True):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="data.py", description="Download and check a data set (and its human labels) "
-                                "into a folder, once, before runs that share it start.", allow_abbrev=False)
-    p.error = lambda msg: p.exit(2, f"error: {msg}; see data.py --help\n")
+    p = Parser(prog="data.py", description="Download and check a data set (and its human labels) "
+                                "into a folder, once, before runs that share it start.")
     p.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="which data set (default: cifar10)")
     p.add_argument("--data-dir", default="./data", help="the folder train.py's --data-dir will name (default: ./data)")
     p.add_argument("--human", action="store_true", help="also fetch its CIFAR-N human labels (default: off)")
@@ -287,14 +296,14 @@ def parser():
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
-    spec = DATASETS[args.dataset]
     try:
+        args = parser().parse_args(argv)
+        spec = DATASETS[args.dataset]
         load(spec, args.data_dir)
         if args.human:
             load_human(spec, args.data_dir)
-    except DataError as e:
-        sys.exit(f"error: {e}")
+    except UserError as e:  # DataError too
+        die(f"{e}")
     print(f"{args.data_dir}: {spec.title}{' and its human labels' if args.human else ''} ready")
 
 

@@ -9,14 +9,18 @@ import torch
 import batches
 import config
 import data
+from errors import UserError
+from losses import get_loss
 from model import make_model
+
+OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch.OutOfMemoryError from 2.5
 
 
 def pick_device(name):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but no CUDA GPU is visible; use --device cpu")
+        raise UserError("--device cuda asked for, but no CUDA GPU is visible; use --device cpu")
     return torch.device(name)
 
 
@@ -114,14 +118,23 @@ def make_step(cfg, device):
     spec = data.spec_for(cfg["dataset"], cfg.get("stats") or "suite")
     model = model_for(cfg["arch"], spec).to(device, model_dtype(cfg["precision"]), memory_format=fmt)
     opt, sched = make_optimizer(cfg, model, device)
-    return Step(model, opt, config.loss_from(cfg), amp_dtype(cfg["precision"], device), fmt, cfg["grad_clip"],
+    return Step(model, opt, loss_from(cfg), amp_dtype(cfg["precision"], device), fmt, cfg["grad_clip"],
                 torch.compile(model) if cfg["compile"] else None, sched, spec)
+
+
+def loss_from(cfg):
+    """The run's loss, built with its resolved values."""
+    return get_loss(cfg["loss"], data.DATASETS[cfg["dataset"]].num_classes, **config.loss_values(cfg))
 
 
 def model_for(arch, spec):
     """The network `arch`, shaped for the data set: its channels, image size and classes."""
     C, H, _ = spec.shape
     return make_model(arch, spec.num_classes, C, H)
+
+
+# What train_epoch adds up on the device over an epoch, summed in one tensor so that reading them is one sync.
+COUNTS = ("loss_sum", "hit_noisy", "hit_true", "flipped", "flipped_as_noisy", "flipped_as_true", "unflipped_hit")
 
 
 def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0):
@@ -133,8 +146,7 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0)
     from tqdm import tqdm
 
     step.model.train()
-    # loss * B, correct vs noisy, correct vs true, flipped, flipped as noisy, flipped as true, unflipped correct
-    sums, n = torch.zeros(7, device=x.device), 0
+    sums, n = torch.zeros(len(COUNTS), device=x.device), 0  # COUNTS, in that order
     first_bad = torch.tensor(-1, device=x.device)  # the first batch with a NaN or inf loss, found without a sync
     order_gen, aug_gen = gens
     cuts = batches.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
@@ -144,15 +156,18 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0)
         # Accumulated on the device: reading a value here would stall the GPU every batch.
         pred, yn, yt = logits.detach().argmax(1), y_noisy[idx], y_true[idx]
         flipped, hit_noisy, hit_true = yn != yt, pred == yn, pred == yt
-        sums += torch.stack([loss.detach() * len(idx), hit_noisy.sum(), hit_true.sum(), flipped.sum(),
-                             (flipped & hit_noisy).sum(), (flipped & hit_true).sum(), (~flipped & hit_true).sum()])
+        counts = {"loss_sum": loss.detach() * len(idx), "hit_noisy": hit_noisy.sum(), "hit_true": hit_true.sum(),
+                  "flipped": flipped.sum(), "flipped_as_noisy": (flipped & hit_noisy).sum(),
+                  "flipped_as_true": (flipped & hit_true).sum(), "unflipped_hit": (~flipped & hit_true).sum()}
+        sums += torch.stack([counts[k] for k in COUNTS])
         first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), i + 1, first_bad)
         n += len(idx)
-    s = sums.tolist()
+    s = dict(zip(COUNTS, sums.tolist()))
     ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
-    return {"train_loss": s[0] / n, "train_acc_noisy": s[1] / n, "train_acc_true": s[2] / n,
-            "train_flipped_as_noisy": ratio(s[4], s[3]), "train_flipped_as_true": ratio(s[5], s[3]),
-            "train_unflipped_acc": ratio(s[6], n - s[3]), "first_bad_batch": int(first_bad)}
+    return {"train_loss": s["loss_sum"] / n, "train_acc_noisy": s["hit_noisy"] / n, "train_acc_true": s["hit_true"] / n,
+            "train_flipped_as_noisy": ratio(s["flipped_as_noisy"], s["flipped"]),
+            "train_flipped_as_true": ratio(s["flipped_as_true"], s["flipped"]),
+            "train_unflipped_acc": ratio(s["unflipped_hit"], n - s["flipped"]), "first_bad_batch": int(first_bad)}
 
 
 @torch.inference_mode()

@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import torch
 
+import config
 import data
-from config import Parser
+from errors import Parser, UserError, die
 from engine import amp_dtype, model_dtype, model_for, pick_device, predict, set_determinism
-from train import save_json
+from atomic import save_json
 
 
 def parser():
@@ -28,26 +29,26 @@ def parser():
 def load_checkpoint(path):
     ckpt_path = os.path.join(path, "best.pt") if os.path.isdir(path) else path
     if not os.path.isfile(ckpt_path):
-        raise ValueError(f"no checkpoint at {ckpt_path}; give a run directory that holds best.pt, or a .pt file")
+        raise UserError(f"no checkpoint at {ckpt_path}; give a run directory that holds best.pt, or a .pt file")
     try:
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         arch = ck["config"]["arch"]
-        model = model_for(arch, dataset_of(ck["config"]))
     except Exception as e:  # not a torch file, or not one of ours
-        raise ValueError(f"{ckpt_path} is not a checkpoint of this suite ({type(e).__name__}); "
+        raise UserError(f"{ckpt_path} is not a checkpoint of this suite ({type(e).__name__}); "
                          f"point at a best.pt or last.pt written by train.py") from None
+    config.require_current(ck["config"], ckpt_path)
+    model = model_for(arch, dataset_of(ck["config"]))
     try:
         model.load_state_dict(ck["model"])
     except (RuntimeError, KeyError, TypeError) as e:
-        raise ValueError(f"the weights in {ckpt_path} do not fit its architecture '{arch}' "
+        raise UserError(f"the weights in {ckpt_path} do not fit its architecture '{arch}' "
                          f"({str(e).splitlines()[0].rstrip(':. ')}); the file was changed after train.py wrote it, "
                          f"evaluate the run's own best.pt") from None
     return ckpt_path, ck, model
 
 
 def dataset_of(cfg):
-    # runs from before --dataset are CIFAR-10's, and those from before --stats normalised with the suite's
-    return data.spec_for(cfg.get("dataset", "cifar10"), cfg.get("stats") or "suite")
+    return data.spec_for(cfg["dataset"], cfg["stats"])
 
 
 def confusion(y, pred, num_classes):
@@ -56,8 +57,8 @@ def confusion(y, pred, num_classes):
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
     try:
+        args = parser().parse_args(argv)
         device = pick_device(args.device)
         ckpt_path, ck, model = load_checkpoint(args.path)
         cfg = ck["config"]
@@ -65,13 +66,13 @@ def main(argv=None):
         model = model.to(device)
         spec = dataset_of(cfg)
         d = data.load(spec, args.data_dir or cfg["data_dir"])
-    except (ValueError, data.DataError) as e:
-        sys.exit(f"error: {e}")
+    except UserError as e:  # data.DataError too
+        die(f"{e}")
     x, y_test = torch.from_numpy(d.x_test).to(device), d.y_test
-    # The run's own precision and layout, so the accuracy matches its result.json (older runs: fp32, NCHW).
-    amp = amp_dtype(cfg.get("precision_used", "fp32"), device)
-    model = model.to(model_dtype(cfg.get("precision_used", "fp32")))
-    fmt = torch.channels_last if cfg.get("channels_last") else torch.contiguous_format
+    # The run's own precision and layout, so the accuracy matches its result.json.
+    amp = amp_dtype(cfg["precision_used"], device)
+    model = model.to(model_dtype(cfg["precision_used"]))
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
     pred = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], spec, amp, fmt).argmax(1).cpu().numpy()
     C = confusion(y_test, pred, spec.num_classes)
     per_class = C.diagonal() / np.maximum(C.sum(1), 1)

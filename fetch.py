@@ -19,8 +19,10 @@ import urllib.error
 import urllib.request
 import zipfile
 
+from errors import UserError
 
-class DataError(Exception):
+
+class DataError(UserError):
     """A problem with the data on disk or its download, explained in one line for the user."""
 
 

@@ -4,14 +4,16 @@ Every loss maps logits [B, C] (any float dtype) and int64 labels [B] to the
 batch mean, computed in float32 even under autocast (float64 stays float64).
 Each base loss is written once, as a per-sample function of the log-probabilities
 log_p [B, C]; `get_loss` builds a named loss from them, including every
-Active-Passive combination written `active+passive`.
+Active-Passive combination written `active+passive`. The names, parts, hyperparameters
+and paper values of every loss are registry.py's; this file maps each name to its formula.
 """
 import math
 
 import torch
 import torch.nn.functional as F
 
-from presets import ZHOU2021  # the asymmetric losses' values, one table for both (presets.py is torch-free)
+import registry
+from registry import ACTIVE, ALIASES, APL, NAMES, PAIRS, PASSIVE, SINGLE, canonical, default_hp, parts, uses  # noqa: F401
 
 P_MIN = 1e-7  # probability floor of the negative losses (Ye et al. 2023)
 RCE_A = -math.log(1e-4)  # RCE's log 0, clamped to log 1e-4 (Wang et al. 2019): about 9.21
@@ -143,65 +145,11 @@ def nfl_exp(log_p, y, gamma, temperature, **_):
     return -torch.expm1(-fl(log_p, y, gamma=gamma) / temperature)
 
 
-ACTIVE = {"ce": ce, "fl": fl, "nce": nce, "nfl": nfl, "gce": gce, "ngce": ngce,
-          "nce-exp": nce_exp, "nfl-exp": nfl_exp}  # the last two: the report's definitions
-PASSIVE = {"mae": mae, "rce": rce, "nmae": nmae, "nrce": nrce, "agce": agce, "aul": aul, "ael": ael}
-# Losses that are a weighted pair of parts under their own name: (first, second).
-PAIRS = {"sce": ("ce", "rce"),  # Wang et al. 2019
-         "anl-ce": ("nce", "nnce"), "anl-fl": ("nfl", "nnfl"), "anl-ce-er": ("nce", "nnce")}  # Ye et al. 2023
-# The papers' CIFAR-10 values, used where neither a flag nor a preset's loss table gives one (config.py).
-# A combination takes its parts' values, then its own: nfl+agce has agce's a and q.
-DEFAULTS = {
-    "gce": {"q": 0.7}, "ngce": {"q": 0.7},  # Zhang & Sabuncu 2018
-    **ZHOU2021["cifar10"],  # Zhou et al. 2021's agce, aul, ael and nce+ ones (hitcszx/ALFs config.py)
-    "sce": {"alpha": 0.1, "beta": 1.0},
-    "anl-ce": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5}, "anl-fl": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5},
-    "anl-ce-er": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, "lamb": 2.0},
-}
-ANL_DELTA = DEFAULTS["anl-ce"]["delta"]  # ANL's L1 weight on the model's parameters, CIFAR-10
-# Which hyperparameters each base loss reads.
-READS = {"fl": {"gamma"}, "nfl": {"gamma"}, "nnfl": {"gamma"}, "nfl-exp": {"gamma", "temperature"},
-         "nce-exp": {"temperature"}, "gce": {"q"}, "ngce": {"q"}, "agce": {"a", "q"}, "aul": {"a", "q"},
-         "ael": {"a"}}
-ALIASES = {"apl-nce-mae": "nce+mae", "apl-nfl-mae": "nfl+mae"}
-BASE = {**ACTIVE, **PASSIVE, "nnce": nnce, "nnfl": nnfl}
-SINGLE = list(ACTIVE) + list(PASSIVE)
-APL = [f"{a}+{p}" for a in ACTIVE for p in PASSIVE]
-NAMES = SINGLE + list(PAIRS) + APL + list(ALIASES)
-
-
-def canonical(name):
-    """The loss's canonical name, or ValueError listing the valid names."""
-    key = ALIASES.get(name, name)
-    if key not in NAMES:
-        raise ValueError(f"unknown loss '{name}'; choose one of: {', '.join(SINGLE + list(PAIRS))}, "
-                         f"or active+passive with active in {{{', '.join(ACTIVE)}}} and passive in "
-                         f"{{{', '.join(PASSIVE)}}}, e.g. nce+rce")
-    return key
-
-
-def parts(name):
-    """The base losses a named loss is made of: (name,) or (first, second)."""
-    key = canonical(name)
-    return (key,) if key in SINGLE else PAIRS[key] if key in PAIRS else tuple(key.split("+"))
-
-
-def uses(name):
-    """The hyperparameters a loss reads: alpha and beta for pairs, scale for single losses, and its parts'."""
-    key = canonical(name)
-    own = {"scale"} if key in SINGLE else {"alpha", "beta"}
-    if key.startswith("anl"):
-        own |= {"delta"} | ({"lamb"} if key == "anl-ce-er" else set())
-    return own.union(*(READS.get(p, set()) for p in parts(key)))
-
-
-def default_hp(name):
-    """The values a loss takes where none are given: 1 for alpha, beta and scale, then DEFAULTS (parts first)."""
-    key = canonical(name)
-    hp = {"scale": 1.0} if key in SINGLE else {"alpha": 1.0, "beta": 1.0}
-    for k in parts(key) + (key,):
-        hp.update(DEFAULTS.get(k, {}))
-    return {k: v for k, v in hp.items() if k in uses(key)}
+# The formula of every base loss in the registry, by name.
+BASE = {"ce": ce, "fl": fl, "nce": nce, "nfl": nfl, "gce": gce, "ngce": ngce, "nce-exp": nce_exp, "nfl-exp": nfl_exp,
+        "mae": mae, "rce": rce, "nmae": nmae, "nrce": nrce, "agce": agce, "aul": aul, "ael": ael,
+        "nnce": nnce, "nnfl": nnfl}
+ANL_DELTA = registry.LOSSES["anl-ce"].values["delta"]  # ANL's L1 weight on the model's parameters, CIFAR-10
 
 
 class Loss:
@@ -251,26 +199,29 @@ class Loss:
             return mean + self.lamb * entropy_reg(log_p) if self.lamb else mean
 
 
-def get_loss(name, num_classes=10, gamma=2.0, q=None, alpha=None, beta=None, temperature=1.0, delta=None, a=None,
-             lamb=None, scale=None):
+def get_loss(name, num_classes=10, **values):
     """Return the loss called `name` as a `Loss`, callable as (logits, labels) -> scalar mean.
 
-    gamma: focal exponent; q: exponent of gce, ngce, agce and aul; a: parameter of agce, aul
-    and ael; temperature: T of the report's nce-exp and nfl-exp; alpha, beta: weights of the two
-    parts of an APL, sce or anl loss; scale: weight of a single loss; delta: ANL's L1 weight;
-    lamb: ANL-CE-ER's regulariser weight. None takes the paper's value (`default_hp`).
+    values: the hyperparameters by name (registry.py says which each loss reads): gamma, the focal
+    exponent; q, the exponent of gce, ngce, agce and aul; a, the parameter of agce, aul and ael;
+    temperature, T of the report's nce-exp and nfl-exp; alpha and beta, the weights of the two parts
+    of an APL, sce or anl loss; scale, the weight of a single loss; delta, ANL's L1 weight; lamb,
+    ANL-CE-ER's regulariser weight. A value left out or None takes the paper's (registry.default_hp).
     """
     key = canonical(name)
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"a loss needs num_classes >= 2, got {num_classes}")
-    given = {"q": q, "alpha": alpha, "beta": beta, "delta": delta, "a": a, "lamb": lamb, "scale": scale}
-    v = {**default_hp(key), **{k: x for k, x in given.items() if x is not None}}
+    unknown = sorted(set(values) - set(registry.OWN_KEYS) - set(registry.EVERY_LOSS) - {"q"})
+    if unknown:
+        raise ValueError(f"get_loss takes no value {', '.join(unknown)}; it takes {', '.join(registry.OWN_KEYS)}, "
+                         f"gamma, q and temperature")
+    v = {**registry.EVERY_LOSS, **default_hp(key), **{k: x for k, x in values.items() if x is not None}}
     reads = set(parts(key))
     if reads & {"agce", "aul"} and not v["q"] > 0:
         raise ValueError(f"{key} needs q > 0, got {v['q']}")
     if reads & {"agce", "aul", "ael"} and not v["a"] > (1 if "aul" in reads else 0):
         raise ValueError(f"{key} needs a > {1 if 'aul' in reads else 0}, got {v['a']}")  # aul: (a - 1)^q
-    hp = {"gamma": gamma, "q": v.get("q"), "a": v.get("a"), "temperature": temperature}
+    hp = {"gamma": v["gamma"], "q": v.get("q"), "a": v.get("a"), "temperature": v["temperature"]}
     if key in SINGLE:
         return Loss(key, num_classes, [(v["scale"], BASE[key])], hp)
     first, second = parts(key)

@@ -7,6 +7,8 @@ annotation of CIFAR-10N or CIFAR-100N instead. Both return the realised transiti
 """
 import numpy as np
 
+from errors import UserError
+
 SYNTHETIC = ("none", "sym", "asym")
 KINDS = SYNTHETIC + ("human",)
 # CIFAR-10N's label sets (Wei et al., ICLR 2022) by their --human-label name: the majority vote of
@@ -34,7 +36,7 @@ def superclass_cycle(superclass_of):
     sup = np.asarray(superclass_of)
     if (sup < 0).any():
         missing = np.flatnonzero(sup < 0)
-        raise ValueError(f"the superclass of class {missing[0]} is unknown (no image of it carries a coarse label); "
+        raise UserError(f"the superclass of class {missing[0]} is unknown (no image of it carries a coarse label); "
                          f"asymmetric CIFAR-100 noise needs every class's superclass: use a copy of CIFAR-100 "
                          f"with an image of every class, or --noise sym")
     flip_to = {}
@@ -81,25 +83,25 @@ def make_noisy_labels(labels, kind, rate, seed, num_classes=10, flip_to=None):
     seed: the noise has its own generator, independent of the model's randomness.
     """
     if kind not in SYNTHETIC:
-        raise ValueError(f"unknown noise type '{kind}' for synthetic noise; choose one of: {', '.join(SYNTHETIC)} "
+        raise UserError(f"unknown noise type '{kind}' for synthetic noise; choose one of: {', '.join(SYNTHETIC)} "
                          f"(human noise comes from CIFAR-10N: human_noisy_labels)")
     if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"noise rate must be in [0, 1], got {rate}")
+        raise UserError(f"noise rate must be in [0, 1], got {rate}")
     if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"num_classes must be a whole number >= 1, got {num_classes}")
+        raise UserError(f"num_classes must be a whole number >= 1, got {num_classes}")
     clean = np.asarray(labels)
     if clean.ndim != 1 or not np.issubdtype(clean.dtype, np.integer):
-        raise ValueError("labels must be a 1-D integer array")
+        raise UserError("labels must be a 1-D integer array")
     clean = clean.astype(np.int64)
     if clean.size and (clean.min() < 0 or clean.max() >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes}), got {clean.min()}..{clean.max()}")
+        raise UserError(f"labels must lie in [0, {num_classes}), got {clean.min()}..{clean.max()}")
     if kind == "asym" and flip_to is None:
         if num_classes != 10:
-            raise ValueError("asymmetric noise needs its class map (flip_to) unless it is CIFAR-10's, "
+            raise UserError("asymmetric noise needs its class map (flip_to) unless it is CIFAR-10's, "
                              "with num_classes=10")
         flip_to = ASYM_MAP
     if kind == "sym" and num_classes < 2:
-        raise ValueError("symmetric noise needs at least 2 classes")
+        raise UserError("symmetric noise needs at least 2 classes")
 
     rng = np.random.default_rng(seed)
     noisy = clean.copy()
@@ -125,17 +127,17 @@ def human_noisy_labels(table, which, clean, num_classes=10, dataset="cifar10"):
     """
     sets, name = HUMAN_LABELS[dataset], {"cifar10": "CIFAR-10N", "cifar100": "CIFAR-100N"}[dataset]
     if which not in sets:
-        raise ValueError(f"unknown {name} label set '{which}'; choose one of: {', '.join(sets)}")
+        raise UserError(f"unknown {name} label set '{which}'; choose one of: {', '.join(sets)}")
     clean = np.asarray(clean, dtype=np.int64)
     ref = np.asarray(table["clean_label"], dtype=np.int64)
     if ref.shape != clean.shape:
-        raise ValueError(f"the {name} file has {len(ref)} labels but the training set {len(clean)} images; "
+        raise UserError(f"the {name} file has {len(ref)} labels but the training set {len(clean)} images; "
                          f"use the file that belongs to this copy of {name[:-1]}")
     if not np.array_equal(ref, clean):
         bad = np.flatnonzero(ref != clean)
-        raise ValueError(f"the {name} file's clean_label differs from the training labels at {len(bad)} "
+        raise UserError(f"the {name} file's clean_label differs from the training labels at {len(bad)} "
                          f"images (first: index {bad[0]}); the file is not aligned with this copy of {name[:-1]}")
     noisy = np.asarray(table[sets[which]], dtype=np.int64)
     if noisy.shape != clean.shape or (noisy.size and (noisy.min() < 0 or noisy.max() >= num_classes)):
-        raise ValueError(f"the {name} {sets[which]} must hold {len(clean)} labels in [0, {num_classes})")
+        raise UserError(f"the {name} {sets[which]} must hold {len(clean)} labels in [0, {num_classes})")
     return noisy, transition_matrix(clean, noisy, num_classes)

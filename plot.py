@@ -6,7 +6,6 @@ are CIFAR-10's). Each data set is drawn and tabled apart. Only the image grid ne
 files; every other figure and the tables read the logs alone. Nothing here imports torch. A partial grid is normal:
 what is missing is left out. The figures themselves are figures.py's.
 """
-import argparse
 import csv
 import io
 import json
@@ -17,14 +16,15 @@ from collections import defaultdict
 import numpy as np
 
 import figures as F
+from atomic import save_atomic, save_text
+from errors import Parser, UserError, die
 from noise import CLASSES  # numpy only: no torch
 
 TITLES = F.TITLES
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="plot.py", description="Figures and tables from a results folder.")
-    p.error = lambda msg: p.exit(2, f"error: {msg}; see plot.py --help\n")  # one line, not argparse's usage block
+    p = Parser(prog="plot.py", description="Figures and tables from a results folder.")
     p.add_argument("results", help="results root written by train.py / run_grid.sh")
     p.add_argument("--dataset", help="comma-separated data sets to draw, e.g. cifar100 (default: every one found)")
     p.add_argument("--only", help="comma-separated settings to draw, e.g. sym-0.5,asym-0.25 (default: all)")
@@ -66,19 +66,15 @@ def find_runs(root):
             continue  # a run that has not finished its first epoch
         cfg = read_json(os.path.join(dirpath, "config.json")) or {}
         home = study_root(root, dirpath)
-        runs.append({"root": home, "study": read_json(os.path.join(home, "study.json")),
-                     "dataset": cfg.get("dataset", "cifar10"),  # runs from before --dataset are CIFAR-10's
-                     "legacy": len(parts) == 3 and "dataset" not in cfg,
+        if "dataset" not in cfg or len(parts) < 4:
+            print(f"note: {dirpath} is not a run of the current layout (<dataset>/<setting>/<loss>/seed<seed> with "
+                  f"its config.json); left out", file=sys.stderr)
+            continue
+        runs.append({"root": home, "study": read_json(os.path.join(home, "study.json")), "dataset": cfg["dataset"],
                      "setting": parts[-3], "loss": parts[-2], "seed": parts[-1][4:], "log": log, "dir": dirpath,
                      "result": read_json(os.path.join(dirpath, "result.json")), "config": cfg,
                      "noise": read_json(os.path.join(dirpath, "noise.json"))})
-    # A run from before --dataset that was copied, not moved, to OUT/cifar10/ is one run, not two seeds.
-    key = lambda r: (r["root"], r["dataset"], r["setting"], r["loss"], r["seed"])  # noqa: E731
-    moved = {key(r) for r in runs if not r["legacy"]}
-    twice = [r for r in runs if r["legacy"] and key(r) in moved]
-    if twice:
-        print(f"note: {len(twice)} run(s) found in both layouts, counted once: e.g. {twice[0]['dir']}", file=sys.stderr)
-    return [r for r in runs if not any(r is t for t in twice)]
+    return runs
 
 
 def study_root(root, dirpath):
@@ -93,26 +89,14 @@ def study_root(root, dirpath):
     return d
 
 
-def write_atomic(path, write):
-    """write(tmp_path), then rename: never a half-written figure or table under its real name."""
-    write(f"{path}.tmp")
-    os.replace(f"{path}.tmp", path)
-
-
 def saver(out, formats):
+    """save(fig, name): the figure in every format, each file written whole or not at all."""
     def save(fig, name):
         for fmt in formats:
-            write_atomic(os.path.join(out, f"{name}.{fmt}"),
-                         lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"))
+            save_atomic(os.path.join(out, f"{name}.{fmt}"),
+                        lambda f, fmt=fmt: fig.savefig(f, format=fmt, dpi=150, bbox_inches="tight"))
         F.plt.close(fig)
     return save
-
-
-def write_text(path, text):
-    def write(tmp):
-        with open(tmp, "w", newline="") as f:
-            f.write(text)
-    write_atomic(path, write)
 
 
 def cell(stats, losses, s, loss, want):
@@ -148,12 +132,12 @@ def tables(by_setting, ds, seeds_asked, out):
             md.append(f"| {loss} | " + " | ".join(cell(stats, losses, s, loss, seeds_asked) or "" for s in settings) + " |")
         rows += stat_rows(stats, losses, settings, dataset=ds["name"], model=key.removeprefix("test_acc_"))
         md.append("")
-    write_text(os.path.join(out, "table.md"), "\n".join(md))
+    save_text(os.path.join(out, "table.md"), "\n".join(md))
     buf = io.StringIO()
     w = csv.DictWriter(buf, ["dataset", "model", "loss", "setting", "mean", "std", "n"])
     w.writeheader()
     w.writerows(rows)
-    write_text(os.path.join(out, "table.csv"), buf.getvalue())
+    save_text(os.path.join(out, "table.csv"), buf.getvalue())
 
 
 def study_table(by_setting, ds, study, out):
@@ -180,12 +164,12 @@ def study_table(by_setting, ds, study, out):
     for loss in losses:
         md.append(f"| {loss} | " + " | ".join(cell(stats, losses, s, loss, want) or "–" for s in settings) + " |")
     rows = stat_rows(stats, losses, settings)
-    write_text(os.path.join(out, "study.md"), "\n".join(md) + "\n")
+    save_text(os.path.join(out, "study.md"), "\n".join(md) + "\n")
     buf = io.StringIO()
     w = csv.DictWriter(buf, ["loss", "setting", "mean", "std", "n"])
     w.writeheader()
     w.writerows(rows)
-    write_text(os.path.join(out, "study.csv"), buf.getvalue())
+    save_text(os.path.join(out, "study.csv"), buf.getvalue())
 
 
 def describe(name, runs):
@@ -216,15 +200,18 @@ def draw(by_setting, ds, colours, args, formats, out):
         try:
             F.image_grid(args.data_dir, mem, int(grid_runs[0]["seed"]), ds, save)
         except (data.DataError, ValueError) as e:
-            sys.exit(f"error: no image grid: {e}")
+            die(f"no image grid: {e}")
     tables(by_setting, ds, seeds_asked, out)
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except UserError as e:
+        die(f"{e}")
     runs = find_runs(args.results) if os.path.isdir(args.results) else []
     if not runs:
-        sys.exit(f"error: no runs found in {args.results}; expected <dataset>/<noise>-<rate>/<loss>/seed<seed>/log.csv "
+        die(f"no runs found in {args.results}; expected <dataset>/<noise>-<rate>/<loss>/seed<seed>/log.csv "
                  f"below it, as train.py --out {args.results} writes them")
     colours = F.loss_styles({r["loss"] for r in runs})  # before filtering: colours never depend on --losses
     asked = {flag: set(v.split(",")) if v else None for flag, v in
@@ -240,17 +227,17 @@ def main(argv=None):
                zip(("dataset", "setting", "loss"), asked.values())):
             by_dataset[r["root"], r["dataset"]][r["setting"]][r["loss"]].append(r)
     if not by_dataset:
-        sys.exit(f"error: no runs match --dataset {args.dataset} --only {args.only} --losses {args.losses}; found data "
+        die(f"no runs match --dataset {args.dataset} --only {args.only} --losses {args.losses}; found data "
                  f"sets {sorted(found['--dataset'])}, settings {sorted(found['--only'])} and losses {sorted(colours)}")
     if args.data_dir and len({d for _, d in by_dataset}) > 1:
-        sys.exit(f"error: --data-dir serves one data set, and the runs hold {', '.join(sorted({d for _, d in by_dataset}))}; "
+        die(f"--data-dir serves one data set, and the runs hold {', '.join(sorted({d for _, d in by_dataset}))}; "
                  f"add --dataset NAME for the image grid")
     formats = args.format.split(",")
     fig = F.plt.figure()
     supported = fig.canvas.get_supported_filetypes()
     F.plt.close(fig)
     if set(formats) - set(supported):
-        sys.exit(f"error: unknown --format {','.join(sorted(set(formats) - set(supported)))}; "
+        die(f"unknown --format {','.join(sorted(set(formats) - set(supported)))}; "
                  f"choose from {','.join(sorted(supported))}")
     for (root, name), by_setting in sorted(by_dataset.items()):
         found = [r for rs in by_setting.values() for v in rs.values() for r in v]

@@ -4,14 +4,13 @@
 <loss>.yaml at commit 2d18de6), `ye2023` Ye et al. 2023's (Virusdoll/Active-Negative-Loss, config/<dataset>_<loss>.json
 at f8c23b3, the anl_ce_er files at 0c50009), `report` the report's ResNet-18 setup. The values were copied from
 those files; where the released code has a bug, the README's "Where the presets differ from the released code"
-lists it and what the suite does instead. config.py resolves a run from these tables; run_grid.sh reads a study
-from `python presets.py study NAME`; plot.py lays a study's table out in its paper's rows and columns.
+lists it and what the suite does instead. config.py resolves a run from these tables; grid.py runs a study;
+plot.py lays a study's table out in its paper's rows and columns. The losses' own paper values are registry.py's.
 Nothing here imports torch.
 """
-import json
-import os
-import shlex
 import sys
+
+import registry
 
 APL = "HanxunH/Active-Passive-Losses@2d18de6"
 ANL = "Virusdoll/Active-Negative-Loss@f8c23b3"
@@ -44,8 +43,7 @@ PRESET_SOURCE = {"report": "the report (reference/)", "ma2020": APL + " configs/
                  "ye2023": ANL + " config/{dataset}_*.json"}
 
 # Each loss's own values under a preset and data set. A value with "sym"/"asym" differs by noise type (clean and
-# human noise take sym's, as APL's sym scripts run the clean case). ANL's losses train with weight decay 0.
-_ANL = {"weight_decay": 0.0}
+# human noise take sym's, as APL's sym scripts run the clean case). ANL's weight decay of 0 is registry.py's.
 _C10 = {"alpha": 1.0, "beta": 1.0}
 LOSS_TABLE = {
     ("ma2020", "cifar10"): {
@@ -73,9 +71,9 @@ LOSS_TABLE = {
         "nce+agce": {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5},
         "nce+aul": {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5},
         "nce+ael": {"alpha": 1.0, "beta": 4.0, "a": 5.0},
-        "anl-ce": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, **_ANL},
-        "anl-fl": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, **_ANL},
-        "anl-ce-er": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, "lamb": 2.0, **_ANL}},
+        "anl-ce": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5},
+        "anl-fl": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5},
+        "anl-ce-er": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, "lamb": 2.0}},
     ("ye2023", "cifar100"): {
         "ce": {}, "fl": {}, "gce": {"q": 0.7}, "mae": {}, "sce": {"alpha": 6.0, "beta": 0.1},
         "nce+rce": {"alpha": 10.0, "beta": 0.1}, "nce+mae": {"alpha": 10.0, "beta": 0.1},
@@ -83,9 +81,9 @@ LOSS_TABLE = {
         "nce+agce": {"alpha": 10.0, "beta": 0.1, "a": 1.8, "q": 3.0},
         "nce+aul": {"alpha": 10.0, "beta": 0.015, "a": 6.0, "q": 3.0},
         "nce+ael": {"alpha": 10.0, "beta": 0.1, "a": 1.5},
-        "anl-ce": {"alpha": 10.0, "beta": 1.0, "delta": 5e-7, **_ANL},
-        "anl-fl": {"alpha": 10.0, "beta": 1.0, "delta": 5e-7, **_ANL},
-        "anl-ce-er": {"alpha": 10.0, "beta": 1.0, "delta": 5e-7, "lamb": 0.01, **_ANL}},
+        "anl-ce": {"alpha": 10.0, "beta": 1.0, "delta": 5e-7},
+        "anl-fl": {"alpha": 10.0, "beta": 1.0, "delta": 5e-7},
+        "anl-ce-er": {"alpha": 10.0, "beta": 1.0, "delta": 5e-7, "lamb": 0.01}},
     ("ye2023", "mnist"): {
         "ce": {}, "fl": {}, "gce": {"q": 0.7}, "mae": {}, "sce": {"alpha": 0.01, "beta": 1.0},
         "nce+rce": {"alpha": 1.0, "beta": 10.0}, "nce+mae": {"alpha": 1.0, "beta": 10.0},
@@ -94,8 +92,8 @@ LOSS_TABLE = {
         "nce+agce": {"alpha": 0.0, "beta": 1.0, "a": 4.0, "q": 0.2},
         "nce+aul": {"alpha": 0.0, "beta": 1.0, "a": 3.0, "q": 0.1},
         "nce+ael": {"alpha": 0.0, "beta": 1.0, "a": 3.5},
-        "anl-ce": {"alpha": 1.0, "beta": 1.0, "delta": 1e-6, **_ANL},
-        "anl-fl": {"alpha": 1.0, "beta": 1.0, "delta": 1e-6, **_ANL}},
+        "anl-ce": {"alpha": 1.0, "beta": 1.0, "delta": 1e-6},
+        "anl-fl": {"alpha": 1.0, "beta": 1.0, "delta": 1e-6}},
 }
 # The configuration file each table row was read from, where it is not the rule's <loss>.yaml / <dataset>_<loss>.json.
 FILE_NOTES = {
@@ -107,23 +105,6 @@ FILE_NOTES = {
     ("ye2023", "mnist", None, "mae"): "no MAE file (mnist_mae.json trains ce): the MNIST setup with MAE",
 }
 
-# Zhou et al. 2021's own values per data set (hitcszx/ALFs@898961f config.py): where a preset's table has no row
-# for an asymmetric loss, it takes these for its data set rather than losses.DEFAULTS' CIFAR-10 ones.
-ZHOU = "hitcszx/ALFs@898961f config.py"
-ZHOU2021 = {
-    "cifar10": {"agce": {"a": 0.6, "q": 0.6}, "aul": {"a": 5.5, "q": 3.0}, "ael": {"a": 2.5},
-                "nce+agce": {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5},
-                "nce+aul": {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5},
-                "nce+ael": {"alpha": 1.0, "beta": 4.0, "a": 5.0}},
-    "cifar100": {"agce": {"a": 0.6, "q": 0.6}, "aul": {"a": 5.5, "q": 3.0}, "ael": {"a": 2.5},
-                 "nce+agce": {"alpha": 10.0, "beta": 0.1, "a": 1.8, "q": 3.0},
-                 "nce+aul": {"alpha": 10.0, "beta": 0.015, "a": 6.0, "q": 3.0},
-                 "nce+ael": {"alpha": 10.0, "beta": 0.1, "a": 1.5}},
-    "mnist": {"agce": {"a": 4.0, "q": 0.2}, "aul": {"a": 3.0, "q": 0.1}, "ael": {"a": 3.5},
-              "nce+agce": {"alpha": 0.0, "beta": 1.0, "a": 4.0, "q": 0.2},
-              "nce+aul": {"alpha": 0.0, "beta": 1.0, "a": 3.0, "q": 0.1},
-              "nce+ael": {"alpha": 0.0, "beta": 1.0, "a": 3.5}},
-}
 # Where a paper preset's setup values come from, where it is not the configuration files themselves.
 SETUP_FILES = {"augment": "dataset.py", "rotate": "dataset.py", "stats": "dataset.py",
                "asym_cifar100": "dataset.py (blocks of 5 class indices)",
@@ -162,19 +143,14 @@ def config_file(preset, dataset, kind, loss):
 
 
 def loss_values(preset, dataset, loss, noise):
-    """(values, source) of a loss's own row in a preset's table; ({}, None) where the table has none.
-
-    Without a row: anl-ce-er takes anl-ce's (ANL has no anl_ce_er config for MNIST), and the asymmetric
-    losses Zhou et al.'s values for the data set."""
+    """(values, source) of a loss's own row in a preset's table; ({}, None) where the table has none, and the loss
+    takes its paper's values (registry.py). anl-ce-er takes anl-ce's row (ANL has no anl_ce_er config for MNIST)."""
     table = LOSS_TABLE.get((preset, dataset), {})
     if loss == "anl-ce-er" and loss not in table and "anl-ce" in table:
         row, source = loss_values(preset, dataset, "anl-ce", noise)
         return row, f"{source} (anl-ce's row: no anl_ce_er config for {dataset})"
     if loss not in table:
-        zhou = ZHOU2021.get(dataset, {})
-        passive = loss.split("+")[-1]
-        own = zhou.get(loss) or {k: v for k, v in zhou.get(passive, {}).items() if k in ("a", "q")}  # nfl+agce: agce's
-        return (dict(own), f"Zhou et al. 2021's values for {dataset}: {ZHOU}") if own else ({}, None)
+        return {}, None
     kind = "asym" if noise == "asym" else "sym"
     row = dict(table[loss])
     by_kind = {k: row.pop(k) for k in ("sym", "asym") if k in row}
@@ -219,6 +195,7 @@ def markdown_tables():
                 if row is None:
                     cells.append("(no config)")
                     continue
+                row = {**row, **registry.setup_of(loss)}  # ANL's weight decay, as its configs set it
                 plain = {k: v for k, v in row.items() if k not in ("sym", "asym")}
                 kinds = [f"{k}: {text(row[k])}" for k in ("sym", "asym") if k in row]
                 cells.append("; ".join(([text(plain)] if plain else []) + kinds) or "–")
@@ -241,31 +218,14 @@ def markdown_setup():
     return "\n".join(out) + "\n"
 
 
-def record(path, pairs):
-    """Write the study a grid ran (KEY=VALUE pairs from run_grid.sh) to path, atomically."""
-    study = dict(p.split("=", 1) for p in pairs)
-    with open(path + ".tmp", "w") as f:
-        json.dump(study, f, indent=2)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
-
-
 def main(argv):
-    """`study NAME`: the study's variables as shell assignments; `list`: the studies' names; `tables`: the loss
-    tables in markdown (the README's); `record PATH K=V...`: a grid's study.json."""
+    """`list`: the studies' names; `tables`: the setup and loss tables in markdown (docs/protocols.md's)."""
     if argv[:1] == ["list"]:
         print(" ".join(STUDIES))
-    elif len(argv) == 2 and argv[0] == "study":
-        if argv[1] not in STUDIES:
-            sys.exit(f"error: unknown study '{argv[1]}'; choose one of: {', '.join(STUDIES)}")
-        for key, value in STUDIES[argv[1]].items():
-            print(f"study_{key}={shlex.quote(value)}")
     elif argv[:1] == ["tables"]:
         print(markdown_setup() + "\n" + markdown_tables(), end="")
-    elif len(argv) >= 2 and argv[0] == "record":
-        record(argv[1], argv[2:])
     else:
-        sys.exit("usage: python presets.py list | tables | study NAME | record PATH KEY=VALUE...")
+        sys.exit("usage: python presets.py list | tables")
 
 
 if __name__ == "__main__":

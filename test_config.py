@@ -4,6 +4,7 @@ import os
 import pytest
 
 import config
+from errors import UserError
 
 
 def test_report_preset_is_the_default():
@@ -76,20 +77,13 @@ def test_anl_records_its_delta():
     assert config.parse_args(["--loss", "anl-ce", "--delta", "0"])["delta"] == 0.0
 
 
-def test_a_run_in_the_layout_from_before_datasets_is_not_started_again(tmp_path):
-    cfg = config.parse_args(["--out", str(tmp_path), "--noise", "sym", "--rate", "0.5"])
-    old = tmp_path / "sym-0.5" / "ce" / "seed42"
-    old.mkdir(parents=True)
-    (old / "last.pt").write_bytes(b"")
-    with pytest.raises(ValueError, match=f"{old} holds this run from before .* mv {old} {config.run_dir(cfg)}"):
-        config.check(cfg)
-    os.makedirs(os.path.dirname(config.run_dir(cfg)))
-    os.rename(old, config.run_dir(cfg))  # moved as the message says: nothing is in the way any more
-    config.check(cfg)
-    mnist = config.parse_args(["--out", str(tmp_path), "--noise", "sym", "--rate", "0.5", "--dataset", "mnist"])
-    (old).mkdir(parents=True)
-    (old / "last.pt").write_bytes(b"")
-    config.check(mnist)  # the old layout only ever held CIFAR-10 runs
+def test_a_configuration_of_an_older_layout_is_refused_in_one_line():
+    cfg = config.parse_args([])
+    config.require_current(cfg, "here")  # its own layout
+    old = {k: v for k, v in cfg.items() if k not in ("stats", "asym_cifar100")}  # as runs before 2026-12-01 lack
+    with pytest.raises(UserError, match=r"^here is not of the current layout \(it has no asym_cifar100, stats\): it was "
+                                        r"written before 2026-12-01; train it again with another --out$"):
+        config.require_current(old, "here")
 
 
 @pytest.mark.parametrize("argv, expected", [

@@ -206,3 +206,51 @@ def test_bad_submissions_are_refused_in_one_line(cifar_dir, tmp_path, env_change
     p = grid(env_for(cifar_dir, tmp_path / "r", PATH=f"{bin_dir}:{os.environ['PATH']}", **env_change), *flags)
     assert p.returncode == 2 and message in p.stderr and p.stderr.count("\n") == 1
     assert not (tmp_path / "called").exists()
+
+
+def no_torch(tmp_path):
+    """A PYTHONPATH entry whose `torch` cannot be imported, as on a login node without it."""
+    fake = tmp_path / "notorch" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no torch on this machine')\n")
+    return {"PYTHONPATH": str(tmp_path / "notorch")}
+
+
+def test_list_dry_run_and_submit_need_no_torch(cifar_dir, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text("#!/bin/sh\necho 5\n")
+    (bin_dir / "squeue").write_text("#!/bin/sh\nexit 0\n")
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    env = env_for(cifar_dir, tmp_path / "r", **no_torch(tmp_path), PATH=f"{bin_dir}:{os.environ['PATH']}")
+    assert subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True).returncode != 0
+    assert len(listed(env)) == 4
+    assert len(grid(env, "--dry-run").stdout.splitlines()) == 4
+    p = grid({**env, "EXTRA": env["EXTRA"].replace("--device cpu", "--device cpu")}, "--submit")
+    assert "submitted array job 5: 4 of 4 points" in p.stdout, p.stdout + p.stderr
+    p = grid(env)  # training needs torch: one line naming it
+    assert p.returncode == 2 and "pip install torch" in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_two_grids_on_one_results_train_each_point_once(cifar_dir, tmp_path):
+    env = env_for(cifar_dir, tmp_path / "r", EPOCHS="3")
+    procs = [subprocess.Popen(["bash", GRID], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    logs = sorted((tmp_path / "r").glob("cifar10/*/*/seed7/train.log"))
+    assert len(logs) == 4 and all(f.read_text().count("\n== ") + f.read_text().startswith("== ") == 1 for f in logs)
+    assert all("summary: 4 runs" in out for out, _ in outs)
+    assert (tmp_path / "r" / "figures" / "cifar10" / "table.md").is_file()
+
+
+def test_a_finished_run_of_other_values_is_refused_not_skipped(cifar_dir, tmp_path):
+    env = env_for(cifar_dir, tmp_path / "r", LOSSES="ce", SYM_RATES="0.0")
+    assert grid(env).returncode == 0
+    p = grid({**env, "EPOCHS": "2"})
+    assert p.returncode == 2 and p.stderr.count("\n") == 1
+    assert "point 0 (" in p.stderr and "other values than this grid asks for (epochs 1 -> 2" in p.stderr
+    assert "give this grid another RESULTS, or remove" in p.stderr
+    assert [s for s, _ in listed({**env, "EPOCHS": "2"}).values()] == ["differs"]
+    assert [s for s, _ in listed(env).values()] == ["done"]

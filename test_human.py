@@ -145,7 +145,7 @@ def test_misaligned_file_stops_the_cli_in_one_line(tmp_path):
     p = subprocess.run([sys.executable, os.path.join(HERE, "train.py"), "--data-dir", str(tmp_path), "--out",
                         str(tmp_path / "r"), "--noise", "human", "--device", "cpu"],
                        capture_output=True, text=True, timeout=300)
-    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip().count("\n") == 0 and "not aligned with this copy of CIFAR-10" in p.stderr
     assert not (tmp_path / "r").exists()
 

@@ -31,8 +31,8 @@ def accuracy(setting, loss, seed, last):
                  - (0.05 if last else 0), 6)
 
 
-def write_run(root, setting, loss, seed, epochs=3, finished=True, dataset=None):
-    """A generated run; dataset None writes the layout and files of runs from before --dataset (CIFAR-10's)."""
+def write_run(root, setting, loss, seed, epochs=3, finished=True, dataset="cifar10"):
+    """A generated run; dataset None writes the layout of runs from before 2026-12-01 (no data set folder)."""
     d = os.path.join(root, *([dataset] if dataset else []), setting, loss, f"seed{seed}")
     os.makedirs(d)
     with open(os.path.join(d, "log.csv"), "w", newline="") as f:
@@ -129,8 +129,8 @@ def test_empty_or_unmatched_is_a_one_line_error(tmp_path, argv, message):
         write_run(str(tmp_path), "sym-0.5", "ce", 1)
     with pytest.raises(SystemExit) as e:
         plot.main([str(tmp_path), *argv])
-    text = str(e.value.code)
-    assert text.startswith("error: ") and "\n" not in text and (message or "unknown --format bmpx") in text
+    text = e.value.message
+    assert e.value.code == 2 and text.startswith("error: ") and "\n" not in text and (message or "unknown --format bmpx") in text
 
 
 def test_log_figures_need_no_torch(grid, tmp_path):
@@ -160,7 +160,7 @@ def test_each_data_set_is_drawn_apart_and_named(tmp_path):
     for dataset in ("cifar100", "mnist"):
         for loss in ("ce", "nce+mae"):
             write_run(str(tmp_path), "asym-0.4", loss, 1, dataset=dataset)
-    write_run(str(tmp_path), "sym-0.5", "ce", 1)  # a CIFAR-10 run in the layout from before --dataset
+    write_run(str(tmp_path), "sym-0.5", "ce", 1)
     plot.main([str(tmp_path)])
     assert sorted(os.listdir(tmp_path / "figures")) == ["cifar10", "cifar100", "mnist"]
     assert "transition_asym-0.4.png" in os.listdir(tmp_path / "figures" / "cifar100")  # the 100 x 100 matrix
@@ -169,12 +169,14 @@ def test_each_data_set_is_drawn_apart_and_named(tmp_path):
     assert "| loss | asym-0.4 |" in md and "sym-0.5" not in md  # no CIFAR-10 column in CIFAR-100's table
     table = list(csv.DictReader(open(tmp_path / "figures" / "mnist" / "table.csv")))
     assert {r["dataset"] for r in table} == {"mnist"} and len(table) == 4
-    with pytest.raises(SystemExit, match="--data-dir serves one data set"):
+    with pytest.raises(SystemExit) as e:
         plot.main([str(tmp_path), "--data-dir", str(tmp_path)])
+    assert e.value.code == 2 and "--data-dir serves one data set" in e.value.message
 
 
-def test_a_run_in_both_layouts_counts_once(tmp_path):
-    write_run(str(tmp_path), "sym-0.5", "ce", 1)  # from before --dataset
-    write_run(str(tmp_path), "sym-0.5", "ce", 1, dataset="cifar10")  # the same run, copied to its new place
+def test_a_run_of_an_older_layout_is_left_out_and_named(tmp_path, capsys):
+    write_run(str(tmp_path), "sym-0.5", "ce", 1, dataset=None)  # OUT/<setting>/<loss>/seed<seed>: before 2026-12-01
     write_run(str(tmp_path), "sym-0.5", "ce", 2)
-    assert sorted(r["seed"] for r in plot.find_runs(str(tmp_path))) == ["1", "2"]
+    assert [r["seed"] for r in plot.find_runs(str(tmp_path))] == ["2"]
+    note = capsys.readouterr().err
+    assert "sym-0.5/ce/seed1 is not a run of the current layout" in note and note.count("\n") == 1

@@ -16,7 +16,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import atomic
 import config
+import engine
 import data
 import losses
 import noise
@@ -118,16 +120,16 @@ def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypat
     interrupt_after_epoch_1(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3"))
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001"))
-    assert "different setting (lr)" in str(e.value.code) and "--force" in str(e.value.code)
+    assert "different values (lr 0.01 -> 0.001)" in e.value.message and "--force" in e.value.message
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--arch", "resnet18", "--force"))
-    assert "--force cannot change arch" in str(e.value.code)
+    assert "--force cannot change arch" in e.value.message
     # Forced to lr 0.001 after epoch 1, then stopped again after epoch 2.
     interrupt_after_epoch_1(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001",
                                                   "--force"))
     with pytest.raises(SystemExit) as e:  # 2 epochs are done: the run cannot end after 1
         train.main(run_args(cifar_dir, tmp_path, "--epochs", "1", "--resume", "--lr", "0.001", "--force"))
-    assert "--epochs 1 is fewer than the 2 epochs" in str(e.value.code) and "\n" not in str(e.value.code)
+    assert "--epochs 1 is fewer than the 2 epochs" in e.value.message and "\n" not in e.value.message
     # The same flags again resume without --force: the earlier change is history, not a difference.
     run = train.run(config.parse_args(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001")))
     cfg = json.load(open(os.path.join(run, "config.json")))
@@ -140,7 +142,7 @@ def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypat
 # --- Failures during a run ------------------------------------------------------------------------------------
 
 def test_nan_loss_names_epoch_and_batch_and_keeps_the_last_good_checkpoint(monkeypatch, cifar_dir, tmp_path):
-    make = config.loss_from
+    make = engine.loss_from
 
     def nan_at_epoch_2_batch_3(cfg):
         inner, calls = make(cfg), []
@@ -155,10 +157,10 @@ def test_nan_loss_names_epoch_and_batch_and_keeps_the_last_good_checkpoint(monke
                 return out
         return Poisoned(inner.name, inner.num_classes, inner.parts, inner.hp)
 
-    monkeypatch.setattr(config, "loss_from", nan_at_epoch_2_batch_3)
+    monkeypatch.setattr(engine, "loss_from", nan_at_epoch_2_batch_3)
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path, device="cpu"))
-    msg = str(e.value.code)
+    msg = e.value.message
     assert "epoch 2, batch 3" in msg and "--lr" in msg and "last.pt still holds epoch 1" in msg and "\n" not in msg
     run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path, device="cpu")))
     assert torch.load(os.path.join(run, "last.pt"), weights_only=True)["epoch"] == 1
@@ -174,7 +176,7 @@ def test_out_of_memory_suggests_a_smaller_batch(monkeypatch, cifar_dir, tmp_path
     monkeypatch.setattr(train, "train_epoch", oom)
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path, device="cpu"))
-    assert str(e.value.code).startswith("error: out of GPU memory at --batch-size 32; start again with "
+    assert e.value.message.startswith("error: out of GPU memory at --batch-size 32; start again with "
                                         "--batch-size 16")
 
 
@@ -186,13 +188,13 @@ def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, cifar_dir, tmp_
             n.append(1)
             if len(n) == 2:  # epoch 2's checkpoint meets a full disk: its bytes go to /dev/full, the real ENOSPC
                 with open("/dev/full", "wb") as full:
-                    return train.save_atomic(path, lambda f: (os.dup2(full.fileno(), f.fileno()), f.write(b"x")))
+                    return atomic.save_atomic(path, lambda f: (os.dup2(full.fileno(), f.fileno()), f.write(b"x")))
         return save(path, obj)
 
     monkeypatch.setattr(train, "save_torch", full_on_second_last_pt)
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path, device="cpu"))
-    msg = str(e.value.code)
+    msg = e.value.message
     assert re.match(r"error: cannot write \S+last\.pt \(No space left on device\); free some disk space", msg)
     run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path, device="cpu")))
     assert torch.load(os.path.join(run, "last.pt"), weights_only=True)["epoch"] == 1
@@ -203,7 +205,7 @@ def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, cifar_dir, tmp_
 def test_unwritable_results_folder_is_one_line(cifar_dir, tmp_path):
     (tmp_path / "file").write_text("not a folder")
     p = cli(os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path / "file" / "results", device="cpu"))
-    assert p.returncode == 1 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+    assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
     assert "Not a directory" in p.stderr and "check that --out and --data-dir are writable" in p.stderr
 
 
@@ -229,7 +231,8 @@ def corrupt(tmp, what):
 def other_arch_checkpoint(tmp):
     run = tmp / "run"
     run.mkdir()
-    torch.save({"model": make_model("resnet18").state_dict(), "config": {"arch": "cnn8", "eval_batch_size": 64,
+    cfg = {**config.parse_args(["--arch", "cnn8", "--eval-batch-size", "64"]), "precision_used": "fp32"}
+    torch.save({"model": make_model("resnet18").state_dict(), "config": {**cfg, "arch": "cnn8", "eval_batch_size": 64,
                                                                           "deterministic": True}, "epoch": 1},
                run / "best.pt")
     return str(run)
@@ -242,8 +245,15 @@ G = os.path.join(HERE, "run_grid.sh")
 OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}  # refused at once
 
 BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
-    (T, ["--loss", "mse"], r"unknown loss 'mse'; choose one of"),
+    (T, ["--loss", "mse"], r"unknown loss 'mse' \(did you mean sce\?\); choose one of"),
     (T, ["--noise", "gaussian"], r"argument --noise: invalid choice: 'gaussian'.*see train.py --help"),
+    (T, ["--noise", "smy", "--rate", "0.2"], r"invalid choice: 'smy'.*\(did you mean sym\?\); see train.py --help"),
+    (T, ["--lsos", "ce"], r"unrecognized arguments: --lsos ce \(did you mean --loss\?\)"),
+    (T, ["--loss", "nce+rcee"], r"unknown loss 'nce\+rcee' \(did you mean nce\+rce\?\)"),
+    (T, ["--dataset", "mnsit"], r"invalid choice: 'mnsit'.*\(did you mean mnist\?\)"),
+    (T, ["--rate", "0.5"], r"--rate 0.5 needs a noise model, and --noise is none: add --noise sym or --noise asym"),
+    (T, ["--noise", "asym"], r"--noise asym needs --rate, the fraction of labels to flip"),
+    (T, ["--dataset", "mnist", "--data-dir", "{cifar}"], r"holds CIFAR-10's files, not MNIST's; add --dataset cifar10"),
     (T, ["--arch", "vgg"], r"argument --arch: invalid choice: 'vgg'"),
     (T, ["--noise", "sym", "--rate", "-0.1"], r"--rate must be in \[0, 1\], got -0.1"),
     (T, ["--noise", "sym", "--rate", "1.5"], r"--rate must be in \[0, 1\], got 1.5"),
@@ -253,7 +263,7 @@ BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
     (T, ["--val-fraction", "-0.1"], r"--val-fraction must be in \[0, 1\), got -0.1"),
     (T, ["--val-fraction", "1.2"], r"--val-fraction must be in \[0, 1\), got 1.2"),
     (T, ["--val-fraction", "0", "--clean-val"], r"--clean-val needs a validation split, and --val-fraction is 0"),
-    (T, ["--data-dir", "{tmp}/nowhere"], r"download of \S+ failed after 3 tries.*check the network"),
+    (T, ["--data-dir", "{tmp}/nowhere"], r"--data-dir \S+nowhere does not exist; fix the path, or create it"),
     (T, ["--data-dir", "corrupt:archive"], r"cifar-10-python.tar.gz has md5 \w+, expected \w+; delete it"),
     (T, ["--data-dir", "corrupt:truncated"], r"cannot read \S+data_batch_2 as a CIFAR-10 batch"),
     (T, ["--data-dir", "corrupt:other"], r"cannot read \S+data_batch_2 as a CIFAR-10 batch \(KeyError"),
@@ -261,6 +271,8 @@ BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
     (E, ["other-arch"], r"the weights in \S+best.pt do not fit its architecture 'cnn8'"),
     (P, ["{tmp}"], r"no runs found in \S+; expected <dataset>/<noise>-<rate>/<loss>/seed<seed>/log.csv"),
     (G, ["--losses", "ce nce+ce", "--epochs", "1"], r"grid point \(.*--loss nce\+ce .*\): unknown loss 'nce\+ce'"),
+    (G, ["--study", "ma2020-cifar1O", "--list"], r"unknown study 'ma2020-cifar1O'; choose one of: .* \(did you mean "
+                                                r"ma2020-cifar10\?\)"),
 ]
 
 
@@ -329,3 +341,57 @@ def test_fuzz_losses_only_raise_value_errors(name, B, C, lo, dtype, ldtype, shap
         assert str(e)
         return
     assert loss.dtype in (torch.float32, torch.float64) and loss.ndim == 0 and torch.isfinite(loss)
+
+
+# --- One process per run; Ctrl-C; extending a finished run ------------------------------------------------------
+
+def test_a_claimed_run_is_refused_ctrl_c_is_one_line_and_the_run_resumes(cifar_dir, tmp_path):
+    """Two real train.py on one run directory: the second is refused; Ctrl-C ends the first in one line."""
+    argv = run_args(cifar_dir, tmp_path, "--epochs", "40", device="cpu")
+    run = config.run_dir(config.parse_args(argv))
+    first = subprocess.Popen([sys.executable, T, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not os.path.exists(os.path.join(run, "last.pt")) and time.time() < deadline:
+        time.sleep(0.1)
+    claim = json.load(open(os.path.join(run, "claim.json")))
+    assert claim["pid"] == first.pid and claim["host"] and claim["started"]
+    second = cli(T, *argv, "--resume")
+    assert second.returncode == 2 and second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
+    assert f"is being trained by pid {first.pid} on {claim['host']}" in second.stderr
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 130 and "Traceback" not in err
+    assert re.fullmatch(r"error: interrupted after epoch \d+; run the same command with --resume to continue\n", err)
+    assert not os.path.exists(os.path.join(run, "claim.json"))  # released on the way out
+    p = cli(T, *argv, "--resume")
+    assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
+    assert len(list(csv.DictReader(open(os.path.join(run, "log.csv"))))) == 40
+
+
+def test_a_stale_claim_is_taken_over(cifar_dir, tmp_path):
+    argv = run_args(cifar_dir, tmp_path, "--epochs", "1", device="cpu")
+    run = config.run_dir(config.parse_args(argv))
+    os.makedirs(run)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
+    json.dump({"host": socket.gethostname(), "pid": int(dead.stdout), "started": "2026-12-01 00:00:00"},
+              open(os.path.join(run, "claim.json"), "w"))
+    p = cli(T, *argv)
+    assert p.returncode == 0, p.stderr
+    assert os.path.exists(os.path.join(run, "result.json")) and not os.path.exists(os.path.join(run, "claim.json"))
+
+
+def test_a_finished_run_says_how_to_extend_it_and_force_does(cifar_dir, tmp_path):
+    argv = run_args(cifar_dir, tmp_path, "--epochs", "1", device="cpu")
+    assert cli(T, *argv).returncode == 0
+    run = config.run_dir(config.parse_args(argv))
+    p = cli(T, *argv[:-2], "--epochs", "2", "--resume")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1
+    assert "has finished its 1 epochs; to train it on to 2, add --force" in p.stderr
+    p = cli(T, *argv[:-2], "--epochs", "2", "--resume", "--force")
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(open(os.path.join(run, "log.csv"))))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert json.load(open(os.path.join(run, "config.json")))["forced"][0]["changed"] == {"epochs": [1, 2]}
+    p = cli(T, *argv, "--resume", "--lr", "0.5")
+    assert p.returncode == 2 and "a finished run with other values (lr 0.01 -> 0.5)" in p.stderr
