@@ -8,7 +8,6 @@ Downloading and safe unpickling are fetch.py's; splitting and batching on the de
 import gzip
 import os
 import struct
-import sys
 import zlib
 import dataclasses
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 
 train.py runs a whole run around these; bench.py times them, so what it measures is what runs.
 """
+import math
 import os
 
 import torch
@@ -199,6 +200,26 @@ def make_optimizer(cfg, model, device):
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
     return opt, sched
+
+
+def apply_forced(cfg, opt, sched, epoch):
+    """--force: the restored optimizer and schedule take the new lr, weight decay, momentum and epochs.
+
+    Loading their state brought back the old values; the schedule continues from `epoch` as if
+    the new ones had held from the start.
+    """
+    for g in opt.param_groups:
+        g["initial_lr"], g["weight_decay"] = cfg["lr"], cfg["weight_decay"]
+        if "momentum" in g:
+            g["momentum"] = cfg["momentum"]
+    sched.base_lrs = [cfg["lr"]] * len(opt.param_groups)
+    lr = cfg["lr"]
+    if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
+        sched.T_max = cfg["epochs"]
+        lo = cfg.get("eta_min") or 0.0
+        lr = lo + 0.5 * (cfg["lr"] - lo) * (1 + math.cos(math.pi * epoch / cfg["epochs"]))  # its closed form at `epoch`
+    for g in opt.param_groups:
+        g["lr"] = lr
 
 
 def load_optimizer(opt, state):

@@ -5,7 +5,6 @@ beside the checkpoint. Its accuracy is computed by the same code as train.py's, 
 it equals result.json's test_acc_best exactly on the same device.
 """
 import os
-import sys
 
 import numpy as np
 import torch

@@ -117,8 +117,9 @@ def recorded(d):
 
 
 def differences(cfg, was):
-    """{key: (recorded, asked)} of every value that changes what a run computes."""
-    keys = (set(cfg) | set(was)) - config.RESUME_FREE - {"precision_used"}
+    """{key: (recorded, asked)} of every value that changes what a run computes. precision_used (bf16 or fp32 as
+    resolved on the machine) is compared where cfg has it: train.py has, the grid (which resolves no device) not."""
+    keys = (set(cfg) | set(was)) - config.RESUME_FREE - ({"precision_used"} - set(cfg))
     return {k: (was.get(k), cfg.get(k)) for k in sorted(keys) if was.get(k) != cfg.get(k)}
 
 

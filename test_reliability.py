@@ -347,7 +347,7 @@ def test_fuzz_losses_only_raise_value_errors(name, B, C, lo, dtype, ldtype, shap
 
 def test_a_claimed_run_is_refused_ctrl_c_is_one_line_and_the_run_resumes(cifar_dir, tmp_path):
     """Two real train.py on one run directory: the second is refused; Ctrl-C ends the first in one line."""
-    argv = run_args(cifar_dir, tmp_path, "--epochs", "40", device="cpu")
+    argv = run_args(cifar_dir, tmp_path, "--epochs", "10", device="cpu")  # long enough to be caught mid-run
     run = config.run_dir(config.parse_args(argv))
     first = subprocess.Popen([sys.executable, T, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -365,7 +365,7 @@ def test_a_claimed_run_is_refused_ctrl_c_is_one_line_and_the_run_resumes(cifar_d
     assert not os.path.exists(os.path.join(run, "claim.json"))  # released on the way out
     p = cli(T, *argv, "--resume")
     assert p.returncode == 0 and "resuming" in p.stdout, p.stderr
-    assert len(list(csv.DictReader(open(os.path.join(run, "log.csv"))))) == 40
+    assert len(list(csv.DictReader(open(os.path.join(run, "log.csv"))))) == 10
 
 
 def test_a_stale_claim_is_taken_over(cifar_dir, tmp_path):

@@ -7,7 +7,6 @@ trains, claim.json (rundir.py): one process trains a run at a time.
 """
 import csv
 import errno
-import math
 import os
 import shlex
 import signal
@@ -30,8 +29,8 @@ import data
 import noise
 import rundir
 from atomic import save_csv, save_json, save_torch
-from engine import (OOM, epoch_generators, evaluate, load_optimizer, make_step, pick_device, set_determinism,
-                    train_epoch)
+from engine import (OOM, apply_forced, epoch_generators, evaluate, load_optimizer, make_step, pick_device,
+                    set_determinism, train_epoch)
 from errors import UserError, die
 
 # One row of log.csv per epoch. train_*: from the logits of the training steps themselves (no extra
@@ -87,26 +86,6 @@ def prepare(cfg, device):
     if d.superclass_of is not None:  # plot.py draws CIFAR-100's matrix within each superclass from these
         record.update(superclass_of=d.superclass_of.tolist(), superclasses=d.superclasses)
     return splits, record
-
-
-def apply_forced(cfg, opt, sched, epoch):
-    """--force: the restored optimizer and schedule take the new lr, weight decay, momentum and epochs.
-
-    Loading their state brought back the old values; the schedule continues from `epoch` as if
-    the new ones had held from the start.
-    """
-    for g in opt.param_groups:
-        g["initial_lr"], g["weight_decay"] = cfg["lr"], cfg["weight_decay"]
-        if "momentum" in g:
-            g["momentum"] = cfg["momentum"]
-    sched.base_lrs = [cfg["lr"]] * len(opt.param_groups)
-    lr = cfg["lr"]
-    if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
-        sched.T_max = cfg["epochs"]
-        lo = cfg.get("eta_min") or 0.0
-        lr = lo + 0.5 * (cfg["lr"] - lo) * (1 + math.cos(math.pi * epoch / cfg["epochs"]))  # its closed form at `epoch`
-    for g in opt.param_groups:
-        g["lr"] = lr
 
 
 def refuse_or_finish(cfg, out):
