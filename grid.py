@@ -20,8 +20,9 @@ try:
     from atomic import save_json
     from errors import Parser, UserError, die, nearest
 except ImportError as e:  # a login node's Python without the suite's requirements
-    sys.exit(f"error: grid.py needs the Python package {e.name}; install the suite's requirements "
-             f"(pip install -r requirements.txt), or set PYTHON to the interpreter that has them")
+    print(f"error: grid.py needs the Python package {e.name}; install the suite's requirements "
+          f"(pip install -r requirements.txt), or set PYTHON to the interpreter that has them", file=sys.stderr)
+    sys.exit(2)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # What train.py gets from the grid itself, so EXTRA may not set it.

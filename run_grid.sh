@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole study in one command: grid.py does the work (bash run_grid.sh --help); this finds a Python for it:
 # PYTHON when set, else python3, else python.
-here=$(CDPATH='' cd -- "$(dirname -- "$0")" > /dev/null && pwd) || exit 2
+case $0 in */*) dir=${0%/*} ;; *) dir=. ;; esac
+here=$(CDPATH='' cd -- "$dir" > /dev/null && pwd) || exit 2
 if [ -n "${PYTHON:-}" ]; then
     command -v "$PYTHON" > /dev/null && exec "$PYTHON" "$here/grid.py" "$@"
     echo "error: PYTHON=$PYTHON is not a command; set PYTHON to an interpreter (e.g. PYTHON=python3), or unset it" >&2

@@ -254,3 +254,19 @@ def test_a_finished_run_of_other_values_is_refused_not_skipped(cifar_dir, tmp_pa
     assert "give this grid another RESULTS, or remove" in p.stderr
     assert [s for s, _ in listed({**env, "EPOCHS": "2"}).values()] == ["differs"]
     assert [s for s, _ in listed(env).values()] == ["done"]
+
+
+def test_no_python_or_no_numpy_is_one_line(tmp_path):
+    fake = tmp_path / "nonumpy" / "numpy"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no numpy', name='numpy')\n")
+    p = subprocess.run(["bash", GRID, "--list"], env={**os.environ, "PYTHON": sys.executable,
+                                                       "PYTHONPATH": str(tmp_path / "nonumpy")},
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr == ("error: grid.py needs the Python package numpy; install the suite's "
+                                              "requirements (pip install -r requirements.txt), or set PYTHON to the "
+                                              "interpreter that has them\n")
+    p = subprocess.run(["/bin/bash", GRID, "--list"], env={"PATH": str(tmp_path)}, capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.startswith("error: run_grid.sh needs Python 3") and p.stderr.count("\n") == 1
+    p = subprocess.run(["bash", GRID, "--list"], env={**os.environ, "PYTHON": "pyhton"}, capture_output=True, text=True)
+    assert p.returncode == 2 and "PYTHON=pyhton is not a command" in p.stderr
