@@ -35,7 +35,10 @@ def start(py, i, points, slot, n):
 
 def slots(s, py):
     """The slots runs go on (GPU ids, each JOBS_PER_GPU times, or cpu), and how to say them; torch checked first."""
-    p = subprocess.run([py, "-c", "import torch; print(torch.cuda.device_count())"], capture_output=True, text=True)
+    # Found, not imported, where GPUS is given: importing torch costs seconds; counting the GPUs needs it.
+    ask = "import torch; print(torch.cuda.device_count())" if not s["gpus"] else \
+        "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"
+    p = subprocess.run([py, "-c", ask], capture_output=True, text=True)
     if p.returncode != 0:
         raise UserError(f"cannot import torch with {py}, and training needs it: pip install torch (the README "
                         f"says which build), or set PYTHON to the interpreter that has it")

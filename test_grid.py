@@ -210,10 +210,16 @@ def test_bad_submissions_are_refused_in_one_line(cifar_dir, tmp_path, env_change
 
 def no_torch(tmp_path):
     """A PYTHONPATH entry whose `torch` cannot be imported, as on a login node without it."""
-    fake = tmp_path / "notorch" / "torch"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("raise ImportError('no torch on this machine')\n")
-    return {"PYTHONPATH": str(tmp_path / "notorch")}
+    site = tmp_path / "notorch"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n"
+        "sys.meta_path.insert(0, NoTorch())\n")
+    return {"PYTHONPATH": str(site)}
 
 
 def test_list_dry_run_and_submit_need_no_torch(cifar_dir, tmp_path):
