@@ -9,7 +9,7 @@ import os
 
 def save_atomic(path, write):
     """Write through write(f) (a binary file) to a temporary name, then rename it to path."""
-    tmp = path + ".tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"  # per process: two writers of one file (two grids' plot.py) never share it
     try:
         with open(tmp, "wb") as f:
             write(f)

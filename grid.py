@@ -155,8 +155,8 @@ def refuse_differing(points):
                             f"or remove {d} to train it again")
 
 
-def command(py, argv, d, cfg):
-    return [py, os.path.join(HERE, "train.py"), *argv] + (["--resume"] if state(d, cfg) == "resume" else [])
+def command(py, argv, resume):
+    return [py, os.path.join(HERE, "train.py"), *argv] + ["--resume"] * resume
 
 
 def record_study(s):
@@ -212,7 +212,7 @@ def main(argv=None, env=None):
         if args.dry_run:
             for i, (a, d, cfg) in enumerate(points):
                 st = state(d, cfg)
-                print(f"# {i} {st}: {d}" if st in ("done", "running") else shlex.join(command(py, a, d, cfg)))
+                print(f"# {i} {st}: {d}" if st in ("done", "running") else shlex.join(command(py, a, st == "resume")))
             return 0
         if submit:
             import slurm

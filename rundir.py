@@ -61,14 +61,19 @@ def said(c):
     return f"pid {c['pid']} on {c['host']} since {c['started']}"
 
 
-def claim(d):
-    """Claim run directory d for this process, or UserError naming who holds it. Creates d."""
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, CLAIM)
+def refuse_if_held(d):
+    """UserError naming the process that holds d's claim, unless it is this one or its parent (the grid)."""
     held = holder(d, me=os.getpid())
     if held:
-        raise UserError(f"{d} is being trained by {said(held)}; wait for it to end, or remove {path} if that "
-                        f"process is gone")
+        raise UserError(f"{d} is being trained by {said(held)}; wait for it to end, or remove "
+                        f"{os.path.join(d, CLAIM)} if that process is gone")
+
+
+def claim(d):
+    """Claim run directory d for this process, or UserError naming who holds it. Creates d."""
+    refuse_if_held(d)
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, CLAIM)
     body = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
                        "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n"
     if os.path.exists(path):  # stale, or our parent's (the grid's): replaced whole

@@ -16,19 +16,34 @@ from errors import UserError
 from grid import HERE, command, prefetch, record_study
 
 
-def start(py, i, points, slot, n):
-    """Claim point i's run directory and start its train.py on slot (a GPU id, or cpu); None where it is taken."""
-    argv, d, cfg = points[i]
-    cmd = command(py, argv, d, cfg)  # before the claim, which would make the point read as running
-    try:
-        rundir.claim(d)
-    except UserError:
-        return None
+def launch(cmd, d, env):
+    """Start cmd with its output appended to d/train.log, under a line that says when and what."""
     with open(os.path.join(d, "train.log"), "a") as log:
         log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(cmd)}\n")
         log.flush()
-        child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                 env={**os.environ, "CUDA_VISIBLE_DEVICES": "" if slot == "cpu" else slot})
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def claimed(py, argv, d):
+    """Claim d and return its train.py command, resuming what it holds; None where another process finished it
+    between the grid's look and the claim (or holds it: UserError)."""
+    rundir.claim(d)
+    if os.path.isfile(os.path.join(d, "result.json")):
+        rundir.release(d)
+        return None
+    return command(py, argv, resume=os.path.isfile(os.path.join(d, "last.pt")))
+
+
+def start(py, i, points, slot, n):
+    """Claim point i's run directory and start its train.py on slot (a GPU id, or cpu); None where it is taken."""
+    argv, d, _ = points[i]
+    try:
+        cmd = claimed(py, argv, d)
+    except UserError:
+        return None
+    if cmd is None:
+        return None
+    child = launch(cmd, d, {**os.environ, "CUDA_VISIBLE_DEVICES": "" if slot == "cpu" else slot})
     print(f"[{time.strftime('%H:%M:%S')}] start {i}/{n} on {slot}: {d}", flush=True)
     return child
 
@@ -133,7 +148,7 @@ def array_task(task, points, py):
     if not task.isdigit() or int(task) >= len(points):
         raise UserError(f"SLURM_ARRAY_TASK_ID={task} is outside the grid (0..{len(points) - 1})")
     i = int(task)
-    argv, d, cfg = points[i]
+    argv, d, _ = points[i]
     if rundir.state(d) == "done":
         print(f"grid point {i} is already finished: {d}")
         return 0
@@ -142,13 +157,12 @@ def array_task(task, points, py):
     # not given, so it runs on the CPU.
     if env.get("SLURM_JOB_ID") and "CUDA_VISIBLE_DEVICES" not in env:
         env["CUDA_VISIBLE_DEVICES"] = ""
-    cmd = command(py, argv, d, cfg)
-    rundir.claim(d)
-    with open(os.path.join(d, "train.log"), "a") as log:
-        log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(cmd)}\n")
-        log.flush()
-        child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        rc = child.wait()
+    cmd = claimed(py, argv, d)
+    if cmd is None:
+        print(f"grid point {i} is already finished: {d}")
+        return 0
+    child = launch(cmd, d, env)
+    rc = child.wait()
     rundir.release(d, {os.getpid(), child.pid})
     if rc != 0:
         print(f"grid point {i} failed: {d}/train.log")

@@ -91,10 +91,7 @@ def prepare(cfg, device):
 def refuse_or_finish(cfg, out):
     """Refuse what must not start (a run held by another process, one that exists without --resume); True when
     the run is finished and --resume asks for nothing more."""
-    held = rundir.holder(out, me=os.getpid())
-    if held:
-        raise UserError(f"{out} is being trained by {rundir.said(held)}; wait for it to end, or remove "
-                        f"{out}/{rundir.CLAIM} if that process is gone")
+    rundir.refuse_if_held(out)  # read only: the claim itself is taken once the data is loaded
     has_last = os.path.exists(os.path.join(out, "last.pt"))
     if has_last and not cfg["resume"]:
         raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
