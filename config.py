@@ -30,6 +30,9 @@ RESUME_FREE = {"resume", "force", "data_dir", "data_dir_given", "out", "loss_as_
                "noise", "rate", "human_label", "loss", "seed", "channels_last", "compile", "precision"}
 # What --force may not change in a run in progress: the checkpoint's model, optimizer, schedule, split or labels
 # would not fit.
+# The values of the losses of 2026-12-02: a run written before has none, and they are null for every loss it could
+# have trained.
+ADDED_LATER = {"t", "order", "tau", "pi", "M", "margin", "m", "logit_clip", "sr"}
 FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset", "nesterov", "eta_min",
                "asym_cifar100", "stats"}
 
@@ -94,23 +97,24 @@ def parser():
                                      "and used by those that read them; the others are refused where unused").add_argument
     a("--loss", default="ce", metavar="NAME", help=f"one of: {', '.join(SINGLE + list(PAIRS))}, or active+passive "
                                                    f"such as nce+rce; docs/losses.md lists them all (default: ce)")
-    paper = lambda key: (f"else its paper's: {registry.value_help(key)}; 1 for the rest"  # noqa: E731
-                         if registry.value_help(key) else "else 1")
-    a("--alpha", type=float, help="weight of the first (active) part of an APL, sce or anl loss "
-                                  f"(default: the preset's loss table, {paper('alpha')})")
-    a("--beta", type=float, help=f"weight of the second (passive) part (default: the loss table, {paper('beta')})")
-    a("--scale", type=float, help="weight of a single (unpaired) loss, as the released configs' scale "
-                                  f"(default: the loss table, {paper('scale')})")
+    rest = lambda key: "; 1 for the rest" if key in ("alpha", "beta", "scale") else ""  # noqa: E731
+    paper = lambda key: (f"else its paper's: {registry.value_help(key)}{rest(key)}"  # noqa: E731
+                         if registry.value_help(key) else "else its paper's")
+    for key, what in registry.KEYS.items():  # a loss's own values: registry.py says which loss reads which
+        if key not in ("gamma", "q"):
+            a(f"--{key}", type=int if key in registry.WHOLE else float,
+              help=f"{what} (default: the preset's loss table, {paper(key)}; docs/losses.md has every value)")
     a("--gamma", type=float, help="focal exponent of fl, nfl, nfl-exp, anl-fl (" + preset_help("gamma") + ")")
     a("--q", type=float, help="exponent of gce, ngce, agce and aul, one for the whole loss (default: the loss "
                               "table, else its paper's for the data set; on cifar10 " + registry.value_help("q") +
                               " (" + preset_help("q") + ")")
-    a("--a", type=float, help="a of agce, aul and ael (default: the loss table, else its paper's for the data set; "
-                              "on cifar10 " + registry.value_help("a") + ")")
-    a("--delta", type=float, help="anl-* L1 weight on the parameters (default: the loss table, else "
-                                  + registry.value_help("delta") + ")")
-    a("--lamb", type=float, help="anl-ce-er weight of the entropy regulariser (default: the loss table, else "
-                                 + registry.value_help("lamb") + ")")
+    a("--logit-clip", type=float, metavar="DELTA", help="clip the logits' L2 norm at DELTA, as Wei et al. 2023 define "
+      "it; makes the loss LOSS+lc (default: off; with --loss LOSS+lc, its paper's for the data set and noise)")
+    a("--logit-clip-released", type=float, metavar="DELTA", help="the released code's logit clipping: norms above "
+      "1/DELTA scaled to DELTA; makes the loss LOSS+lc-released (default: off; with that loss, as --logit-clip)")
+    a("--sr", type=_numbers, metavar="TAU,P,LAMBDA,RHO[,FREQ]", help="sparse regularisation (Zhou et al. 2021): "
+      "the loss of z / (TAU ||z||) plus LAMBDA sum_k p_k^P, LAMBDA times RHO every FREQ epochs (1); makes the loss "
+      "LOSS+sr (default: off; with --loss LOSS+sr, its paper's for the data set and noise)")
     a("--temperature", type=float, help="T of the report's nce-exp and nfl-exp (default: "
                                         f"{registry.EVERY_LOSS['temperature']:g})")
     a = p.add_argument_group("model and optimisation").add_argument
@@ -119,9 +123,9 @@ def parser():
     a("--batch-size", type=int, help="training batch size (" + preset_help("batch_size") + ")")
     a("--optimizer", choices=["adamw", "sgd"], help="optimizer (" + preset_help("optimizer") + ")")
     a("--lr", type=float, help="initial learning rate (" + preset_help("lr") + ")")
-    zero_wd = [n for n in registry.LOSSES if "weight_decay" in registry.setup_of(n)]
-    a("--weight-decay", type=float, help=f"weight decay ({registry.setup_of(zero_wd[0])['weight_decay']:g} for "
-                                         f"{', '.join(zero_wd)}, as their paper trains them; otherwise "
+    zero_wd = [n for n, r in registry.LOSSES.items() if "weight_decay" in r.setup]
+    a("--weight-decay", type=float, help=f"weight decay ({registry.LOSSES[zero_wd[0]].setup['weight_decay']:g} for "
+                                         f"{', '.join(zero_wd)} and amse's pairs, as their papers train them; otherwise "
                                          + preset_help("weight_decay") + ")")
     a("--momentum", type=float, help="SGD momentum (" + preset_help("momentum") + ")")
     a("--nesterov", action=argparse.BooleanOptionalAction, help="SGD with Nesterov momentum ("
@@ -141,6 +145,13 @@ def parser():
     a("--force", action="store_true", help="with --resume: continue even where a setting that changes results "
                                            "differs from the checkpoint's, e.g. a lower --lr (default: off)")
     return p
+
+
+def _numbers(text):
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not numbers separated by commas, e.g. 0.5,0.1,1.2,1.03") from None
 
 
 def parse_args(argv=None):
@@ -174,10 +185,25 @@ def _noise(cfg):
     cfg["rate"] = 0.0 if rate is None else rate
 
 
+def _wrapped(cfg):
+    """The canonical loss, with the wrap a --logit-clip, --logit-clip-released or --sr flag asks for added."""
+    loss, released = canonical(cfg["loss"]), cfg.pop("logit_clip_released", None)
+    flags = {"lc": cfg["logit_clip"], "lc-released": released, "sr": cfg["sr"]}
+    asked = [w for w, v in flags.items() if v is not None]
+    base, wraps = registry.unwrap(loss)
+    if len(asked) > 1 or (asked and wraps and wraps != (asked[0],)):
+        both = [f"--{w.replace('lc', 'logit-clip')}" for w in asked] + [f"--loss {loss}" for _ in wraps]
+        raise UserError(f"{' and '.join(both)} each set the logits' norm; choose one (LOSS+lc, LOSS+lc-released or "
+                        f"LOSS+sr)")
+    if released is not None:
+        cfg["logit_clip"] = released
+    return canonical(f"{base}+{asked[0]}") if asked and not wraps else loss
+
+
 def resolve(cfg):
     """Fill every flag left unset from the preset's loss table, the loss's paper values, then the preset."""
     cfg = dict(cfg)
-    loss = canonical(cfg["loss"])  # an unknown name fails here, before anything is written
+    loss = _wrapped(cfg)  # an unknown name fails here, before anything is written
     # Values a loss does not use are refused, and recorded as null, so config.json says what was trained.
     used = uses(loss)
     for key in OWN_KEYS:
@@ -189,12 +215,12 @@ def resolve(cfg):
     if cfg["asym_cifar100"] is not None and cfg["dataset"] != "cifar100":
         raise UserError(f"--asym-cifar100 only applies to --dataset cifar100, not {cfg['dataset']}; leave it out")
     row, row_source = presets.loss_values(cfg["preset"], cfg["dataset"], loss, cfg["noise"])
-    own = {**default_hp(loss, cfg["dataset"]), **registry.setup_of(loss)}
+    own = {**default_hp(loss, cfg["dataset"], setting(cfg)), **registry.setup_of(loss)}
     setup, setup_sources = presets.setup_values(cfg["preset"], cfg["dataset"])
     layers = [(row, row_source), (own, registry.source_of(loss, cfg["dataset"])), (setup, None),
               (registry.EVERY_LOSS, "registry.py")]
     sources = {}
-    for key in sorted(set(setup) | set(OWN_KEYS) | set(registry.EVERY_LOSS)):
+    for key in sorted(set(setup) | set(OWN_KEYS) | set(registry.EVERY_LOSS) | set(registry.WRAP_KEYS)):
         if cfg.get(key) is not None:
             sources[key] = "flag"
             continue
@@ -207,6 +233,7 @@ def resolve(cfg):
         cfg["rotate"], sources["rotate"] = 0.0, "no augmentation (--no-augment)"
     if cfg["dataset"] != "cifar100":
         cfg["asym_cifar100"], sources["asym_cifar100"] = None, "cifar100 only"
+    cfg["sr"] = list(cfg["sr"]) if cfg["sr"] is not None else None  # JSON's, whether from the flag or the registry
     cfg["data_dir_given"] = cfg["data_dir"] is not None
     cfg["data_dir"] = cfg["data_dir"] or "./data"
     cfg["sources"] = sources
@@ -229,18 +256,17 @@ def check(cfg):
     for key in ("epochs", "batch_size", "eval_batch_size"):
         if cfg[key] < 1:
             raise UserError(f"--{key.replace('_', '-')} must be at least 1, got {cfg[key]}")
-    reads = set(parts(cfg["loss"]))
-    q_ok, q_need = (0 < cfg["q"] <= 1, "in (0, 1] for gce and ngce") if reads & {"gce", "ngce"} else (cfg["q"] > 0, "> 0")
-    a = cfg["a"] if cfg["a"] is not None else 2.0  # a loss without a: nothing to check
-    a_ok, a_need = (a > 1, "> 1 for aul, whose (a - p_y)^q needs a - 1 > 0") if "aul" in reads else (a > 0, "> 0")
-    for key, need, ok in [("lr", "> 0", cfg["lr"] > 0), ("temperature", "> 0", cfg["temperature"] > 0),
-                          ("q", q_need, q_ok), ("a", a_need, a_ok), ("gamma", ">= 0", cfg["gamma"] >= 0),
-                          ("scale", "> 0", cfg["scale"] is None or cfg["scale"] > 0), ("lamb", ">= 0", (cfg["lamb"] or 0) >= 0),
-                          ("eta_min", ">= 0", cfg["eta_min"] >= 0), ("rotate", "in [0, 180]", 0 <= cfg["rotate"] <= 180),
-                          ("weight_decay", ">= 0", cfg["weight_decay"] >= 0),
-                          ("delta", ">= 0", (cfg["delta"] or 0) >= 0), ("grad_clip", ">= 0", cfg["grad_clip"] >= 0)]:
+    for key, need, ok in [("lr", "> 0", cfg["lr"] > 0), ("eta_min", ">= 0", cfg["eta_min"] >= 0),
+                          ("rotate", "in [0, 180]", 0 <= cfg["rotate"] <= 180),
+                          ("weight_decay", ">= 0", cfg["weight_decay"] >= 0), ("grad_clip", ">= 0", cfg["grad_clip"] >= 0)]:
         if not ok:
             raise UserError(f"--{key.replace('_', '-')} must be {need}, got {cfg[key]}")
+    bad = registry.out_of_domain(cfg["loss"], cfg)  # the loss's own values: registry.py knows their ranges
+    if bad:
+        raise UserError(bad)
+    if cfg["M"] is not None and cfg["M"] > 2 and not cfg["augment"]:
+        raise UserError(f"gjs with --M {cfg['M']} reads {cfg['M'] - 1} augmented views of each image, and --augment is "
+                        f"off, so they would all be the same image; add --augment, or use --M 2 (JS)")
     there = os.path.join(run_dir(cfg), "config.json")
     if os.path.isfile(there):  # run directories do not name the preset: another protocol's run must not pass as this one's
         try:
@@ -262,7 +288,7 @@ def check_data_dir(cfg):
 
 def require_current(recorded, where):
     """UserError unless a recorded configuration (config.json, a checkpoint's) has every key this version writes."""
-    missing = sorted(set(parse_args([])) - RESUME_FREE - {"precision_used"} - set(recorded))
+    missing = sorted(set(parse_args([])) - RESUME_FREE - {"precision_used"} - set(recorded) - ADDED_LATER)
     if missing:
         raise UserError(f"{where} is not of the current layout (it has no {', '.join(missing[:4])}"
                         f"{', ...' if len(missing) > 4 else ''}): it was written before 2026-12-01; train it again "
@@ -271,7 +297,7 @@ def require_current(recorded, where):
 
 def loss_values(cfg):
     """The values a run's loss is built with (engine.loss_from builds it)."""
-    return {k: cfg.get(k) for k in ("gamma", "q", "alpha", "beta", "temperature", "delta", "a", "lamb", "scale")}
+    return {k: cfg.get(k) for k in OWN_KEYS + tuple(registry.EVERY_LOSS) + ("q",) + registry.WRAP_KEYS}
 
 
 def setting(cfg):

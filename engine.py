@@ -97,11 +97,14 @@ class Step:
         self.net = model if net is None else net  # what training calls; checkpoints hold self.model
         self.dtype = next(model.parameters()).dtype
 
-    def __call__(self, x, y):
-        """One step on a ready float batch x [B, C_in, H, W]; returns (logits [B, C], float32 loss)."""
+    def __call__(self, x, y, idx=None):
+        """One step on a ready float batch x [B, C_in, H, W], or [V, B, C_in, H, W] for a loss that reads V views
+        of each image; idx [B]: the samples' positions in the training split. Returns (logits [B, C] of the
+        first view, float32 loss)."""
         with autocast(x.device, self.amp):
-            logits = self.net(x)  # [B, C], bf16 under autocast
-        loss = self.loss_fn(logits, y)  # float32: the losses leave autocast themselves
+            # One forward pass per view, as GJS's released code makes them: each view has its own BatchNorm statistics.
+            logits = self.net(x) if x.ndim == 4 else torch.stack([self.net(v) for v in x])  # [B, C] or [V, B, C]
+        loss = self.loss_fn(logits, y, idx)  # float32: the losses leave autocast themselves
         l1 = self.loss_fn.l1
         objective = loss + l1 * sum(p.abs().sum() for p in self.model.parameters()) if l1 else loss
         self.opt.zero_grad(set_to_none=True)
@@ -109,7 +112,7 @@ class Step:
         if self.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.opt.step()
-        return logits, loss
+        return (logits if logits.ndim == 2 else logits[0]), loss
 
 
 def make_step(cfg, device):
@@ -151,9 +154,12 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0)
     first_bad = torch.tensor(-1, device=x.device)  # the first batch with a NaN or inf loss, found without a sync
     order_gen, aug_gen = gens
     cuts = batches.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
+    views = step.loss_fn.views  # GJS: M - 1 augmented views of each image, each drawn on its own
     for i, idx in enumerate(tqdm(cuts, total=len(x) // batch_size, leave=False, disable=None, desc="train")):
-        xb = batches.augment(x[idx], aug_gen, step.spec.flip, rotate) if augment else x[idx]
-        logits, loss = step(inputs(xb, step.fmt, step.spec, step.dtype), y_noisy[idx])
+        xb = [batches.augment(x[idx], aug_gen, step.spec.flip, rotate) if augment else x[idx] for _ in range(views)]
+        xb = inputs(xb[0], step.fmt, step.spec, step.dtype) if views == 1 else \
+            torch.stack([inputs(v, step.fmt, step.spec, step.dtype) for v in xb])  # [B, ...] or [V, B, ...]
+        logits, loss = step(xb, y_noisy[idx], idx)
         # Accumulated on the device: reading a value here would stall the GPU every batch.
         pred, yn, yt = logits.detach().argmax(1), y_noisy[idx], y_true[idx]
         flipped, hit_noisy, hit_true = yn != yt, pred == yn, pred == yt

@@ -12,6 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+import modern
 import registry
 from registry import ACTIVE, ALIASES, APL, NAMES, PAIRS, PASSIVE, SINGLE, canonical, default_hp, parts, uses  # noqa: F401
 
@@ -145,85 +146,129 @@ def nfl_exp(log_p, y, gamma, temperature, **_):
     return -torch.expm1(-fl(log_p, y, gamma=gamma) / temperature)
 
 
-# The formula of every base loss in the registry, by name.
+# The formula of every base loss in the registry, by name: those above, and modern.py's.
 BASE = {"ce": ce, "fl": fl, "nce": nce, "nfl": nfl, "gce": gce, "ngce": ngce, "nce-exp": nce_exp, "nfl-exp": nfl_exp,
         "mae": mae, "rce": rce, "nmae": nmae, "nrce": nrce, "agce": agce, "aul": aul, "ael": ael,
-        "nnce": nnce, "nnfl": nnfl}
+        "nnce": nnce, "nnfl": nnfl, **modern.FORMULAS}
 ANL_DELTA = registry.LOSSES["anl-ce"].values["delta"]  # ANL's L1 weight on the model's parameters, CIFAR-10
 
 
 class Loss:
-    """A named loss: loss(logits [B, C], labels [B]) -> scalar batch mean, in float32.
+    """A named loss: loss(logits, labels, idx=None) -> scalar batch mean, in float32.
 
-    `l1` is the weight of an L1 penalty on the model's parameters that the loss asks
-    the training loop to add (ANL's delta); it is 0 for every other loss. `lamb` weighs
-    ANL-CE-ER's entropy regulariser, a term of the whole batch: per_sample leaves it out.
+    logits are [B, C], or [V, B, C] for a loss that reads V views of each image (`views` > 1: GJS's M - 1
+    augmented views); idx [B] are the samples' positions in the training split (ELR reads them; evaluation
+    passes none). What a loss needs of the run comes through `bind` (the split's size, the noise's transition
+    matrix) and `start_epoch`; what it learns during training, through `state_dict`, into the checkpoint.
+    `l1` is the weight of an L1 penalty on the model's parameters that the loss asks the training step to add
+    (ANL's delta), 0 for every other loss. `lamb` weighs ANL-CE-ER's entropy regulariser, a term of the whole
+    batch: per_sample leaves it out. clip: (delta, form) of logit clipping; sr: (tau, p, lamb, rho) of sparse
+    regularisation, both applied to the logits before the loss sees them.
     """
 
-    def __init__(self, name, num_classes, parts, hp, l1=0.0, lamb=0.0):
+    def __init__(self, name, num_classes, parts, hp, l1=0.0, lamb=0.0, views=1, clip=None, sr=None, transition=None):
         self.name, self.num_classes, self.parts, self.hp, self.l1, self.lamb = name, num_classes, parts, hp, l1, lamb
+        self.views, self.clip, self.sr, self.epoch = views, clip, sr, 1
+        self.ctx = {"T": None if transition is None else torch.as_tensor(transition), "targets": None}
 
-    def per_sample(self, logits, labels):
+    def bind(self, n_train, transition=None, device="cpu", dtype=torch.float32):
+        """Give the loss what the run knows before training: the training split's size (ELR keeps a target per
+        sample) and the realised transition matrix [C, C] of its noise (forward and backward correction)."""
+        if transition is not None:
+            self.ctx["T"] = torch.as_tensor(transition, dtype=dtype, device=device)
+        if any(f is modern.elr for _, f in self.parts):
+            self.ctx["targets"] = torch.zeros(n_train, self.num_classes, dtype=dtype, device=device)
+        return self
+
+    def start_epoch(self, epoch):
+        """Epoch e starts (from 1): sparse regularisation's weight grows by rho every freq epochs."""
+        self.epoch = epoch
+
+    def state_dict(self):
+        return {k: v for k, v in self.ctx.items() if k == "targets" and v is not None}
+
+    def load_state_dict(self, state):
+        if self.ctx["targets"] is not None:
+            self.ctx["targets"].copy_(state["targets"])
+
+    def per_sample(self, logits, labels, idx=None):
         """The per-sample terms [B]; the loss is their mean, plus lamb * entropy_reg of the batch."""
         with torch.autocast(logits.device.type, enabled=False):
-            log_p, labels = self._log_p(logits, labels)
-            return self._terms(log_p, labels)
+            return self._terms(*self._log_p(logits, labels), idx)
 
-    def _terms(self, log_p, labels):
-        return sum(w * f(log_p, labels, **self.hp) for w, f in self.parts)  # [B]
+    def _terms(self, log_p, labels, views, z, idx):
+        ctx = {**self.ctx, "views": views, "idx": idx, "z": z}
+        terms = sum(w * f(log_p, labels, **self.hp, **ctx) for w, f in self.parts)  # [B]
+        if self.sr:  # lamb rho^floor((e - 1) / freq) sum_k p_k^p, Zhou et al. 2021's regulariser, in epoch e
+            tau, p, lamb, rho, freq = self.sr
+            terms = terms + lamb * rho ** ((self.epoch - 1) // int(freq)) * modern.p_norm(log_p, p)
+        return terms
 
     def _log_p(self, logits, labels):
-        if logits.ndim != 2 or logits.shape[1] != self.num_classes or not logits.is_floating_point():
-            raise ValueError(f"logits must be floating point of shape [B, {self.num_classes}], got "
-                             f"{logits.dtype} {list(logits.shape)}")
-        if len(logits) == 0:
+        # [B, C], or [V, B, C] with the V views of each image a loss with views > 1 reads in training
+        shape = f"[B, {self.num_classes}]" + (f" or [{self.views}, B, {self.num_classes}]" if self.views > 1 else "")
+        if logits.ndim not in ((2, 3) if self.views > 1 else (2,)) or logits.shape[-1] != self.num_classes \
+                or not logits.is_floating_point() or (logits.ndim == 3 and len(logits) != self.views):
+            raise ValueError(f"logits must be floating point of shape {shape}, got {logits.dtype} {list(logits.shape)}")
+        B = logits.shape[-2]
+        if B == 0:
             raise ValueError("the batch is empty: a loss needs at least one sample")
-        if labels.shape != logits.shape[:1] or labels.dtype not in (torch.int64, torch.int32, torch.uint8):
-            raise ValueError(f"labels must be integers of shape [{len(logits)}], got {labels.dtype} "
-                             f"{list(labels.shape)}")
+        if labels.shape != (B,) or labels.dtype not in (torch.int64, torch.int32, torch.uint8):
+            raise ValueError(f"labels must be integers of shape [{B}], got {labels.dtype} {list(labels.shape)}")
         # The range check reads the labels: on a GPU that is a sync per batch, so it is made on the CPU only
         # (train.py's labels come from the data files, whose range is checked when they are read).
-        if labels.device.type == "cpu" and len(labels):
+        if labels.device.type == "cpu":
             lo, hi = int(labels.min()), int(labels.max())
             if lo < 0 or hi >= self.num_classes:
                 raise ValueError(f"labels must lie in [0, {self.num_classes}), got {lo}..{hi}")
         # Called with autocast off: the loss is computed in float32 (float64 stays float64, for gradcheck)
         # whatever precision the model ran in.
         x = logits if logits.dtype == torch.float64 else logits.float()
-        return F.log_softmax(x, dim=1), labels.long()  # [B, C]; gather's index must be int64
+        if self.clip:
+            x = modern.logit_clip(x, *self.clip)
+        if self.sr:
+            x = modern.sparse_logits(x, self.sr[0])
+        log_p = F.log_softmax(x, dim=-1)  # [B, C] or [V, B, C]
+        if log_p.ndim == 3:  # the first view is the one the loss's own terms read, the others are GJS's
+            return log_p[0], labels.long(), log_p[1:], x[0]  # [B, C], [B], [V - 1, B, C], [B, C]
+        return log_p, labels.long(), None, x  # gather's index must be int64
 
-    def __call__(self, logits, labels):
+    def __call__(self, logits, labels, idx=None):
         with torch.autocast(logits.device.type, enabled=False):
-            log_p, labels = self._log_p(logits, labels)
-            mean = self._terms(log_p, labels).mean()
+            log_p, labels, views, z = self._log_p(logits, labels)
+            mean = self._terms(log_p, labels, views, z, idx).mean()
             return mean + self.lamb * entropy_reg(log_p) if self.lamb else mean
 
 
-def get_loss(name, num_classes=10, **values):
+def get_loss(name, num_classes=10, transition=None, **values):
     """Return the loss called `name` as a `Loss`, callable as (logits, labels) -> scalar mean.
 
-    values: the hyperparameters by name (registry.py says which each loss reads): gamma, the focal
-    exponent; q, the exponent of gce, ngce, agce and aul; a, the parameter of agce, aul and ael;
-    temperature, T of the report's nce-exp and nfl-exp; alpha and beta, the weights of the two parts
-    of an APL, sce or anl loss; scale, the weight of a single loss; delta, ANL's L1 weight; lamb,
-    ANL-CE-ER's regulariser weight. A value left out or None takes the paper's (registry.default_hp).
+    values: the hyperparameters by name (registry.KEYS says what each is, registry.py which loss reads it);
+    a value left out or None takes the paper's (registry.default_hp). logit_clip (delta), logit_clip_form and
+    sr ((tau, p, lamb, rho)) wrap the loss where its name ends in +lc, +lc-released or +sr. transition: the
+    noise's transition matrix [C, C] fwd and bwd correct with (train.py binds the run's own).
     """
     key = canonical(name)
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"a loss needs num_classes >= 2, got {num_classes}")
-    unknown = sorted(set(values) - set(registry.OWN_KEYS) - set(registry.EVERY_LOSS) - {"q"})
+    known = set(registry.OWN_KEYS) | set(registry.EVERY_LOSS) | set(registry.WRAP_KEYS) | {"q"}
+    unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"get_loss takes no value {', '.join(unknown)}; it takes {', '.join(registry.OWN_KEYS)}, "
-                         f"gamma, q and temperature")
+        raise ValueError(f"get_loss takes no value {', '.join(unknown)}; it takes {', '.join(sorted(known))}")
     v = {**registry.EVERY_LOSS, **default_hp(key), **{k: x for k, x in values.items() if x is not None}}
-    reads = set(parts(key))
-    if reads & {"agce", "aul"} and not v["q"] > 0:
-        raise ValueError(f"{key} needs q > 0, got {v['q']}")
-    if reads & {"agce", "aul", "ael"} and not v["a"] > (1 if "aul" in reads else 0):
-        raise ValueError(f"{key} needs a > {1 if 'aul' in reads else 0}, got {v['a']}")  # aul: (a - 1)^q
-    hp = {"gamma": v["gamma"], "q": v.get("q"), "a": v.get("a"), "temperature": v["temperature"]}
-    if key in SINGLE:
-        return Loss(key, num_classes, [(v["scale"], BASE[key])], hp)
-    first, second = parts(key)
-    return Loss(key, num_classes, [(v["alpha"], BASE[first]), (v["beta"], BASE[second])], hp, v.get("delta", 0.0),
-                v.get("lamb", 0.0))
+    bad = registry.out_of_domain(key, v)
+    if bad:
+        raise ValueError(bad)
+    base, wraps = registry.unwrap(key)
+    clip = (v["logit_clip"], "released" if "lc-released" in wraps else "paper") if {"lc", "lc-released"} & set(wraps) \
+        else None
+    sr = tuple(v["sr"]) + (1,) * (5 - len(v["sr"])) if "sr" in wraps else None  # freq 1 where not given
+    hp = {k: x for k, x in v.items() if k not in registry.WRAP_KEYS}
+    if base in SINGLE:
+        parts_ = [(v["scale"], BASE[base])]
+    else:
+        first, second = parts(base)
+        parts_ = [(v["alpha"], BASE[first]), (v["beta"], BASE[second])]
+    er = v.get("lamb", 0.0) if base == "anl-ce-er" else 0.0  # the others' lamb is their formula's own
+    return Loss(key, num_classes, parts_, hp, v.get("delta", 0.0), er, int(v["M"]) - 1 if base == "gjs" else 1, clip,
+                sr, transition)

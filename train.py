@@ -78,7 +78,7 @@ def prepare(cfg, device):
                          f"each on average) leaves {'no validation' if len(va) == 0 else 'no training'} images; "
                          f"choose a {'larger' if len(va) == 0 else 'smaller'} --val-fraction")
     on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
-    splits = {"x_tr": on(x[tr]), "y_tr": on(y_noisy[tr]), "y_tr_true": on(y_true[tr]), "x_va": on(x[va]),
+    splits = {"T": T, "x_tr": on(x[tr]), "y_tr": on(y_noisy[tr]), "y_tr_true": on(y_true[tr]), "x_va": on(x[va]),
               "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test)}
     record = {"dataset": cfg["dataset"], "setting": config.setting(cfg), "transition_matrix": T.round(6).tolist(),
               "realised_rate": float((y_noisy != y_true).mean()), "n_flipped": int((y_noisy != y_true).sum()),
@@ -141,6 +141,7 @@ def resume(cfg, out, step, device):
     step.model.load_state_dict(ck["model"])
     load_optimizer(step.opt, ck["optimizer"])
     step.sched.load_state_dict(ck["scheduler"])
+    step.loss_fn.load_state_dict(ck["loss"])  # ELR's targets: what it has learnt so far
     if changed:
         apply_forced(cfg, step.opt, step.sched, ck["epoch"])
     torch.set_rng_state(ck["rng"]["torch"])
@@ -156,6 +157,7 @@ def resume(cfg, out, step, device):
 def one_epoch(cfg, step, S, epoch):
     """Train and evaluate one epoch; returns its log row and its validation accuracy (None without a split)."""
     t0, lr = time.time(), step.opt.param_groups[0]["lr"]
+    step.loss_fn.start_epoch(epoch)
     gens = epoch_generators(cfg["seed"], epoch, S["x_tr"].device)
     tr = train_epoch(step, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens, cfg["augment"],
                      cfg["rotate"])
@@ -186,7 +188,7 @@ def save_epoch(out, step, cfg, epoch, best, improved, rows, wall, te_acc):
     save_torch(os.path.join(out, "last.pt"), {
         "model": step.model.state_dict(), "optimizer": step.opt.state_dict(), "scheduler": step.sched.state_dict(),
         "epoch": epoch, "best": best, "config": cfg, "rng": rng_states(), "wall": wall, "log": rows,
-        "test_acc_last": te_acc})
+        "test_acc_last": te_acc, "loss": step.loss_fn.state_dict()})
     if improved:
         save_torch(os.path.join(out, "best.pt"), {"model": step.model.state_dict(), "config": cfg, "epoch": epoch})
     save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, rows)
@@ -223,6 +225,7 @@ def run(cfg):
     cfg = {**cfg, "run_dir": out, "data_dir": os.path.abspath(cfg["data_dir"]), "forced": []}  # evaluate.py finds it
     S, record = prepare(cfg, device)
     step = make_step(cfg, device)
+    step.loss_fn.bind(len(S["x_tr"]), S["T"], device, step.dtype)  # ELR's targets; fwd and bwd's transition matrix
     cfg["precision_used"] = "bf16" if step.amp else "fp64" if step.dtype == torch.float64 else "fp32"
     rundir.claim(out)  # nothing written before this line
     try:
