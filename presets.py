@@ -128,6 +128,16 @@ for _ds in ("cifar10", "cifar100", "mnist"):
                                 "sym_rates": RATES["sym"], "asym_rates": RATES["asym"],
                                 "rates_from": "not in ANL's repository: APL's rates and seeds 0, 1, 2"}
 
+# The baselines of today's tables (the eps-softmax paper's, Wang et al. 2024, and JAL's, 2025) under the protocol
+# they share, ye2023's: its losses, and the 2017-2025 ones with their released values (registry.py). ce+lc-released
+# is the tables' CE+LC column, which the eps-softmax and JAL code computed with the released clipping rule.
+MODERN_LOSSES = ("ce gce sce nce+rce nce+agce anl-ce mse ls nls boot-soft boot-hard taylor-ce phuber-ce js gjs ldr-kl "
+                 "ece+mae efl+mae nce+amse nfl+amse ce+lc-released ce+sr elr fwd bwd")
+for _ds in ("cifar10", "cifar100"):
+    STUDIES[f"modern-{_ds}"] = {"dataset": _ds, "preset": "ye2023", "losses": MODERN_LOSSES, "seeds": "0 1 2",
+                                "sym_rates": "0.2 0.4 0.6 0.8", "asym_rates": "0.2 0.3 0.4",
+                                "rates_from": "the eps-softmax paper's tables (seeds 0, 1, 2 as APL's scripts)"}
+
 
 def config_file(preset, dataset, kind, loss):
     """The released file a loss-table row comes from, with a note where it is not the plain one."""

@@ -69,6 +69,7 @@ JAL = "cswjl/joint-asymmetric-loss@0f9eb7b7730fecc319dee5cd53508a9ac26b570c conf
 GJS = "ErikEnglesson/GJS@1a3c9e0788d4e14194771d096ab5a37ed434cebd configs/"
 ELR = "shengliu66/ELR@934af53434a336b6db80d05d7649d23216e8ca6d ELR/config_cifar10{,_asym}.json, config_cifar100.json"
 SR = "hitcszx/lnl_sr@cd3ed32110b1dfa3236bbcfe66d31db7bf62ad4b config.py (*_params['CE+SR']), main.py"
+NONE_RELEASED = "no released value: the suite's choice (docs/losses.md, Their values)"
 NLS = "UCSC-REAL/negative-label-smoothing@05078f675b42c13c89219eb8f2238bd4d794d83d loss.py (its default rate)"
 BOOT_SOFT = "giorgiop/loss-correction@15a79de3c67c31907733392085c333547c2f2b16 loss.py"
 BOOT_HARD = "MohammedAlkhrashi/DeepNoise@a481ba1d12660f6334671af04f990d567177a0de configs/algorithms/" \
@@ -128,11 +129,11 @@ LOSSES = {
     "ls": _row("single", "Szegedy et al. 2016, Rethinking the Inception Architecture", {"t"}, values={"t": 0.1},
                source=NLS),
     "nls": _row("single", "Wei et al. 2022, To Smooth or Not? When Label Smoothing Meets Noisy Labels", {"t"},
-                values={"t": -0.2}),
+                values={"t": -0.2}, source=NONE_RELEASED),
     "boot-soft": _row("single", _REED, {"beta"}, values={"beta": 0.95}, source=BOOT_SOFT),
     "boot-hard": _row("single", _REED, {"beta"}, values={"beta": 0.8}, source=BOOT_HARD),
     "taylor-ce": _row("single", "Feng et al. 2020, Can Cross Entropy Loss Be Robust to Label Noise?", {"order"},
-                      values={"order": 2}),
+                      values={"order": 2}, source=NONE_RELEASED),
     "phuber-ce": _row("single", "Menon et al. 2020, Can Gradient Clipping Mitigate Label Noise?", {"tau"},
                       values={"tau": 2.0}, by_dataset={"cifar100": {"tau": 10.0}, "mnist": {"tau": 10.0}},
                       source=PHUBER),
@@ -298,9 +299,9 @@ def value_help(key):
     return ", ".join(f"{v:g} for {', '.join(names)}" for v, names in by_value.items())
 
 
-def _need(key, name, reads):
+def _need(key, name, reads, paper):
     # (what key must be for this loss, a test of a value) or None where nothing is asked of it
-    if key == "q" and reads & {"gce", "ngce"}:
+    if key == "q" and reads & {"gce", "ngce"} and paper:
         return "in (0, 1] for " + " and ".join(sorted(reads & {"gce", "ngce"})), lambda v: 0 < v <= 1
     if key == "a" and "aul" in reads:
         return "> 1 for aul, whose (a - p_y)^q needs a - 1 > 0", lambda v: v > 1
@@ -324,12 +325,15 @@ def _need(key, name, reads):
             "logit_clip": ("> 0", lambda v: v > 0), "margin": (">= 0", lambda v: v >= 0)}.get(key)
 
 
-def out_of_domain(name, values):
-    """'--KEY must be ..., got V' for the first value outside its domain for the loss `name`, else None."""
+def out_of_domain(name, values, paper=True):
+    """'--KEY must be ..., got V' for the first value outside its domain for the loss `name`, else None.
+
+    paper=False asks only that the formula be defined: GCE's (1 - p^q) / q is also for q > 1, which its paper
+    leaves out (get_loss builds gce+aul at aul's q of 3; train.py refuses it)."""
     key, wraps = unwrap(canonical(name))
     reads, used = set(parts(key)) | {key} | set(wraps), uses(name) | set(EVERY_LOSS)
     for k in sorted(used):
-        rule = _need(k, key, reads)
+        rule = _need(k, key, reads, paper)
         if rule and values.get(k) is not None and not rule[1](values[k]):
             v = values[k]
             shown = ",".join(f"{x:g}" for x in v) if isinstance(v, (list, tuple)) else f"{v:g}"

@@ -213,7 +213,9 @@ def test_the_readmes_data_set_table_is_the_codes():
         assert nets == [presets.setup_values(p, name)[0]["arch"] for p in ("report", "ma2020", "ye2023")]
 
 
-SYMBOLS = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "λ": "lamb", "q": "q", "a": "a", "T": "temperature"}
+SYMBOLS = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "λ": "lamb", "q": "q", "a": "a", "T": "temperature",
+           "t": "t", "n": "order", "τ": "tau", "π": "pi", "M": "M", "m": "m"}
+NUMBER = r"[−\d.e-]+"  # a value as the page writes it, with a minus sign or a hyphen
 
 
 def expected(loss, key):
@@ -226,20 +228,22 @@ def expected(loss, key):
 
 def test_the_losses_pages_defaults_are_the_codes():
     checked = 0
+    syms = "".join(SYMBOLS)
     for r in rows(read("docs/losses.md"), "`--loss`"):
-        name, defaults = r[0].strip("`"), r[2]
-        if "+" in name:  # the pairs' row: α = β = 1 for any pair; `nce+agce` α 1, β 4, a 6, q 1.5; ...
-            for pair, values in re.findall(r"`([\w-]+\+[\w-]+)` ((?:[αβaqδλ] [\d.e-]+(?:, )?)+)", defaults):
-                for sym, v in re.findall(r"([αβaqδλ]) ([\d.e-]+)", values):
-                    assert float(v) == expected(pair, SYMBOLS[sym]), (pair, sym)
-                    checked += 1
-            name = "nce+rce"  # a pair with no values of its own
-        canonical(name)
-        for chain, v in re.findall(r"((?:[αβγδλqaT] = )+)([\d.e-]+)", defaults):
-            for sym in re.findall(r"[αβγδλqaT]", chain):
-                assert float(v) == expected(name, SYMBOLS[sym]), (name, sym)
+        name, defaults = re.match(r"`([^`]+)`", r[0]).group(1), r[2]
+        # a pair's own values: `nce+agce` α 1, β 4, a 6, q 1.5; ...
+        for pair, values in re.findall(rf"`([\w-]+\+[\w-]+)` ((?:[αβaqδλ] {NUMBER}(?:, )?)+)", defaults):
+            for sym, v in re.findall(rf"([αβaqδλ]) ({NUMBER})", values):
+                assert float(v.replace("−", "-")) == expected(pair, SYMBOLS[sym]), (pair, sym)
                 checked += 1
-    assert checked >= 20
+        # the row of every pair (α = β = 1 for any pair) and the wraps' (LOSS+lc): checked with a loss of that kind
+        name = "nce+rce" if name == "active+passive" else name.replace("LOSS", "ce")
+        canonical(name)
+        for chain, v in re.findall(rf"((?:[{syms}] = )+)({NUMBER})", defaults):
+            for sym in re.findall(rf"[{syms}]", chain):
+                assert float(v.replace("−", "-")) == expected(name, SYMBOLS[sym]), (name, sym)
+                checked += 1
+    assert checked >= 30
 
 
 def test_the_grid_pages_defaults_are_the_report_studys():

@@ -148,8 +148,8 @@ def test_nan_loss_names_epoch_and_batch_and_keeps_the_last_good_checkpoint(monke
         inner, calls = make(cfg), []
 
         class Poisoned(losses.Loss):
-            def __call__(self, logits, labels):
-                out = inner(logits, labels)
+            def __call__(self, logits, labels, idx=None):
+                out = inner(logits, labels, idx)
                 if logits.requires_grad:  # a training step, not evaluation
                     calls.append(1)
                     # 256 training images in batches of 32: 8 steps per epoch, so step 11 is epoch 2, batch 3.
@@ -245,7 +245,7 @@ G = os.path.join(HERE, "run_grid.sh")
 OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}  # refused at once
 
 BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
-    (T, ["--loss", "mse"], r"unknown loss 'mse' \(did you mean sce\?\); choose one of"),
+    (T, ["--loss", "huber"], r"unknown loss 'huber' \(did you mean phuber-ce\?\); choose one of"),
     (T, ["--noise", "gaussian"], r"argument --noise: invalid choice: 'gaussian'.*see train.py --help"),
     (T, ["--noise", "smy", "--rate", "0.2"], r"invalid choice: 'smy'.*\(did you mean sym\?\); see train.py --help"),
     (T, ["--lsos", "ce"], r"unrecognized arguments: --lsos ce \(did you mean --loss\?\)"),

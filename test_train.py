@@ -163,7 +163,7 @@ def test_resume_refuses_changed_settings(finished, cifar_dir):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--loss", "mse"], "unknown loss 'mse'"),
+    (["--loss", "bce"], "unknown loss 'bce'"),
     (["--rate", "1.5"], r"--rate must be in \[0, 1\]"),
     (["--epochs", "0"], "--epochs must be at least 1"),
     (["--val-fraction", "1"], r"--val-fraction must be in \[0, 1\)"),
