@@ -173,8 +173,8 @@ def bwd(log_p, y, T=None, **_):
 
 
 FORMULAS = {"mse": mse, "ls": ls, "nls": nls, "boot-soft": boot_soft, "boot-hard": boot_hard, "taylor-ce": taylor_ce,
-            "phuber-ce": phuber_ce, "js": js, "gjs": gjs, "ldr-kl": ldr_kl, "ece": ece, "efl": efl, "mae-eps": mae_eps, "amse": amse,
-            "elr": elr, "fwd": fwd, "bwd": bwd}
+            "phuber-ce": phuber_ce, "js": js, "gjs": gjs, "ldr-kl": ldr_kl, "ece": ece, "efl": efl, "mae-eps": mae_eps,
+            "amse": amse, "elr": elr, "fwd": fwd, "bwd": bwd}
 
 
 def logit_clip(z, delta, form="paper"):

@@ -1,18 +1,18 @@
 """What can be named on the command line and built later: every loss and every network, with no torch.
 
 The loss registry is the one home of each loss's name, its parts, the hyperparameters it reads and its
-paper's values; losses.py holds the formulas and builds a loss from a row here (get_loss), config.py
-resolves a run's values from here and from the presets, and presets.py refers to these names. Adding a
+paper's values (those read from released code are released.py's); losses.py holds the formulas and builds a
+loss from a row here (get_loss), config.py resolves a run's values from here and from the presets, and presets.py refers to these names. Adding a
 loss is its formula in losses.py, one row here, one line in docs/losses.md (docs/losses.md, "Adding a loss").
 """
 from dataclasses import dataclass, field
 
 from errors import UserError, nearest
+from released import (AMSE_ROW, ANL_VALUES, BOOT_HARD, BOOT_SOFT, ELR, EPS, EPS_ROW, GJS_ROW, JAL, JS_ROW,
+                      LC_ROW, NLS, NONE_RELEASED, PHUBER, SR, ZHOU, ZHOU_VALUES)
 
 # The networks model.py builds, by --arch name (model.ARCHS has the same keys; a test keeps them equal).
 ARCHS = ("resnet18", "resnet34", "resnet50", "cnn4", "cnn8")
-
-ZHOU = "hitcszx/ALFs@898961f config.py"  # Zhou et al. 2021's released values per data set
 
 
 @dataclass(frozen=True)
@@ -47,59 +47,6 @@ _GJS_PAPER = "Englesson & Azizpour 2021, Generalized Jensen-Shannon Divergence L
 _EPSP = "Wang et al. 2024, eps-Softmax: Approximating One-Hot Vectors for Mitigating Label Noise"
 _PATRINI = "Patrini et al. 2017, Making Deep Neural Networks Robust to Label Noise: a Loss Correction Approach"
 _LC = "Wei et al. 2023, Mitigating Memorization of Noisy Labels by Clipping the Model Prediction"
-_ANL = {"alpha": 5.0, "beta": 5.0, "delta": 5e-5}
-# Zhou et al.'s values per data set, for their losses alone and in NCE+ (hitcszx/ALFs config.py).
-_Z = {"agce": ({"a": 0.6, "q": 0.6}, {"cifar100": {"a": 0.6, "q": 0.6}, "mnist": {"a": 4.0, "q": 0.2}}),
-      "aul": ({"a": 5.5, "q": 3.0}, {"cifar100": {"a": 5.5, "q": 3.0}, "mnist": {"a": 3.0, "q": 0.1}}),
-      "ael": ({"a": 2.5}, {"cifar100": {"a": 2.5}, "mnist": {"a": 3.5}}),
-      "nce+agce": ({"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5},
-                   {"cifar100": {"alpha": 10.0, "beta": 0.1, "a": 1.8, "q": 3.0},
-                    "mnist": {"alpha": 0.0, "beta": 1.0, "a": 4.0, "q": 0.2}}),
-      "nce+aul": ({"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5},
-                  {"cifar100": {"alpha": 10.0, "beta": 0.015, "a": 6.0, "q": 3.0},
-                   "mnist": {"alpha": 0.0, "beta": 1.0, "a": 3.0, "q": 0.1}}),
-      "nce+ael": ({"alpha": 1.0, "beta": 4.0, "a": 5.0},
-                  {"cifar100": {"alpha": 10.0, "beta": 0.1, "a": 1.5}, "mnist": {"alpha": 0.0, "beta": 1.0, "a": 3.5}})}
-
-# The released values of the 2019-2025 baselines (docs/losses.md, "Their values"). A key "sym", "asym", "idn" or
-# "human" holds a noise type's own values (clean runs and human noise without one take "sym"'s); "sym-0.4" holds
-# values from that rate up, to the next rate listed (below the first listed rate: the first's).
-EPS = "cswjl/eps-softmax@f81685c3f00e4ce77b5da36a183a1cdf60fb6655 config.py"
-JAL = "cswjl/joint-asymmetric-loss@0f9eb7b7730fecc319dee5cd53508a9ac26b570c config.py"
-GJS = "ErikEnglesson/GJS@1a3c9e0788d4e14194771d096ab5a37ed434cebd configs/"
-ELR = "shengliu66/ELR@934af53434a336b6db80d05d7649d23216e8ca6d ELR/config_cifar10{,_asym}.json, config_cifar100.json"
-SR = "hitcszx/lnl_sr@cd3ed32110b1dfa3236bbcfe66d31db7bf62ad4b config.py (*_params['CE+SR']), main.py"
-NONE_RELEASED = "no released value: the suite's choice (docs/losses.md, Their values)"
-NLS = "UCSC-REAL/negative-label-smoothing@05078f675b42c13c89219eb8f2238bd4d794d83d loss.py (its default rate)"
-BOOT_SOFT = "giorgiop/loss-correction@15a79de3c67c31907733392085c333547c2f2b16 loss.py"
-BOOT_HARD = "MohammedAlkhrashi/DeepNoise@a481ba1d12660f6334671af04f990d567177a0de configs/algorithms/" \
-            "default_bootstrapping_hard.py"
-PHUBER = "dmizr/phuber@56e5f717e01d9de07b02af9e5cd44d9e436b95de README.md (a reimplementation; no official code)"
-_E10 = {"sym": {"alpha": 0.01, "beta": 5.0, "m": 1e5}, "asym": {"alpha": 0.02, "beta": 5.0, "m": 1e3},
-        "idn": {"alpha": 0.045, "beta": 10.0, "m": 1e5}}
-_E100_SYM = {f"sym-{r}": {"alpha": a} for r, a in zip((0.0, 0.2, 0.4, 0.6, 0.8), (0.1, 0.05, 0.03, 0.00125, 0.0075))}
-_E100 = {"beta": 1.0, "sym": {"m": 1e4}, "idn": {"m": 1e4}, "asym": {"m": 1e2}, **_E100_SYM,
-         **{k.replace("sym", "idn"): v for k, v in _E100_SYM.items()},
-         **{f"asym-{r}": {"alpha": a} for r, a in zip((0.1, 0.2, 0.3, 0.4), (0.015, 0.007, 0.005, 0.004))}}
-_LC_ROW = dict(values={"sym-0.0": {"logit_clip": 1.0}, "sym-0.5": {"logit_clip": 1.5}, "asym": {"logit_clip": 2.5},
-                    "human": {"logit_clip": 2.5}, "idn": {"logit_clip": 2.0}}, source=EPS + " (get_ce_and_lc)",
-               by_dataset={"cifar100": {"logit_clip": 0.5, "asym": {"logit_clip": 2.5}}})
-_EPS_ROW = dict(values=_E10, by_dataset={"cifar100": _E100}, source=EPS)
-
-
-def _pi(sym, asym):
-    # pi per symmetric rate 0, 0.2, 0.4, 0.6, 0.8, and per asymmetric rate {rate: pi} (GJS's configs)
-    return {**{f"sym-{r}": {"pi": p} for r, p in zip((0.0, 0.2, 0.4, 0.6, 0.8), sym)},
-            **{f"asym-{r}": {"pi": p} for r, p in asym.items()}}
-
-
-_GJS_ROW = dict(values={"M": 3, **_pi((0.5, 0.3, 0.9, 0.1, 0.1), {0.2: 0.3})}, source=GJS,
-                by_dataset={"cifar100": _pi((0.3, 0.3, 0.5, 0.9, 0.1), {0.2: 0.5, 0.4: 0.1})})
-_JS_ROW = dict(values=_pi((0.1, 0.7, 0.7, 0.9, 0.9), {0.2: 0.3}), source=GJS,
-               by_dataset={"cifar100": _pi((0.1, 0.1, 0.3, 0.5, 0.3), {0.2: 0.5})})
-_AMSE = dict(values={"a": 30.0, "delta": 5e-5}, by_dataset={"cifar100": {"a": 20.0, "delta": 5e-6}},
-             setup={"weight_decay": 0.0}, source=JAL)
-
 LOSSES = {
     "ce": _row("active", "cross-entropy"),
     "fl": _row("active", "Lin et al. 2017, Focal Loss for Dense Object Detection", {"gamma"}),
@@ -113,17 +60,18 @@ LOSSES = {
     "rce": _row("passive", "Wang et al. 2019, Symmetric Cross Entropy for Robust Learning with Noisy Labels"),
     "nmae": _row("passive", _MA),
     "nrce": _row("passive", _MA),
-    "agce": _row("passive", _ZHOU, {"a", "q"}, values=_Z["agce"][0], by_dataset=_Z["agce"][1]),
-    "aul": _row("passive", _ZHOU, {"a", "q"}, values=_Z["aul"][0], by_dataset=_Z["aul"][1]),
-    "ael": _row("passive", _ZHOU, {"a"}, values=_Z["ael"][0], by_dataset=_Z["ael"][1]),
-    "amse": _row("passive", "the joint asymmetric losses (2025, cswjl/joint-asymmetric-loss)", {"a", "delta"}, **_AMSE),
+    "agce": _row("passive", _ZHOU, {"a", "q"}, values=ZHOU_VALUES["agce"][0], by_dataset=ZHOU_VALUES["agce"][1]),
+    "aul": _row("passive", _ZHOU, {"a", "q"}, values=ZHOU_VALUES["aul"][0], by_dataset=ZHOU_VALUES["aul"][1]),
+    "ael": _row("passive", _ZHOU, {"a"}, values=ZHOU_VALUES["ael"][0], by_dataset=ZHOU_VALUES["ael"][1]),
+    "amse": _row("passive", "the joint asymmetric losses (2025, cswjl/joint-asymmetric-loss)", {"a", "delta"},
+                 **AMSE_ROW),
     "nnce": _row("part", _YE),
     "nnfl": _row("part", _YE, {"gamma"}),
     "sce": _row("pair", "Wang et al. 2019", parts=("ce", "rce"), values={"alpha": 0.1, "beta": 1.0}),
-    "anl-ce": _row("pair", _YE, {"delta"}, parts=("nce", "nnce"), values=_ANL, setup={"weight_decay": 0.0}),
-    "anl-fl": _row("pair", _YE, {"delta"}, parts=("nfl", "nnfl"), values=_ANL, setup={"weight_decay": 0.0}),
+    "anl-ce": _row("pair", _YE, {"delta"}, parts=("nce", "nnce"), values=ANL_VALUES, setup={"weight_decay": 0.0}),
+    "anl-fl": _row("pair", _YE, {"delta"}, parts=("nfl", "nnfl"), values=ANL_VALUES, setup={"weight_decay": 0.0}),
     "anl-ce-er": _row("pair", _YE + " (code)", {"delta", "lamb"}, parts=("nce", "nnce"),
-                      values={**_ANL, "lamb": 2.0}, setup={"weight_decay": 0.0}),
+                      values={**ANL_VALUES, "lamb": 2.0}, setup={"weight_decay": 0.0}),
     "mse": _row("single", "the squared error of p, as the eps-softmax and JAL code average it"),
     # ls, nls and taylor-ce: no released value; t 0.1 is the NLS code's default, -0.2 and order 2 the suite's choice.
     "ls": _row("single", "Szegedy et al. 2016, Rethinking the Inception Architecture", {"t"}, values={"t": 0.1},
@@ -137,31 +85,31 @@ LOSSES = {
     "phuber-ce": _row("single", "Menon et al. 2020, Can Gradient Clipping Mitigate Label Noise?", {"tau"},
                       values={"tau": 2.0}, by_dataset={"cifar100": {"tau": 10.0}, "mnist": {"tau": 10.0}},
                       source=PHUBER),
-    "js": _row("single", _GJS_PAPER, {"pi"}, **_JS_ROW),
-    "gjs": _row("single", _GJS_PAPER, {"pi", "M"}, **_GJS_ROW),
+    "js": _row("single", _GJS_PAPER, {"pi"}, **JS_ROW),
+    "gjs": _row("single", _GJS_PAPER, {"pi", "M"}, **GJS_ROW),
     "ldr-kl": _row("single", "Zhu et al. 2023, Label Distributionally Robust Losses for Multi-class Classification",
                    {"lamb", "margin"}, values={"lamb": 10.0, "margin": 0.1}, by_dataset={"cifar100": {"lamb": 1.0}},
                    source=EPS),
     "ece": _row("part", _EPSP, {"m"}),
     "efl": _row("part", _EPSP, {"m", "gamma"}, values={"gamma": 0.1}),  # EFLandMAE's gamma, never passed: 0.1
     "mae-eps": _row("part", _EPSP + " (its MAE, 2 (1 - p_y))"),
-    "ece+mae": _row("pair", _EPSP, {"m"}, parts=("ece", "mae-eps"), **_EPS_ROW),
-    "efl+mae": _row("pair", _EPSP, {"m"}, parts=("efl", "mae-eps"), **_EPS_ROW),
+    "ece+mae": _row("pair", _EPSP, {"m"}, parts=("ece", "mae-eps"), **EPS_ROW),
+    "efl+mae": _row("pair", _EPSP, {"m"}, parts=("efl", "mae-eps"), **EPS_ROW),
     "elr": _row("single", "Liu et al. 2020, Early-Learning Regularization Prevents Memorization of Noisy Labels",
                 {"beta", "lamb"}, values={"sym": {"beta": 0.7, "lamb": 3.0}, "asym": {"beta": 0.9, "lamb": 1.0}},
                 by_dataset={"cifar100": {"beta": 0.9, "lamb": 7.0}}, source=ELR),
     "fwd": _row("single", _PATRINI),
     "bwd": _row("single", _PATRINI),
     # What wraps any loss's logits, named as a suffix: --loss ce+lc is the paper's CE+LC.
-    "lc": _row("wrap", _LC + ", as the paper defines it", {"logit_clip"}, **_LC_ROW),
-    "lc-released": _row("wrap", _LC + ", as the released code computes it", {"logit_clip"}, **_LC_ROW),
+    "lc": _row("wrap", _LC + ", as the paper defines it", {"logit_clip"}, **LC_ROW),
+    "lc-released": _row("wrap", _LC + ", as the released code computes it", {"logit_clip"}, **LC_ROW),
     "sr": _row("wrap", "Zhou et al. 2021, Learning with Noisy Labels via Sparse Regularization", {"sr"}, source=SR,
                values={"sr": (0.5, 0.1, 1.2, 1.03, 1)}, by_dataset={"mnist": {"sr": (0.1, 0.1, 4.0, 2.0, 5)},
                "cifar100": {"sym": {"sr": (0.5, 0.01, 4.0, 1.02, 1)}, "asym": {"sr": (0.5, 0.01, 10.0, 1.02, 1)}}}),
 }
 # Combinations whose own paper gives them values of their own (Zhou et al.'s NCE+AGCE, NCE+AUL, NCE+AEL; JAL's
 # NCE+AMSE and NFL+AMSE), with where the values come from.
-COMBINED = {k: (v, by, ZHOU) for k, (v, by) in _Z.items() if "+" in k}
+COMBINED = {k: (v, by, ZHOU) for k, (v, by) in ZHOU_VALUES.items() if "+" in k}
 COMBINED.update({k: ({"alpha": 1.0, "beta": 1.0}, {"cifar100": {"alpha": 5.0}}, JAL) for k in ("nce+amse", "nfl+amse")})
 ALIASES = {"apl-nce-mae": "nce+mae", "apl-nfl-mae": "nfl+mae"}
 # Accepted with every loss and used by those that read them; where no flag or preset gives one, these.
@@ -277,10 +225,12 @@ def source_of(name, dataset):
     key, wraps = unwrap(canonical(name))
     files = [LOSSES[k].source for k in parts(key) + (key,) + wraps if k in LOSSES and LOSSES[k].source]
     files += [COMBINED[key][2]] if key in COMBINED else []
-    zhou = [f"Zhou et al. 2021's values for {dataset}: {ZHOU}"] if ZHOU in files or set(parts(key)) & set(_Z) else []
+    zhou = ZHOU in files or set(parts(key)) & set(ZHOU_VALUES)
+    zhou = [f"Zhou et al. 2021's values for {dataset}: {ZHOU}"] if zhou else []
     files = [f for f in files if f != ZHOU] + zhou
     row = LOSSES.get(key)
-    return "; ".join(dict.fromkeys(files)) or f"the loss's paper values ({row.paper if row else 'its parts'}; registry.py)"
+    paper = row.paper if row else "its parts"
+    return "; ".join(dict.fromkeys(files)) or f"the loss's paper values ({paper}; registry.py)"
 
 
 def setup_of(name):

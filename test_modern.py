@@ -381,3 +381,15 @@ def test_kill_9_and_resume_are_identical_for_losses_with_state(loss, tiny_dir, t
     assert all(torch.equal(a["loss"][k], b["loss"][k]) for k in b["loss"])
     if loss == "elr":
         assert b["loss"]["targets"].abs().sum() > 0
+
+
+def test_the_modern_study_lists_every_point_with_its_released_values(tmp_path):
+    r = subprocess.run(["bash", os.path.join(HERE, "run_grid.sh"), "--study", "modern-cifar10", "--list"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                       env={**os.environ, "PYTHON": sys.executable})
+    assert r.returncode == 0, r.stderr
+    assert "525 runs" in r.stdout  # 25 losses x (4 sym + 3 asym rates) x 3 seeds, each checked by config.check
+    for ds, m in (("cifar10", 1e3), ("cifar100", 1e2)):
+        cfg = config.parse_args(["--preset", "ye2023", "--dataset", ds, "--loss", "ece+mae", "--noise", "asym",
+                                 "--rate", "0.3"])
+        assert cfg["m"] == m and "eps-softmax" in cfg["sources"]["m"]
