@@ -32,7 +32,7 @@ RESUME_FREE = {"resume", "force", "data_dir", "data_dir_given", "out", "loss_as_
 # would not fit.
 # The values of the losses of 2026-12-02: a run written before has none, and they are null for every loss it could
 # have trained.
-ADDED_LATER = {"t", "order", "tau", "pi", "M", "margin", "m", "logit_clip", "sr"}
+ADDED_LATER = {"t", "order", "tau", "pi", "M", "margin", "m", "logit_clip", "sr", "sr_normalise"}
 FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset", "nesterov", "eta_min",
                "asym_cifar100", "stats"}
 
@@ -115,6 +115,8 @@ def parser():
     a("--sr", type=_numbers, metavar="TAU,P,LAMBDA,RHO[,FREQ]", help="sparse regularisation (Zhou et al. 2021): "
       "the loss of z / (TAU ||z||) plus LAMBDA sum_k p_k^P, LAMBDA times RHO every FREQ epochs (1); makes the loss "
       "LOSS+sr (default: off; with --loss LOSS+sr, its paper's for the data set and noise)")
+    a("--sr-normalise", action=argparse.BooleanOptionalAction, help="with LOSS+sr, normalise the logits before "
+      "dividing them by TAU; the released code does not on MNIST (default: on, off on mnist)")
     a("--temperature", type=float, help="T of the report's nce-exp and nfl-exp (default: "
                                         f"{registry.EVERY_LOSS['temperature']:g})")
     a = p.add_argument_group("model and optimisation").add_argument
@@ -197,6 +199,9 @@ def _wrapped(cfg):
                         f"LOSS+sr)")
     if released is not None:
         cfg["logit_clip"] = released
+    if cfg["sr_normalise"] is not None and "sr" not in asked + list(wraps):
+        raise UserError("--sr-normalise and --no-sr-normalise apply to sparse regularisation only; add --sr or use "
+                        "--loss LOSS+sr, or leave them out")
     return canonical(f"{base}+{asked[0]}") if asked and not wraps else loss
 
 

@@ -167,12 +167,14 @@ class Loss:
     `l1` is the weight of an L1 penalty on the model's parameters that the loss asks the training step to add
     (ANL's delta), 0 for every other loss. `lamb` weighs ANL-CE-ER's entropy regulariser, a term of the whole
     batch: per_sample leaves it out. clip: (delta, form) of logit clipping; sr: (tau, p, lamb, rho) of sparse
-    regularisation, both applied to the logits before the loss sees them.
+    regularisation, both applied to the logits before the loss sees them (sr_normalise: whether SR's logits are
+    normalised).
     """
 
     def __init__(self, name, num_classes, parts, hp, l1=0.0, lamb=0.0, views=1, clip=None, sr=None, transition=None):
         self.name, self.num_classes, self.parts, self.hp, self.l1, self.lamb = name, num_classes, parts, hp, l1, lamb
         self.views, self.clip, self.sr, self.epoch = views, clip, sr, 1
+        self.sr_normalise = True  # sparse regularisation's z / (tau ||z||); False: the released MNIST code's z / tau
         self.ctx = {"T": None if transition is None else torch.as_tensor(transition), "targets": None}
 
     def bind(self, n_train, transition=None, device="cpu", dtype=torch.float32):
@@ -236,7 +238,7 @@ class Loss:
         if self.clip:
             x = modern.logit_clip(x, *self.clip)
         if self.sr:
-            x = modern.sparse_logits(x, self.sr[0])
+            x = modern.sparse_logits(x, self.sr[0]) if self.sr_normalise else x / self.sr[0]
         log_p = F.log_softmax(x, dim=-1)  # [B, C] or [V, B, C]
         if log_p.ndim == 3:  # the first view is the one the loss's own terms read, the others are GJS's
             return log_p[0], labels.long(), log_p[1:], x[0]  # [B, C], [B], [V - 1, B, C], [B, C]
@@ -272,6 +274,7 @@ def get_loss(name, num_classes=10, transition=None, **values):
     clip = (v["logit_clip"], "released" if "lc-released" in wraps else "paper") if {"lc", "lc-released"} & set(wraps) \
         else None
     sr = tuple(v["sr"]) + (1,) * (5 - len(v["sr"])) if "sr" in wraps else None  # freq 1 where not given
+    sr_normalise = v.get("sr_normalise", True) is not False
     hp = {k: x for k, x in v.items() if k not in registry.WRAP_KEYS}
     if base in SINGLE:
         parts_ = [(v["scale"], BASE[base])]
@@ -279,5 +282,7 @@ def get_loss(name, num_classes=10, transition=None, **values):
         first, second = parts(base)
         parts_ = [(v["alpha"], BASE[first]), (v["beta"], BASE[second])]
     er = v.get("lamb", 0.0) if base == "anl-ce-er" else 0.0  # the others' lamb is their formula's own
-    return Loss(key, num_classes, parts_, hp, v.get("delta", 0.0), er, int(v["M"]) - 1 if base == "gjs" else 1, clip,
+    loss = Loss(key, num_classes, parts_, hp, v.get("delta", 0.0), er, int(v["M"]) - 1 if base == "gjs" else 1, clip,
                 sr, transition)
+    loss.sr_normalise = sr_normalise
+    return loss

@@ -103,8 +103,10 @@ LOSSES = {
     # What wraps any loss's logits, named as a suffix: --loss ce+lc is the paper's CE+LC.
     "lc": _row("wrap", _LC + ", as the paper defines it", {"logit_clip"}, **LC_ROW),
     "lc-released": _row("wrap", _LC + ", as the released code computes it", {"logit_clip"}, **LC_ROW),
-    "sr": _row("wrap", "Zhou et al. 2021, Learning with Noisy Labels via Sparse Regularization", {"sr"}, source=SR,
-               values={"sr": (0.5, 0.1, 1.2, 1.03, 1)}, by_dataset={"mnist": {"sr": (0.1, 0.1, 4.0, 2.0, 5)},
+    # On MNIST the released code divides the logits by tau without normalising them, and its values are for that.
+    "sr": _row("wrap", "Zhou et al. 2021, Learning with Noisy Labels via Sparse Regularization", {"sr", "sr_normalise"},
+               source=SR, values={"sr": (0.5, 0.1, 1.2, 1.03, 1), "sr_normalise": True},
+               by_dataset={"mnist": {"sr": (0.1, 0.1, 4.0, 2.0, 5), "sr_normalise": False},
                "cifar100": {"sym": {"sr": (0.5, 0.01, 4.0, 1.02, 1)}, "asym": {"sr": (0.5, 0.01, 10.0, 1.02, 1)}}}),
 }
 # Combinations whose own paper gives them values of their own (Zhou et al.'s NCE+AGCE, NCE+AUL, NCE+AEL; JAL's
@@ -140,7 +142,7 @@ PAIRS = {n: r.parts for n, r in LOSSES.items() if r.kind == "pair"}
 WRAPS = [n for n, r in LOSSES.items() if r.kind == "wrap"]
 APL = [f"{a}+{p}" for a in ACTIVE for p in PASSIVE]
 NAMES = SINGLE + list(PAIRS) + APL + list(ALIASES)
-WRAP_KEYS = ("logit_clip", "sr")  # the values of the wraps, each a flag of train.py
+WRAP_KEYS = ("logit_clip", "sr", "sr_normalise")  # the values of the wraps, each a flag of train.py
 
 
 def unwrap(name):

@@ -273,6 +273,12 @@ def test_sparse_regularisation_its_logits_term_and_schedule():
         term = torch.softmax(zs, 1).clamp_min(1e-7).pow(p).sum(1).mean()
         expected = F.cross_entropy(zs, y) + lamb * rho**k * term
         assert loss(z, y).item() == pytest.approx(expected.item(), rel=1e-6)
+    plain = get_loss("ce+sr", 4, sr=(tau, p, lamb, rho, freq), sr_normalise=False)  # the released MNIST form
+    zt = z / tau
+    assert plain(z, y).item() == pytest.approx(
+        (F.cross_entropy(zt, y) + lamb * torch.softmax(zt, 1).clamp_min(1e-7).pow(p).sum(1).mean()).item(), rel=1e-6)
+    assert config.parse_args(["--loss", "ce+sr", "--dataset", "mnist"])["sr_normalise"] is False
+    assert config.parse_args(["--loss", "ce+sr"])["sr_normalise"] is True
     four = get_loss("ce+sr", 4, sr=(tau, p, lamb, rho))  # freq left out: 1
     four.start_epoch(3)
     assert four.sr[-1] == 1 and four(z, y).item() == pytest.approx(
@@ -313,6 +319,7 @@ def test_wrapped_losses_are_finite_float32_and_have_true_gradients(name):
     (["--loss", "ce", "--sr", "a,b"], r"argument --sr: 'a,b' is not numbers separated by commas"),
     (["--loss", "ce+lc", "--sr", "0.5,0.1,1,1"], r"--sr and --loss ce\+lc each set the logits' norm; choose one"),
     (["--loss", "ce+lc+sr"], r"wraps its logits 2 times"),
+    (["--loss", "ce", "--no-sr-normalise"], r"--sr-normalise and --no-sr-normalise apply to sparse regularisation"),
     (["--loss", "ce", "--pi", "0.5"], r"--pi does not apply to the loss 'ce'"),
     (["--loss", "mse", "--beta", "0.5"], r"--beta does not apply to the loss 'mse'"),
 ])
