@@ -5,6 +5,7 @@ paper's values (those read from released code are released.py's); losses.py hold
 loss from a row here (get_loss), config.py resolves a run's values from here and from the presets, and presets.py refers to these names. Adding a
 loss is its formula in losses.py, one row here, one line in docs/losses.md (docs/losses.md, "Adding a loss").
 """
+import functools
 from dataclasses import dataclass, field
 
 from errors import UserError, nearest
@@ -241,6 +242,7 @@ def setup_of(name):
     return {k: v for p in parts(key) + (key,) if p in LOSSES for k, v in LOSSES[p].setup.items()}
 
 
+@functools.lru_cache(maxsize=None)  # the table never changes, and every parser() asks for it per flag
 def value_help(key):
     """'V for loss, ...' of every loss whose paper value of key (CIFAR-10, clean) is not 1, for --help."""
     by_value = {}
