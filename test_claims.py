@@ -20,7 +20,10 @@ def test_a_claimed_run_is_refused_ctrl_c_is_one_line_and_the_run_resumes(cifar_d
     """Two real train.py on one run directory: the second is refused; Ctrl-C ends the first in one line."""
     argv = run_args(cifar_dir, tmp_path, "--epochs", "10", device="cpu")  # long enough to be caught mid-run
     run = config.run_dir(config.parse_args(argv))
-    first = subprocess.Popen([sys.executable, T, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal sends it: a shell's background job (a CI runner's, nohup ... &) starts with it ignored,
+    # and Python then installs no KeyboardInterrupt for it
+    first = subprocess.Popen([sys.executable, T, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not os.path.exists(os.path.join(run, "last.pt")) and time.time() < deadline:
         time.sleep(0.1)
