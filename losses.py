@@ -175,18 +175,26 @@ class Loss:
         self.name, self.num_classes, self.parts, self.hp, self.l1, self.lamb = name, num_classes, parts, hp, l1, lamb
         self.views, self.clip, self.sr, self.epoch = views, clip, sr, 1
         self.sr_normalise = True  # sparse regularisation's z / (tau ||z||); False: the released MNIST code's z / tau
-        self.ctx = {"T": None if transition is None else torch.as_tensor(transition), "targets": None}
+        self.ctx = {"T": None, "T_inv": None, "targets": None}
+        if transition is not None:
+            self._set_transition(torch.as_tensor(transition))
+
+    def _set_transition(self, T):
+        # T^-1 once, not per batch (on a GPU, inv also checks its result on the host: a sync)
+        self.ctx["T"] = T
+        self.ctx["T_inv"] = torch.linalg.inv(T) if any(f is modern.bwd for _, f in self.parts) else None
 
     def bind(self, n_train, transition=None, device="cpu", dtype=torch.float32):
         """Give the loss what the run knows before training: the training split's size (ELR keeps a target per
         sample) and the realised transition matrix [C, C] of its noise (forward and backward correction)."""
         if transition is not None:
-            self.ctx["T"] = torch.as_tensor(transition, dtype=dtype, device=device)
-            cond = torch.linalg.cond(self.ctx["T"].double()).item()
+            T = torch.as_tensor(transition, dtype=dtype, device=device)
+            cond = torch.linalg.cond(T.double()).item()
             if any(f is modern.bwd for _, f in self.parts) and not cond < BWD_COND:
                 raise UserError(f"bwd needs an invertible transition matrix, and this noise's is (nearly) singular "
                                 f"(condition number {cond:.3g}: a class is flipped about as often as it is kept); use "
                                 f"fwd, or a lower --rate")
+            self._set_transition(T)
         if any(f is modern.elr for _, f in self.parts):
             self.ctx["targets"] = torch.zeros(n_train, self.num_classes, dtype=dtype, device=device)
         return self
@@ -199,7 +207,7 @@ class Loss:
         return {k: v for k, v in self.ctx.items() if k == "targets" and v is not None}
 
     def load_state_dict(self, state):
-        if self.ctx["targets"] is not None:
+        if self.ctx["targets"] is not None and "targets" in state:
             self.ctx["targets"].copy_(state["targets"])
 
     def per_sample(self, logits, labels, idx=None):
@@ -267,10 +275,14 @@ def get_loss(name, num_classes=10, transition=None, **values):
     if unknown:
         raise ValueError(f"get_loss takes no value {', '.join(unknown)}; it takes {', '.join(sorted(known))}")
     v = {**registry.EVERY_LOSS, **default_hp(key), **{k: x for k, x in values.items() if x is not None}}
+    base, wraps = registry.unwrap(key)
+    stray = [k for k in registry.WRAP_KEYS if values.get(k) is not None and not any(
+        k in registry.LOSSES[w].reads for w in wraps)]
+    if stray:
+        raise ValueError(f"{key} has no wrap that reads {', '.join(stray)}; name the loss {key}+lc, +lc-released or +sr")
     bad = registry.out_of_domain(key, v, paper=False)
     if bad:
         raise ValueError(bad)
-    base, wraps = registry.unwrap(key)
     clip = (v["logit_clip"], "released" if "lc-released" in wraps else "paper") if {"lc", "lc-released"} & set(wraps) \
         else None
     sr = tuple(v["sr"]) + (1,) * (5 - len(v["sr"])) if "sr" in wraps else None  # freq 1 where not given

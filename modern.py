@@ -47,7 +47,8 @@ def nls(log_p, y, t, **_):
 # Bootstrapping, Reed et al. 2015, "Training Deep Neural Networks on Noisy Labels with Bootstrapping".
 # Soft: CE with the target beta e_y + (1 - beta) p, p not detached (an entropy term, as the paper's objective).
 def boot_soft(log_p, y, beta, **_):
-    return -beta * _pick(log_p, y) - (1 - beta) * (log_p.exp() * log_p).sum(1)
+    lp = log_p.clamp_min(torch.finfo(log_p.dtype).min)  # a -inf logit: 0 * -inf would be NaN, 0 * min is 0
+    return -beta * _pick(log_p, y) - (1 - beta) * (lp.exp() * lp).sum(1)
 
 
 # Hard: the target beta e_y + (1 - beta) e_z, z the predicted class (no gradient through the argmax).
@@ -163,12 +164,13 @@ def _transition(T, log_p):
 # Approach": CE of the noisy-label distribution T^T p, T[i, j] = P(label j | true class i).
 def fwd(log_p, y, T=None, **_):
     log_T = _transition(T, log_p).log()  # 0 entries: -inf, dropped by the logsumexp
-    return -torch.logsumexp(log_p[:, :, None] + log_T[None], 1).gather(1, y[:, None]).squeeze(1)
+    # only each label's column [B, C]: a column of zeros elsewhere (a label no sample carries) would be NaN's
+    return -torch.logsumexp(log_p + log_T.T[y], 1)
 
 
 # Backward correction, Patrini et al. 2017: (T^{-1} l)_y, l the CE of every class; unbiased, not bounded below.
-def bwd(log_p, y, T=None, **_):
-    T_inv = torch.linalg.inv(_transition(T, log_p))
+def bwd(log_p, y, T=None, T_inv=None, **_):
+    T_inv = torch.linalg.inv(_transition(T, log_p)) if T_inv is None else T_inv.to(log_p.device, log_p.dtype)
     return (T_inv[y] * -log_p).sum(1)
 
 

@@ -406,3 +406,19 @@ def test_the_modern_study_lists_every_point_with_its_released_values(tmp_path):
         cfg = config.parse_args(["--preset", "ye2023", "--dataset", ds, "--loss", "ece+mae", "--noise", "asym",
                                  "--rate", "0.3"])
         assert cfg["m"] == m and "eps-softmax" in cfg["sources"]["m"]
+
+
+def test_review_mends_fwd_with_an_unused_label_stray_wrap_values_and_an_older_checkpoint():
+    T = sym_T(4, 0.3)
+    T[:, 3] = 0  # no sample carries label 3
+    T = T / T.sum(1, keepdim=True)
+    z = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    get_loss("fwd", 4, transition=T)(z, torch.tensor([0, 1, 2])).backward()
+    assert torch.isfinite(z.grad).all()  # the unused column's -inf stays out of the gradient
+    with pytest.raises(ValueError, match="ce has no wrap that reads logit_clip"):
+        get_loss("ce", logit_clip=2.0)
+    elr = get_loss("elr", 4).bind(5)
+    elr.load_state_dict({})  # a checkpoint written before losses had state: the targets start at 0
+    assert elr.ctx["targets"].abs().sum() == 0
+    z = torch.tensor([[-math.inf, 0.0, 1.0]])
+    assert torch.isfinite(get_loss("boot-soft", 3)(z, torch.tensor([1])))

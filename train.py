@@ -141,7 +141,7 @@ def resume(cfg, out, step, device):
     step.model.load_state_dict(ck["model"])
     load_optimizer(step.opt, ck["optimizer"])
     step.sched.load_state_dict(ck["scheduler"])
-    step.loss_fn.load_state_dict(ck["loss"])  # ELR's targets: what it has learnt so far
+    step.loss_fn.load_state_dict(ck.get("loss", {}))  # ELR's targets: what it has learnt so far
     if changed:
         apply_forced(cfg, step.opt, step.sched, ck["epoch"])
     torch.set_rng_state(ck["rng"]["torch"])
