@@ -171,10 +171,11 @@ class Loss:
     normalised).
     """
 
-    def __init__(self, name, num_classes, parts, hp, l1=0.0, lamb=0.0, views=1, clip=None, sr=None, transition=None):
+    def __init__(self, name, num_classes, parts, hp, l1=0.0, lamb=0.0, views=1, clip=None, sr=None, transition=None,
+                 sr_normalise=True):
         self.name, self.num_classes, self.parts, self.hp, self.l1, self.lamb = name, num_classes, parts, hp, l1, lamb
         self.views, self.clip, self.sr, self.epoch = views, clip, sr, 1
-        self.sr_normalise = True  # sparse regularisation's z / (tau ||z||); False: the released MNIST code's z / tau
+        self.sr_normalise = sr_normalise  # SR's z / (tau ||z||); False: the released MNIST code's z / tau
         self.ctx = {"T": None, "T_inv": None, "targets": None}
         if transition is not None:
             self._set_transition(torch.as_tensor(transition))
@@ -294,7 +295,5 @@ def get_loss(name, num_classes=10, transition=None, **values):
         first, second = parts(base)
         parts_ = [(v["alpha"], BASE[first]), (v["beta"], BASE[second])]
     er = v.get("lamb", 0.0) if base == "anl-ce-er" else 0.0  # the others' lamb is their formula's own
-    loss = Loss(key, num_classes, parts_, hp, v.get("delta", 0.0), er, int(v["M"]) - 1 if base == "gjs" else 1, clip,
-                sr, transition)
-    loss.sr_normalise = sr_normalise
-    return loss
+    return Loss(key, num_classes, parts_, hp, v.get("delta", 0.0), er, int(v["M"]) - 1 if base == "gjs" else 1, clip,
+                sr, transition, sr_normalise)
