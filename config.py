@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+import labelfile
 import noise
 import presets
 import registry
@@ -27,12 +28,14 @@ PRESETS, DATASET_PRESETS = presets.PRESETS, presets.DATASET_PRESETS
 # precision is only the request: what a resume compares is precision_used, bf16 or fp32 as resolved
 # on this machine, so an auto run cannot switch silently when it moves to other hardware.
 RESUME_FREE = {"resume", "force", "data_dir", "data_dir_given", "out", "loss_as_given", "run_dir", "forced", "sources",
-               "noise", "rate", "human_label", "loss", "seed", "channels_last", "compile", "precision"}
+               "noise", "rate", "human_label", "loss", "seed", "channels_last", "compile", "precision", "labels",
+               "noise_warning"}
 # What --force may not change in a run in progress: the checkpoint's model, optimizer, schedule, split or labels
 # would not fit.
 # The values of the losses of 2026-12-02: a run written before has none, and they are null for every loss it could
 # have trained.
-ADDED_LATER = {"t", "order", "tau", "pi", "M", "margin", "m", "logit_clip", "sr", "sr_normalise"}
+ADDED_LATER = {"t", "order", "tau", "pi", "M", "margin", "m", "logit_clip", "sr", "sr_normalise",
+               "labels", "labels_key", "labels_sha256", "expected_rate"}  # the noise models of 2026-12-02
 FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset", "nesterov", "eta_min",
                "asym_cifar100", "stats"}
 
@@ -83,12 +86,20 @@ def parser():
            "on " + ", ".join(f"{d}: std {DATASETS[d].std[0]:.3g} suite, {s[1][0]:.3g} released" for d, s in
                              RELEASED_STATS.items()) + ") (" + preset_help("stats") + ")")
     a = p.add_argument_group("noise").add_argument
-    a("--noise", default="none", choices=noise.KINDS, help="label noise type (default: %(default)s)")
-    a("--rate", type=float, help="fraction of each (source) class whose label is flipped, for sym and asym noise, "
-                                 "which need it (default: none, a clean run)")
+    a("--noise", default="none", choices=noise.KINDS, metavar="TYPE",
+      help="label noise: none, sym, asym, pairflip (c to c+1), uniform (resampled from all C classes), idn "
+           "(instance-dependent, Xia et al. 2020), human (CIFAR-N), human-matched (the human labels' transition "
+           "counts on random images), file (--labels); docs/noise.md (default: %(default)s)")
+    a("--rate", type=float, help="for sym, asym and pairflip the fraction of each (source) class whose label is "
+                                 "flipped, for uniform the chance a label is resampled, for idn the mean flip rate; "
+                                 "those need it (default: none, a clean run)")
     a("--human-label", choices=sorted({k for sets in noise.HUMAN_LABELS.values() for k in sets}),
-      help="human label set for --noise human: CIFAR-10N's aggre, random1-3 or worse, CIFAR-100N's noisy "
-           "(default: " + ", ".join(f"{v} on {d}" for d, v in noise.HUMAN_DEFAULT.items()) + ")")
+      help="human label set for --noise human and human-matched: CIFAR-10N's aggre, random1-3 or worse, CIFAR-100N's "
+           "noisy (default: " + ", ".join(f"{v} on {d}" for d, v in noise.HUMAN_DEFAULT.items()) + ")")
+    a("--labels", metavar="PATH", help="the noisy training labels of --noise file: .npy/.npz, .pt, .csv (index,label), "
+                                       ".json list, or a run's labels.npy (default: none)")
+    a("--labels-key", metavar="KEY", help="the array to read from a --labels file holding several, such as a CIFAR-N "
+                                          "dict's aggre_label (default: the file's only array)")
     a("--asym-cifar100", choices=["superclass", "blocks"],
       help="CIFAR-100's asymmetric noise: each class to the next of its superclass, or the released code's "
            "blocks of 5 consecutive class indices (" + preset_help("asym_cifar100") + ")")
@@ -164,25 +175,39 @@ def parse_args(argv=None):
 def _noise(cfg):
     """Check the noise flags against each other, and fill in the human label set and the rate."""
     kind, rate = cfg["noise"], cfg["rate"]
-    if kind == "human":
+    if cfg["labels"] is not None and kind != "file" or cfg["labels_key"] is not None and cfg["labels"] is None:
+        raise UserError(f"--{'labels' if cfg['labels'] is not None else 'labels-key'} only applies to --noise file "
+                        f"--labels PATH; add them, or leave it out")
+    if kind == "file":
+        if cfg["labels"] is None:
+            raise UserError("--noise file needs --labels PATH, the file of noisy training labels")
+        if rate is not None:
+            raise UserError("--rate does not apply to --noise file: the file's labels are the noise; leave --rate out")
+        labelfile.check_path(cfg["labels"])
+        cfg["labels"], cfg["labels_sha256"] = os.path.abspath(cfg["labels"]), labelfile.sha256(cfg["labels"])
+    else:
+        cfg["labels_sha256"] = None
+    cfg["expected_rate"] = noise.expected_rate(kind, rate, DATASETS[cfg["dataset"]].num_classes) \
+        if rate is not None else None
+    if kind in ("human", "human-matched"):
         sets = noise.HUMAN_LABELS.get(cfg["dataset"])
         if sets is None:
-            raise UserError(f"--noise human needs human labels, and {cfg['dataset']} has none; they exist for "
+            raise UserError(f"--noise {kind} needs human labels, and {cfg['dataset']} has none; they exist for "
                             f"{' and '.join(noise.HUMAN_LABELS)}")
         if rate is not None:
-            raise UserError("--rate does not apply to --noise human: the human labels come with their own noise; "
-                            "leave --rate out and pick --human-label")
+            raise UserError(f"--rate does not apply to --noise {kind}: the human labels come with their own noise; "
+                            f"leave --rate out and pick --human-label")
         cfg["human_label"] = cfg["human_label"] or noise.HUMAN_DEFAULT[cfg["dataset"]]
         if cfg["human_label"] not in sets:
             raise UserError(f"--human-label {cfg['human_label']} is not a label set of {cfg['dataset']}"
                             f"{nearest(cfg['human_label'], sets)}; choose one of: {', '.join(sets)}")
         return
     if cfg["human_label"] is not None:
-        raise UserError("--human-label only applies to --noise human; add --noise human or leave it out")
+        raise UserError("--human-label only applies to --noise human and human-matched; add one, or leave it out")
     if kind == "none" and rate:  # a forgotten --noise would train a clean run under a noisy name's rate
-        raise UserError(f"--rate {rate:g} needs a noise model, and --noise is none: add --noise sym or --noise asym, "
-                        f"or leave --rate out for a clean run")
-    if kind != "none" and rate is None:
+        raise UserError(f"--rate {rate:g} needs a noise model, and --noise is none: add --noise sym (or asym, "
+                        f"pairflip, uniform, idn), or leave --rate out for a clean run")
+    if kind in noise.RATED and rate is None:
         raise UserError(f"--noise {kind} needs --rate, the fraction of labels to flip (e.g. --rate 0.4)")
     cfg["rate"] = 0.0 if rate is None else rate
 
@@ -306,9 +331,13 @@ def loss_values(cfg):
 
 
 def setting(cfg):
-    """<noise>-<rate>, or human-<label>; every clean run (noise none or rate 0) is none-0.0."""
-    if cfg["noise"] == "human":
-        return f"human-{cfg['human_label']}"
+    """<noise>-<rate>, human-<label>, human-matched-<label> or file-<file name>; every clean run (noise none or
+    rate 0) is none-0.0."""
+    if cfg["noise"] in ("human", "human-matched"):
+        return f"{cfg['noise']}-{cfg['human_label']}"
+    if cfg["noise"] == "file":  # the file's name without its extension; "-" would split the setting's name
+        stem = os.path.splitext(os.path.basename(cfg["labels"]))[0]
+        return "file-" + "".join(c if c.isalnum() or c in "._" else "_" for c in stem)
     kind, rate = (cfg["noise"], cfg["rate"]) if cfg["noise"] != "none" and cfg["rate"] > 0 else ("none", 0.0)
     return f"{kind}-{float(rate)!r}"
 

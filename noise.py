@@ -1,16 +1,24 @@
-"""Label noise: synthetic symmetric and asymmetric flips with exact counts, and real human labels.
+"""Label noise: every noise model of the suite, and the labels a run trains on.
 
-`make_noisy_labels` flips exactly round(rate * n_c) samples of every (source) class c,
-so the realised rate is the asked-for rate up to rounding. Asymmetric noise follows a
-data set's map of plausible mistakes (`asym_map`). `human_noisy_labels` takes one
-annotation of CIFAR-10N or CIFAR-100N instead. Both return the realised transition matrix too.
+`make_noisy_labels` flips exactly round(rate * n_c) samples of every (source) class c for sym, asym
+and pairflip, so the realised rate is the asked-for rate up to rounding; asymmetric noise follows a
+data set's map of plausible mistakes (`asym_map`), pair-flip noise (Han et al. 2018) sends c to c + 1.
+uniform resamples each label with probability rate from all C classes, itself included (DivideMix's and
+ELR's "symmetric" noise). `human_noisy_labels` takes one annotation of CIFAR-10N or CIFAR-100N;
+`matched_labels` draws class-conditional noise with that annotation's exact counts per (class, label) cell.
+Instance-dependent noise is idn.py's, labels from a file labelfile.py's; `noisy_labels` picks among them.
+Each returns the realised transition matrix too.
 """
 import numpy as np
 
+import idn
 from errors import UserError
 
-SYNTHETIC = ("none", "sym", "asym")
-KINDS = SYNTHETIC + ("human",)
+SYNTHETIC = ("none", "sym", "asym", "pairflip", "uniform")
+KINDS = SYNTHETIC + ("idn", "human", "human-matched", "file")
+RATED = ("sym", "asym", "pairflip", "uniform", "idn")  # the kinds that take --rate
+KIND_NAMES = {"none": "no", "sym": "symmetric", "asym": "asymmetric", "pairflip": "pair-flip", "uniform": "uniform",
+              "idn": "instance-dependent", "human": "human", "human-matched": "human-matched", "file": "file"}
 # CIFAR-10N's label sets (Wei et al., ICLR 2022) by their --human-label name: the majority vote of
 # three annotators, each annotator alone, and the worst of the three (wrong whenever one was wrong).
 # CIFAR-100N has one: the label of one annotator per image (Wei et al. call it "noisy").
@@ -77,9 +85,10 @@ def transition_matrix(clean, noisy, num_classes):
 def make_noisy_labels(labels, kind, rate, seed, num_classes=10, flip_to=None):
     """Return (noisy_labels, transition_matrix) for int64 labels in [0, num_classes).
 
-    kind: 'none', 'sym' (each flipped sample goes to a uniformly chosen other
-    class) or 'asym' (each class c in flip_to goes to flip_to[c]; CIFAR-10's map when not given).
-    rate: fraction of each (source) class that is flipped, in [0, 1].
+    kind: 'none', 'sym' (each flipped sample goes to a uniformly chosen other class), 'asym' (each
+    class c in flip_to goes to flip_to[c]; CIFAR-10's map when not given), 'pairflip' (c to c + 1 mod C)
+    or 'uniform' (each sample, with probability rate, to a class drawn from all C).
+    rate: fraction of each (source) class that is flipped (uniform: resampled), in [0, 1].
     seed: the noise has its own generator, independent of the model's randomness.
     """
     if kind not in SYNTHETIC:
@@ -100,12 +109,17 @@ def make_noisy_labels(labels, kind, rate, seed, num_classes=10, flip_to=None):
             raise UserError("asymmetric noise needs its class map (flip_to) unless it is CIFAR-10's, "
                              "with num_classes=10")
         flip_to = ASYM_MAP
-    if kind == "sym" and num_classes < 2:
-        raise UserError("symmetric noise needs at least 2 classes")
+    if kind in ("sym", "pairflip") and num_classes < 2:
+        raise UserError(f"{KIND_NAMES[kind]} noise needs at least 2 classes")
+    if kind == "pairflip":
+        flip_to = {c: (c + 1) % num_classes for c in range(num_classes)}
 
     rng = np.random.default_rng(seed)
     noisy = clean.copy()
-    if kind != "none" and rate > 0:
+    if kind == "uniform" and rate > 0:
+        hit = np.flatnonzero(rng.random(clean.size) < rate)
+        noisy[hit] = rng.integers(0, num_classes, size=hit.size)
+    elif kind not in ("none", "uniform") and rate > 0:
         sources = range(num_classes) if kind == "sym" else sorted(flip_to)
         for c in sources:
             idx = np.flatnonzero(clean == c)  # chosen from the clean labels: no cascade
@@ -141,3 +155,67 @@ def human_noisy_labels(table, which, clean, num_classes=10, dataset="cifar10"):
     if noisy.shape != clean.shape or (noisy.size and (noisy.min() < 0 or noisy.max() >= num_classes)):
         raise UserError(f"the {name} {sets[which]} must hold {len(clean)} labels in [0, {num_classes})")
     return noisy, transition_matrix(clean, noisy, num_classes)
+
+
+def matched_labels(clean, human, seed, num_classes):
+    """(noisy, T): class-conditional noise with the human labels' exact count in every (class, label) cell.
+
+    Within each class, which images carry which label is drawn at random (the noise's own generator), so the
+    result differs from the human labels only in which images are flipped, not in how many nor to what.
+    """
+    clean, human = np.asarray(clean, dtype=np.int64), np.asarray(human, dtype=np.int64)
+    rng, noisy = np.random.default_rng(seed), clean.copy()
+    for c in range(num_classes):
+        idx = np.flatnonzero(clean == c)
+        noisy[rng.permutation(idx)] = np.sort(human[idx])  # each label j on as many images as the humans gave it
+    return noisy, transition_matrix(clean, noisy, num_classes)
+
+
+def expected_rate(kind, rate, num_classes):
+    """The fraction of labels a noise model is expected to change, where it is not the rate itself: uniform's
+    rate (C - 1) / C (a resample may land on the class itself) and idn's truncated normal mean."""
+    if kind == "uniform":
+        return rate * (num_classes - 1) / num_classes
+    if kind == "idn":
+        return idn.truncnorm_mean(rate)
+    return None
+
+
+def adversarial(kind, rate, T):
+    """A warning where the noisy labels are past noise: in some class another label outnumbers the true one (sym
+    above (C - 1) / C; asym, pairflip and human-matched above 0.5), or (idn) an image's own label is less likely
+    than its flip. None otherwise."""
+    T = np.asarray(T)
+    rows = np.flatnonzero((T - np.diag(np.diag(T))).max(1, initial=0) > np.diag(T) + 1e-12)
+    if kind == "idn" and rate > 0.5:
+        return (f"idn at rate {rate:g}: an image keeps its label with probability 1 - q < q, so its flip target is "
+                f"its most likely label; the labels are adversarial rather than noisy")
+    if len(rows):
+        return (f"in {len(rows)} of {len(T)} classes another label outnumbers the true one (first: class {rows[0]}, "
+                f"{T[rows[0], rows[0]] * 100:.1f} % kept); the labels are adversarial rather than noisy")
+    return None
+
+
+def noisy_labels(cfg, d, human=None, from_file=None):
+    """(noisy labels, T, record) of a run's noise on its training set d (data.Data).
+
+    human: the CIFAR-N table for human and human-matched; from_file: the labels of --noise file (labelfile.read).
+    record: what noise.json adds for the noise model (idn: the flip rates' quartiles per class).
+    """
+    kind, y, C, seed = cfg["noise"], d.y_train, len(d.classes), cfg["seed"]
+    if kind in ("human", "human-matched"):
+        noisy, T = human_noisy_labels(human, cfg["human_label"], y, C, cfg["dataset"])
+        return (matched_labels(y, noisy, seed, C) if kind == "human-matched" else (noisy, T)) + ({},)
+    if kind == "file":
+        return from_file, transition_matrix(y, from_file, C), {}
+    if kind == "idn":
+        noisy, q = idn.instance_labels(d.x_train, y, cfg["rate"], seed, C)
+        pct = (5, 25, 50, 75, 95)
+        spread = [np.percentile(q[y == c], pct).round(4).tolist() if (y == c).any() else None for c in range(C)]
+        return noisy, transition_matrix(y, noisy, C), {"flip_rate_percentiles": {"percentiles": list(pct),
+                                                                                  "by_class": spread}}
+    flip_to = None
+    if kind == "asym":
+        flip_to = asym_map(cfg["dataset"], d.superclass_of, cfg.get("asym_cifar100") or "superclass")
+    noisy, T = make_noisy_labels(y, kind, cfg["rate"], seed, C, flip_to)
+    return noisy, T, {}

@@ -1,7 +1,8 @@
 """Train one run of the noisy-label study: one noise setting, one loss, one model, one seed.
 
 Everything a run produces lives in its run directory: config.json (written first),
-noise.json (the realised transition matrix and rate), log.csv (one row per epoch),
+noise.json (the realised transition matrix and rate), labels.npy and clean_labels.npy
+(the training labels, noisy and clean, before the split), log.csv (one row per epoch),
 best.pt and last.pt (written atomically), result.json (written last), and while it
 trains, claim.json (rundir.py): one process trains a run at a time.
 """
@@ -26,6 +27,7 @@ except ImportError:  # one line, not a traceback: the grid and the plots need no
 import batches
 import config
 import data
+import labelfile
 import noise
 import rundir
 from atomic import save_csv, save_json, save_torch
@@ -64,13 +66,10 @@ def prepare(cfg, device):
     d = data.load(spec, cfg["data_dir"])
     x, y_true, x_test, y_test, C = d.x_train, d.y_train, d.x_test, d.y_test, spec.num_classes
     # Noise is applied to the whole training set before the split, as in the literature.
-    if cfg["noise"] == "human":
-        table = data.load_human(spec, cfg["data_dir"])
-        y_noisy, T = noise.human_noisy_labels(table, cfg["human_label"], y_true, C, cfg["dataset"])
-    else:
-        flip_to = noise.asym_map(cfg["dataset"], d.superclass_of, cfg.get("asym_cifar100") or "superclass") \
-            if cfg["noise"] == "asym" else None
-        y_noisy, T = noise.make_noisy_labels(y_true, cfg["noise"], cfg["rate"], cfg["seed"], C, flip_to)
+    human = data.load_human(spec, cfg["data_dir"]) if cfg["noise"] in ("human", "human-matched") else None
+    given = labelfile.check(labelfile.read(cfg["labels"], cfg["labels_key"]), y_true, C, cfg["labels"]) \
+        if cfg["noise"] == "file" else None
+    y_noisy, T, extra = noise.noisy_labels(cfg, d, human, given)
     # Stratified by the labels a researcher would actually see: the noisy ones.
     tr, va = batches.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1], C)
     if cfg["val_fraction"] > 0 and (len(va) == 0 or len(tr) == 0):
@@ -82,10 +81,11 @@ def prepare(cfg, device):
               "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test)}
     record = {"dataset": cfg["dataset"], "setting": config.setting(cfg), "transition_matrix": T.round(6).tolist(),
               "realised_rate": float((y_noisy != y_true).mean()), "n_flipped": int((y_noisy != y_true).sum()),
-              "n_train_total": int(len(y_true)), "classes": d.classes}
+              "n_train_total": int(len(y_true)), "classes": d.classes, "expected_rate": cfg["expected_rate"],
+              "warning": noise.adversarial(cfg["noise"], cfg["rate"] or 0.0, T), **extra}
     if d.superclass_of is not None:  # plot.py draws CIFAR-100's matrix within each superclass from these
         record.update(superclass_of=d.superclass_of.tolist(), superclasses=d.superclasses)
-    return splits, record
+    return splits, record, (y_noisy, y_true)
 
 
 def refuse_or_finish(cfg, out):
@@ -223,7 +223,8 @@ def run(cfg):
     device = pick_device(cfg["device"])
     set_determinism(cfg["deterministic"])
     cfg = {**cfg, "run_dir": out, "data_dir": os.path.abspath(cfg["data_dir"]), "forced": []}  # evaluate.py finds it
-    S, record = prepare(cfg, device)
+    S, record, labels = prepare(cfg, device)
+    cfg["noise_warning"] = record["warning"]
     step = make_step(cfg, device)
     step.loss_fn.bind(len(S["x_tr"]), S["T"], device, step.dtype)  # ELR's targets; fwd and bwd's transition matrix
     cfg["precision_used"] = "bf16" if step.amp else "fp64" if step.dtype == torch.float64 else "fp32"
@@ -235,6 +236,9 @@ def run(cfg):
         else:
             save_json(os.path.join(out, "config.json"), cfg)
             save_json(os.path.join(out, "noise.json"), record)
+            labelfile.save(out, *labels)  # --noise file --labels OUT/labels.npy trains on the same labels
+            if record["warning"]:
+                print(f"warning: {record['warning']}; training anyway", file=sys.stderr)
         save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, rows)
         print(f"{out}: {cfg['dataset']}, {cfg['arch']} on {device} ({cfg['precision_used']}), {len(S['x_tr'])} train "
               f"/ {len(S['x_va'])} val / {len(S['x_te'])} test, realised noise rate {record['realised_rate']:.4f}")
