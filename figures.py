@@ -1,8 +1,8 @@
-"""The figures of a results folder, one function per figure: plot.py finds the runs and calls these.
+"""The figures of a results folder's training, one function per figure: plot.py finds the runs and calls these.
 
 Every function takes the runs of one data set, grouped {setting: {loss: [runs]}}, and `ds`, the
-data set it draws (its name, title and class names), so every figure names its data set. Only
-the image grid needs the data files; the rest read the logs alone.
+data set it draws (its name, title and class names), so every figure names its data set. They read the
+logs alone; the figures of the noise itself (transition matrices, images, IDN's spread) are noisefigures.py's.
 """
 import math
 
@@ -13,29 +13,38 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
-from noise import HUMAN_LABELS  # noqa: E402  (numpy only: no torch)
+import noise  # noqa: E402  (numpy only: no torch)
 
 REPORT_LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
 CURVE_SETTINGS = ["sym-0.5", "asym-0.25"]  # the report's Figures 3 and 4
 PAPER_CURVES = ["sym-0.4", "asym-0.4"]  # where a study has none of the report's: the papers' middle columns
-KIND_NAMES = {"sym": "symmetric", "asym": "asymmetric", "none": "no"}
+KIND_NAMES = noise.KIND_NAMES
 TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "mnist": "MNIST"}
-HUMAN_ORDER = [k for sets in HUMAN_LABELS.values() for k in sets]
+CLASSES = {"cifar10": 10, "cifar100": 100, "mnist": 10}
+HUMAN_ORDER = [k for sets in noise.HUMAN_LABELS.values() for k in sets]
+ORDER = ("none",) + noise.RATED + ("human", "human-matched", "file")  # of the settings in tables and figures
 
 
 def setting_key(setting):
-    """Sort order: clean first, then symmetric, then asymmetric, each by rate, then the human label sets."""
+    """Sort order: clean first, then each noise model with a rate by rate, then the human label sets, then files."""
     kind, rate = setting.rsplit("-", 1)
-    if kind == "human":
-        return (3, HUMAN_ORDER.index(rate) if rate in HUMAN_ORDER else len(HUMAN_ORDER))
-    return ({"none": 0, "sym": 1, "asym": 2}.get(kind, 4), float(rate))
+    order = ORDER.index(kind) if kind in ORDER else len(ORDER)
+    if kind in ("human", "human-matched"):
+        return (order, HUMAN_ORDER.index(rate) if rate in HUMAN_ORDER else len(HUMAN_ORDER))
+    return (order, float(rate) if kind in ORDER[:-3] else 0.0, rate)
 
 
 def title_of(setting, dataset="cifar10"):
+    """A setting in words; where the fraction of labels changed is not the rate (uniform, idn), it says it."""
     kind, rate = setting.rsplit("-", 1)
-    if kind == "human":
-        return f"human noise ({TITLES.get(dataset, dataset)}N {rate})"
-    return "no noise" if kind == "none" else f"{KIND_NAMES.get(kind, kind)} noise {float(rate):g}"
+    if kind in ("human", "human-matched"):
+        return f"{kind} noise ({TITLES.get(dataset, dataset)}N {rate}{' counts' if kind != 'human' else ''})"
+    if kind == "file":
+        return f"labels from file {rate}"
+    if kind == "none":
+        return "no noise"
+    said = noise.expected_rate(kind, float(rate), CLASSES.get(dataset, 10))
+    return f"{KIND_NAMES.get(kind, kind)} noise {float(rate):g}" + (f" (~{said * 100:.1f} % changed)" if said else "")
 
 
 def loss_order(name):
@@ -102,7 +111,9 @@ def curves(by_setting, ds, colours, save):
     selected on them, so they are the papers' own figures of test accuracy over training.
     """
     chosen = [s for s in by_setting if s in CURVE_SETTINGS] or [s for s in by_setting if s in PAPER_CURVES]
-    for setting in chosen + [s for s in by_setting if s.startswith("human-")]:
+    # sym and asym: the report's settings; every setting of the other noise models (a study has few of each).
+    for setting in chosen + sorted((s for s in by_setting if s.split("-")[0] not in ("none", "sym", "asym")),
+                                   key=setting_key):
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
         split = "val" if selects(sum(by_setting[setting].values(), [])) else "test"
         name = {"val": "validation", "test": "test"}[split]
@@ -128,9 +139,9 @@ def curves(by_setting, ds, colours, save):
 
 def accuracy_vs_rate(by_setting, ds, colours, save):
     """Test accuracy against noise rate per loss, best-validation model and last epoch (Figures 5, 6)."""
-    for kind in ("sym", "asym"):
-        settings = sorted([s for s in by_setting if s.startswith(kind + "-") or s == "none-0.0"], key=setting_key)
-        if not any(s.startswith(kind) for s in settings):
+    for kind in noise.RATED:
+        settings = sorted([s for s in by_setting if s.rsplit("-", 1)[0] == kind or s == "none-0.0"], key=setting_key)
+        if not any(s.startswith(kind + "-") for s in settings):
             continue
         panels = [("test_acc_best", "best-validation model"), ("test_acc_last", "last epoch")]
         if not selects([r for s in settings for rs in by_setting[s].values() for r in rs]):
@@ -177,77 +188,6 @@ def normalisation(ds, save):
     save(fig, "normalisation")
 
 
-def annotate(ax, T, fontsize):
-    for i in range(T.shape[0]):
-        for j in range(T.shape[1]):
-            if T[i, j] >= 0.05:
-                ax.text(j, i, f"{T[i, j]:.0f}" if T[i, j] >= 1 else "<1", ha="center", va="center",
-                        fontsize=fontsize, color="white" if T[i, j] > 50 else "black")
-
-
-def transitions(by_setting, ds, save):
-    """The realised noise transition matrix of each noise setting (report Figure 2).
-
-    Up to 10 classes: annotated in %. More: a heat map without numbers, classes grouped by
-    superclass where those are known, and beside it the matrix within each superclass, annotated.
-    """
-    for setting in sorted(by_setting, key=setting_key):
-        noise = next((r["noise"] for rs in by_setting[setting].values() for r in rs if r["noise"]), None)
-        if noise is None or setting.startswith("none"):
-            continue
-        T = np.array(noise["transition_matrix"]) * 100
-        names = noise.get("classes") or ds["classes"]
-        rate = f"realised rate {noise['realised_rate'] * 100:.1f} % of all training labels"
-        if len(T) <= 10:
-            fig, ax = plt.subplots(figsize=(7.5, 6.5))
-            im = ax.imshow(T, cmap="Blues", vmin=0, vmax=100)
-            annotate(ax, T, 7)
-            ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-            ax.set_yticks(range(len(names)), names)
-            ax.set(xlabel="label given (noisy)", ylabel="true class")
-            fig.colorbar(im, ax=ax, label="% of the true class", fraction=0.046)
-            ax.set_title(f"{ds['title']}: realised transition matrix, {title_of(setting, ds['name'])}\n({rate})")
-        else:
-            fig = big_transition(T, names, noise.get("superclass_of"), noise.get("superclasses"))
-            fig.suptitle(f"{ds['title']}: realised transition matrix, {title_of(setting, ds['name'])} ({rate})")
-        save(fig, f"transition_{setting}")
-
-
-def big_transition(T, names, superclass_of, superclasses):
-    """A C x C matrix without numbers (grouped by superclass) and, if known, each superclass's block annotated."""
-    sup = None if superclass_of is None else np.asarray(superclass_of)
-    order = np.arange(len(T)) if sup is None else np.lexsort((np.arange(len(T)), sup))
-    fig = plt.figure(figsize=(24, 9.5) if sup is not None else (8.6, 8))
-    rows = -(-len([s for s in np.unique(sup) if s >= 0]) // 5) if sup is not None else 1  # 5 panels a row
-    grid = fig.add_gridspec(max(rows, 1), 7 if sup is not None else 1, width_ratios=[4, 0.3] + [1] * 5
-                            if sup is not None else None, wspace=0.5, hspace=0.75)
-    ax = fig.add_subplot(grid[:, 0])
-    im = ax.imshow(T[np.ix_(order, order)], cmap="Blues", vmin=0, vmax=100, interpolation="nearest")
-    fig.colorbar(im, ax=ax, label="% of the true class", fraction=0.046, pad=0.02)
-    if sup is not None:  # the superclasses' borders: asymmetric noise stays inside these squares
-        edges = np.flatnonzero(np.diff(sup[order])) + 0.5
-        for e in edges:
-            ax.axhline(e, color="0.85", linewidth=0.4)
-            ax.axvline(e, color="0.85", linewidth=0.4)
-    grouped = "classes grouped by superclass, 5 by 5" if sup is not None else "class index"
-    ax.set(xlabel=f"label given (noisy; {grouped})", ylabel=f"true class ({grouped})")
-    if sup is None:
-        return fig
-    for k, s in enumerate(s for s in np.unique(sup) if s >= 0):  # -1: a class no image showed the superclass of
-        members = np.flatnonzero(sup == s)
-        block = T[np.ix_(members, members)]
-        seen = T[members].sum(1) > 0  # rows of classes with training images
-        inside = block.sum(1)[seen].mean() if seen.any() else float("nan")  # % whose label stays inside
-        a = fig.add_subplot(grid[k // 5, 2 + k % 5])
-        a.imshow(block, cmap="Blues", vmin=0, vmax=100)
-        annotate(a, block, 6)
-        short = [names[i][:9] for i in members]
-        a.set_xticks(range(len(members)), short, rotation=60, ha="right", fontsize=5.5)
-        a.set_yticks(range(len(members)), short, fontsize=5.5)
-        a.set_title(f"{superclasses[s] if superclasses else s}\n{inside:.0f} % stay inside", fontsize=7)
-    return fig
-
-
 def memorisation(by_setting, setting, ds, colours, save):
     """On the flipped training samples: predicted as their noisy label, and as their true label."""
     if not any("train_flipped_as_noisy" in r["log"] for rs in by_setting.get(setting, {}).values() for r in rs):
@@ -270,30 +210,3 @@ def memorisation(by_setting, setting, ds, colours, save):
     fig.suptitle(f"{ds['title']}: memorisation of the noisy labels, {title_of(setting, ds['name'])} "
                  f"(from the training steps' own logits)")
     save(fig, f"memorisation_{setting}")
-
-
-def image_grid(data_dir, setting, seed, ds, save, n=24):
-    """Real training images with their clean -> noisy labels (the report's Figure 1)."""
-    import data  # only this figure reads the data files
-    import noise
-
-    d = data.load(ds["name"], data_dir, fetch=False)  # plot.py never downloads
-    kind, rate = setting.rsplit("-", 1)
-    flip_to = noise.asym_map(ds["name"], d.superclass_of) if kind == "asym" else None
-    noisy, _ = noise.make_noisy_labels(d.y_train, kind, float(rate), seed, len(d.classes), flip_to)
-    y, names = d.y_train, d.classes
-    rng = np.random.default_rng(0)
-    flipped, kept = np.flatnonzero(noisy != y), np.flatnonzero(noisy == y)
-    k = min(len(flipped), 2 * n // 3)
-    pick = np.concatenate([rng.choice(flipped, k, replace=False), rng.choice(kept, n - k, replace=False)])
-    fig, axes = plt.subplots(3, n // 3, figsize=(n // 3 * 1.5, 3 * 1.75))
-    for ax, i in zip(axes.flat, rng.permutation(pick)):
-        img = d.x_train[i].transpose(1, 2, 0)  # [C, H, W] -> [H, W, C]
-        ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray" if img.shape[2] == 1 else None)
-        wrong = noisy[i] != y[i]
-        ax.set_title(f"{names[y[i]]}\n→ {names[noisy[i]]}" if wrong else f"{names[y[i]]}\n(kept)",
-                     fontsize=8, color="crimson" if wrong else "darkgreen")
-        ax.axis("off")
-    fig.suptitle(f"{ds['title']}: training images with their true → noisy labels, {title_of(setting, ds['name'])} "
-                 f"(seed {seed})")
-    save(fig, f"images_{setting}")

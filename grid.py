@@ -27,7 +27,9 @@ except ImportError as e:  # a login node's Python without the suite's requiremen
 HERE = os.path.dirname(os.path.abspath(__file__))
 # What train.py gets from the grid itself, so EXTRA may not set it.
 GRID_SETS = ("--out", "--loss", "--noise", "--rate", "--seed", "--human-label", "--resume", "--dataset", "--preset")
-SETTINGS = ["study", "dataset", "preset", "losses", "seeds", "sym_rates", "asym_rates", "human", "epochs", "results",
+# The noise settings a grid can hold: <KIND>_RATES for every noise model with a rate, and the human label sets.
+NOISES = presets.NOISES
+SETTINGS = ["study", "dataset", "preset", "losses", "seeds", *NOISES, "epochs", "results",
             "extra", "gpus", "jobs_per_gpu", "max_parallel", "sbatch_args"]
 
 
@@ -47,8 +49,12 @@ def parser():
                           f"\"{presets.STUDIES['report']['sym_rates']}\")")
     g("--asym-rates", help=f"asymmetric noise rates (default: the study's; report: "
                            f"\"{presets.STUDIES['report']['asym_rates']}\")")
+    for kind in presets.RATE_KINDS[2:]:
+        g(f"--{kind}-rates", help=f"{presets.NOISE_TITLES[kind]} noise rates (default: the study's; none in most)")
     g("--human", help="human label sets to add: CIFAR-10N's, e.g. \"aggre worse\", or CIFAR-100N's \"noisy\" "
                       "(default: none)")
+    g("--human-matched", help="human label sets whose transition counts --noise human-matched draws on random "
+                              "images, e.g. \"worse\" (default: none)")
     g("--epochs", help="epochs of every run (default: the preset's)")
     g("--results", help="results root, train.py's --out and plot.py's folder (default: results for the report, "
                         "results/<study> for the others, results/<preset> for the report's grid under another preset)")
@@ -80,11 +86,12 @@ def settings(args, env):
         raise UserError(f"unknown study '{s['study']}'; choose one of: {', '.join(presets.STUDIES)}"
                         f"{nearest(s['study'], presets.STUDIES)}")
     study = presets.STUDIES[s["study"]]
-    for k in ("dataset", "preset", "losses", "seeds", "sym_rates", "asym_rates"):
-        s[k] = study[k] if s[k] is None else s[k]
-    s["rates_from"] = study["rates_from"] if [s[k] for k in ("seeds", "sym_rates", "asym_rates")] == \
-        [study[k] for k in ("seeds", "sym_rates", "asym_rates")] else f"given here (the study's own: {study['rates_from']})"
-    for k, v in (("human", ""), ("epochs", ""), ("extra", ""), ("gpus", ""), ("jobs_per_gpu", "1"),
+    for k in ("dataset", "preset", "losses", "seeds", *NOISES):
+        s[k] = study.get(k, "") if s[k] is None else s[k]
+    own = ("seeds",) + NOISES
+    s["rates_from"] = study["rates_from"] if [s[k] for k in own] == [study.get(k, "") for k in own] else \
+        f"given here (the study's own: {study['rates_from']})"
+    for k, v in (("epochs", ""), ("extra", ""), ("gpus", ""), ("jobs_per_gpu", "1"),
                  ("max_parallel", ""), ("sbatch_args", "")):
         s[k] = v if s[k] is None else s[k]
     # A study's runs have a folder of their own: run directories do not name the preset, so two protocols in one
@@ -106,12 +113,12 @@ def grid_points(s):
     for a in extra:
         if a.split("=")[0] in GRID_SETS or a.startswith("--human-label"):
             raise UserError(f"EXTRA may not hold {a}: the grid sets it (use RESULTS, DATASET, PRESET, LOSSES, "
-                            f"SYM_RATES/ASYM_RATES/HUMAN, SEEDS)")
+                            f"SYM_RATES/ASYM_RATES/IDN_RATES/.../HUMAN, SEEDS)")
     if s["epochs"]:
         extra += ["--epochs", s["epochs"]]
-    noises = [["--noise", "sym", "--rate", r] for r in s["sym_rates"].split()]
-    noises += [["--noise", "asym", "--rate", r] for r in s["asym_rates"].split()]
-    noises += [["--noise", "human", "--human-label", h] for h in s["human"].split()]
+    noises = [["--noise", k, "--rate", r] for k in presets.RATE_KINDS for r in s[f"{k}_rates"].split()]
+    noises += [["--noise", k.replace("_", "-"), "--human-label", h] for k in ("human", "human_matched")
+               for h in s[k].split()]
     points, seen = [], set()
     for seed in s["seeds"].split():
         for n in noises:
@@ -164,7 +171,7 @@ def record_study(s):
     try:
         os.makedirs(s["results"], exist_ok=True)
         save_json(os.path.join(s["results"], "study.json"), {"name": s["study"], **{k: s[k] for k in (
-            "dataset", "preset", "losses", "seeds", "sym_rates", "asym_rates", "human", "epochs", "rates_from")}})
+            "dataset", "preset", "losses", "seeds", *NOISES, "epochs", "rates_from")}})
     except OSError:
         raise UserError(f"cannot write into RESULTS={s['results']}; choose a writable folder") from None
 
@@ -174,7 +181,7 @@ def prefetch(py, points):
     wanted = {}
     for _, _, cfg in points:
         key = (os.path.abspath(cfg["data_dir"]), cfg["dataset"])
-        wanted[key] = wanted.get(key, False) or cfg["noise"] == "human"
+        wanted[key] = wanted.get(key, False) or cfg["noise"] in ("human", "human-matched")
     for (data_dir, dataset), human in wanted.items():
         cmd = [py, os.path.join(HERE, "data.py"), "--dataset", dataset, "--data-dir", data_dir] + ["--human"] * human
         if subprocess.run(cmd).returncode != 0:
@@ -185,8 +192,16 @@ def listing(s, points):
     print(f"study {s['study']}: {s['dataset']}, --preset {s['preset']}{', --epochs ' + s['epochs'] if s['epochs'] else ''}"
           f", into {s['results']}")
     print(f"  losses ({len(s['losses'].split())}): {s['losses']}")
-    print(f"  sym rates: {s['sym_rates']}; asym rates: {s['asym_rates']}{'; human: ' + s['human'] if s['human'] else ''}"
-          f"; seeds ({len(s['seeds'].split())}): {s['seeds']}")
+    rates = [f"{k.replace('_rates', '').replace('_', '-')}{' rates' if k.endswith('rates') else ''}: {s[k] or 'none'}"
+             for k in NOISES if s[k] or k in ("sym_rates", "asym_rates")]
+    print(f"  {'; '.join(rates)}; seeds ({len(s['seeds'].split())}): {s['seeds']}")
+    C = config.DATASETS[s["dataset"]].num_classes
+    for k in ("uniform", "idn"):  # where the fraction of labels changed is not the rate
+        said = {"uniform": "a resample may keep the class: rate x (C - 1) / C", "idn": "the truncated normal's mean"}
+        if s[f"{k}_rates"]:
+            e = ", ".join(f"{float(r):g} -> {presets.noise.expected_rate(k, float(r), C):.4f}"
+                          for r in s[f"{k}_rates"].split())
+            print(f"  {k}: expected fraction of labels changed {e} ({said[k]})")
     print(f"  rates and seeds from: {s['rates_from']}")
     for i, (_, d, cfg) in enumerate(points):
         print(f"{i:4d}  {state(d, cfg):<7} {d}")

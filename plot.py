@@ -16,6 +16,7 @@ from collections import defaultdict
 import numpy as np
 
 import figures as F
+import noisefigures as N
 from atomic import save_atomic, save_text
 from errors import Parser, UserError, die
 from noise import CLASSES  # numpy only: no torch
@@ -189,16 +190,20 @@ def draw(by_setting, ds, colours, args, formats, out):
     F.curves(by_setting, ds, colours, save)
     F.accuracy_vs_rate(by_setting, ds, colours, save)
     F.normalisation(ds, save)
-    F.transitions(by_setting, ds, save)
+    N.transitions(by_setting, ds, save)
+    N.instance_dependence(by_setting, ds, save)
     noisy = [s for s in sorted(by_setting, key=F.setting_key) if not s.startswith("none-")]
     mem = args.memorisation or next((s for s in ("sym-0.5", "sym-0.4") if s in by_setting), noisy[0] if noisy else "sym-0.5")
     F.memorisation(by_setting, mem, ds, colours, save)
-    grid_runs = [r for rs in by_setting.get(mem, {}).values() for r in rs]
-    if args.data_dir and grid_runs and mem.split("-")[0] in ("sym", "asym"):
+    grid_runs = [r for rs in by_setting.get(mem, {}).values() for r in rs
+                 if os.path.isfile(os.path.join(r["dir"], "labels.npy"))]  # the labels it trained on
+    if args.data_dir and not grid_runs:
+        print(f"no image grid for {ds['name']}: no run at {mem} holds its labels.npy", file=sys.stderr)
+    if args.data_dir and grid_runs:
         import data  # only the image grid reads the data files
 
         try:
-            F.image_grid(args.data_dir, mem, int(grid_runs[0]["seed"]), ds, save)
+            N.image_grid(args.data_dir, grid_runs[0], mem, ds, save)
         except (data.DataError, ValueError) as e:
             die(f"no image grid: {e}")
     tables(by_setting, ds, seeds_asked, out)

@@ -10,6 +10,7 @@ Nothing here imports torch.
 """
 import sys
 
+import noise
 import registry
 
 APL = "HanxunH/Active-Passive-Losses@2d18de6"
@@ -114,6 +115,11 @@ SETUP_FILES = {"augment": "dataset.py", "rotate": "dataset.py", "stats": "datase
 # NLNL, a method rather than a loss), rates and seeds. APL's rates and seeds 0-2 are its scripts'
 # (script/*.slurm, submit_*.sh); ANL's repository names neither, so its studies use the same and say so.
 RATES = {"sym": "0.0 0.2 0.4 0.6 0.8", "asym": "0.1 0.2 0.3 0.4"}
+# A study's noise settings: <kind>_rates for each noise model with a rate ("" where it has none), then the human
+# label sets of --noise human and of --noise human-matched.
+RATE_KINDS = ("sym", "asym", "pairflip", "uniform", "idn")
+NOISES = tuple(f"{k}_rates" for k in RATE_KINDS) + ("human", "human_matched")
+NOISE_TITLES = noise.KIND_NAMES
 MA2020_LOSSES = "ce fl gce mae rce nce nfl ngce sce nce+mae nce+rce nfl+mae nfl+rce ngce+mae ngce+rce"
 YE2023_LOSSES = "ce fl gce mae sce nce+rce nce+mae nfl+rce nce+agce nce+aul nce+ael anl-ce anl-fl anl-ce-er"
 STUDIES = {"report": {"dataset": "cifar10", "preset": "report", "losses": "ce fl nce nfl nce+mae nfl+mae",
@@ -135,7 +141,7 @@ MODERN_LOSSES = ("ce gce sce nce+rce nce+agce anl-ce mse ls nls boot-soft boot-h
                  "ece+mae efl+mae nce+amse nfl+amse ce+lc-released ce+sr elr fwd bwd")
 for _ds in ("cifar10", "cifar100"):
     STUDIES[f"modern-{_ds}"] = {"dataset": _ds, "preset": "ye2023", "losses": MODERN_LOSSES, "seeds": "0 1 2",
-                                "sym_rates": "0.2 0.4 0.6 0.8", "asym_rates": "0.2 0.3 0.4",
+                                "sym_rates": "0.2 0.4 0.6 0.8", "asym_rates": "0.2 0.3 0.4", "idn_rates": "0.2 0.4",
                                 "rates_from": "the eps-softmax paper's tables (seeds 0, 1, 2 as APL's scripts)"}
 
 
@@ -182,9 +188,8 @@ def setup_values(preset, dataset):
 def study_settings(study):
     """The study's noise settings in its table's column order, as run directories name them."""
     s = STUDIES[study] if isinstance(study, str) else study
-    cols = [f"sym-{float(r)!r}" if float(r) > 0 else "none-0.0" for r in s["sym_rates"].split()]
-    cols += [f"asym-{float(r)!r}" if float(r) > 0 else "none-0.0" for r in s["asym_rates"].split()]
-    cols += [f"human-{h}" for h in s.get("human", "").split()]
+    cols = [f"{k}-{float(r)!r}" if float(r) > 0 else "none-0.0" for k in RATE_KINDS for r in s.get(f"{k}_rates", "").split()]
+    cols += [f"{k.replace('_', '-')}-{h}" for k in ("human", "human_matched") for h in s.get(k, "").split()]
     return list(dict.fromkeys(cols))
 
 

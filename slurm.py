@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import zlib
 
+import presets
 import rundir
 from errors import UserError
 
@@ -87,8 +88,7 @@ def submit(s, points, py, force, record_study, prefetch):
     here = os.path.dirname(os.path.abspath(__file__))
     wrap = f"cd {bash_quote(os.getcwd())} && SUBMIT= PYTHON={bash_quote(py)} bash " \
            f"{bash_quote(os.path.join(here, 'run_grid.sh'))}"
-    for k in ("study", "dataset", "preset", "losses", "seeds", "sym_rates", "asym_rates", "human", "epochs", "results",
-              "extra"):
+    for k in ("study", "dataset", "preset", "losses", "seeds", *presets.NOISES, "epochs", "results", "extra"):
         wrap += f" --{k.replace('_', '-')} {bash_quote(s[k])}"
     record_study(s)
     cap = f"%{s['max_parallel']}" if s["max_parallel"] else ""

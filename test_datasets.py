@@ -278,9 +278,9 @@ def test_a_cifar100_class_without_images_is_named_by_the_asym_error_and_drawn(tm
     assert got.superclass_of[7] == -1 and (np.delete(got.superclass_of, 7) >= 0).all()
     with pytest.raises(ValueError, match="superclass of class 7 is unknown.*or --noise sym"):
         noise.asym_map("cifar100", got.superclass_of)
-    import figures
+    import noisefigures
     noisy, T = noise.make_noisy_labels(got.y_train, "sym", 0.4, 0, 100)
-    fig = figures.big_transition(T * 100, got.classes, got.superclass_of, got.superclasses)
+    fig = noisefigures.big_transition(T * 100, got.classes, got.superclass_of, got.superclasses)
     assert len(fig.axes) == 1 + 1 + 20  # the heat map, its colour bar, and a panel for each known superclass
 
 
