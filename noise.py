@@ -182,17 +182,19 @@ def expected_rate(kind, rate, num_classes):
 
 
 def adversarial(kind, rate, T):
-    """A warning where the noisy labels are past noise: in some class another label outnumbers the true one (sym
-    above (C - 1) / C; asym, pairflip and human-matched above 0.5), or (idn) an image's own label is less likely
-    than its flip. None otherwise."""
+    """A warning where the labels are past noise, else None: sym above (C - 1) / C, asym, pairflip and idn above
+    0.5 (idn: an image keeps its label with 1 - q < q), and for labels not drawn by a rate (human, human-matched,
+    file) wherever the realised matrix T has a class whose labels another class outnumbers."""
     T = np.asarray(T)
-    rows = np.flatnonzero((T - np.diag(np.diag(T))).max(1, initial=0) > np.diag(T) + 1e-12)
-    if kind == "idn" and rate > 0.5:
-        return (f"idn at rate {rate:g}: an image keeps its label with probability 1 - q < q, so its flip target is "
-                f"its most likely label; the labels are adversarial rather than noisy")
-    if len(rows):
-        return (f"in {len(rows)} of {len(T)} classes another label outnumbers the true one (first: class {rows[0]}, "
-                f"{T[rows[0], rows[0]] * 100:.1f} % kept); the labels are adversarial rather than noisy")
+    C, past = len(T), {"sym": (len(T) - 1) / len(T), "asym": 0.5, "pairflip": 0.5, "idn": 0.5}
+    if kind in past and rate > past[kind] + 1e-12:
+        return (f"{kind} at rate {rate:g} is past {past[kind]:.3g}, where the true label stops being the most "
+                f"frequent one{' of an image' if kind == 'idn' else ''}; the labels are adversarial rather than noisy")
+    if kind in ("human", "human-matched", "file"):
+        rows = np.flatnonzero((T - np.diag(np.diag(T))).max(1, initial=0) > np.diag(T) + 1e-12)
+        if len(rows):
+            return (f"in {len(rows)} of {C} classes another label outnumbers the true one (first: class {rows[0]}, "
+                    f"{T[rows[0], rows[0]] * 100:.1f} % kept); the labels are adversarial rather than noisy")
     return None
 
 

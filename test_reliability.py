@@ -251,7 +251,7 @@ BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
     (T, ["--lsos", "ce"], r"unrecognized arguments: --lsos ce \(did you mean --loss\?\)"),
     (T, ["--loss", "nce+rcee"], r"unknown loss 'nce\+rcee' \(did you mean nce\+rce\?\)"),
     (T, ["--dataset", "mnsit"], r"invalid choice: 'mnsit'.*\(did you mean mnist\?\)"),
-    (T, ["--rate", "0.5"], r"--rate 0.5 needs a noise model, and --noise is none: add --noise sym or --noise asym"),
+    (T, ["--rate", "0.5"], r"--rate 0.5 needs a noise model, and --noise is none: add --noise sym \(or asym, pairflip"),
     (T, ["--noise", "asym"], r"--noise asym needs --rate, the fraction of labels to flip"),
     (T, ["--dataset", "mnist", "--data-dir", "{cifar}"], r"holds CIFAR-10's files, not MNIST's; add --dataset cifar10"),
     (T, ["--arch", "vgg"], r"argument --arch: invalid choice: 'vgg'"),
