@@ -183,10 +183,9 @@ def _noise(cfg):
             raise UserError("--noise file needs --labels PATH, the file of noisy training labels")
         if rate is not None:
             raise UserError("--rate does not apply to --noise file: the file's labels are the noise; leave --rate out")
-        labelfile.check_path(cfg["labels"])
-        cfg["labels"], cfg["labels_sha256"] = os.path.abspath(cfg["labels"]), labelfile.sha256(cfg["labels"])
-    else:
-        cfg["labels_sha256"] = None
+        labelfile.check_format(cfg["labels"])
+        cfg["labels"] = os.path.abspath(cfg["labels"])
+    cfg["labels_sha256"] = None  # check_labels: once the file must be there
     cfg["expected_rate"] = noise.expected_rate(kind, rate, DATASETS[cfg["dataset"]].num_classes) \
         if rate is not None else None
     if kind in ("human", "human-matched"):
@@ -307,6 +306,14 @@ def check(cfg):
         if was != cfg["preset"]:
             raise UserError(f"{run_dir(cfg)} holds a run of --preset {was}, not {cfg['preset']}; give this protocol "
                             f"its own --out (run_grid.sh: RESULTS), or --preset {was} to continue that run")
+
+
+def check_labels(cfg):
+    """A --labels file must exist (train.py and the grid check it; the docs' commands are parsed without it);
+    its sha256 goes into config.json, so a resume on a changed file is refused."""
+    if cfg["noise"] == "file":
+        labelfile.check_path(cfg["labels"])
+        cfg["labels_sha256"] = labelfile.sha256(cfg["labels"])
 
 
 def check_data_dir(cfg):

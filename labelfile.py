@@ -28,13 +28,17 @@ def sha256(path):
     return h.hexdigest()
 
 
-def check_path(path):
-    """One line for a path that cannot be a label file: missing, a folder, or of a format not read here."""
-    if not os.path.isfile(path):
-        raise UserError(f"--labels {path}: no such file; give the path of a label file ({', '.join(FORMATS)})")
+def check_format(path):
     if os.path.splitext(path)[1].lower() not in FORMATS:
         raise UserError(f"--labels {path}: unknown format '{os.path.splitext(path)[1]}'; label files are "
                         f"{', '.join(FORMATS)}")
+
+
+def check_path(path):
+    """One line for a path that cannot be a label file: of a format not read here, missing, or a folder."""
+    check_format(path)
+    if not os.path.isfile(path):
+        raise UserError(f"--labels {path}: no such file; give the path of a label file ({', '.join(FORMATS)})")
 
 
 def _pick(obj, key, path):

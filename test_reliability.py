@@ -63,6 +63,8 @@ def whole_files(run):
             torch.load(path, weights_only=True)
         elif name.endswith(".json"):
             json.load(open(path))
+        elif name.endswith(".npy"):
+            assert np.load(path).ndim == 1
 
 
 # --- Interruption ----------------------------------------------------------------------------------------------
@@ -199,7 +201,8 @@ def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, cifar_dir, tmp_
     run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path, device="cpu")))
     assert torch.load(os.path.join(run, "last.pt"), weights_only=True)["epoch"] == 1
     whole_files(run)
-    assert sorted(os.listdir(run)) == ["best.pt", "config.json", "last.pt", "log.csv", "noise.json"]
+    assert sorted(os.listdir(run)) == ["best.pt", "clean_labels.npy", "config.json", "labels.npy", "last.pt", "log.csv",
+                                       "noise.json"]
 
 
 def test_unwritable_results_folder_is_one_line(cifar_dir, tmp_path):

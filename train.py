@@ -217,6 +217,7 @@ def run(cfg):
     """Train the run cfg describes (config.parse_args), or resume it; returns its run directory."""
     config.check(cfg)
     config.check_data_dir(cfg)
+    config.check_labels(cfg)
     out = config.run_dir(cfg)
     if refuse_or_finish(cfg, out):
         return out
