@@ -17,8 +17,8 @@ import noise
 import presets
 import registry
 from data import DATASETS, RELEASED_STATS
-from errors import Parser, UserError, nearest
-from registry import OWN_KEYS, PAIRS, SINGLE, canonical, default_hp, parts, uses
+from errors import Parser, UserError
+from registry import OWN_KEYS, PAIRS, SINGLE, canonical, default_hp, uses
 
 PRESETS, DATASET_PRESETS = presets.PRESETS, presets.DATASET_PRESETS
 # Keys that may differ between a run and its --resume without changing any result.
@@ -172,45 +172,6 @@ def parse_args(argv=None):
     return resolve(vars(parser().parse_args(argv)))
 
 
-def _noise(cfg):
-    """Check the noise flags against each other, and fill in the human label set and the rate."""
-    kind, rate = cfg["noise"], cfg["rate"]
-    if cfg["labels"] is not None and kind != "file" or cfg["labels_key"] is not None and cfg["labels"] is None:
-        raise UserError(f"--{'labels' if cfg['labels'] is not None else 'labels-key'} only applies to --noise file "
-                        f"--labels PATH; add them, or leave it out")
-    if kind == "file":
-        if cfg["labels"] is None:
-            raise UserError("--noise file needs --labels PATH, the file of noisy training labels")
-        if rate is not None:
-            raise UserError("--rate does not apply to --noise file: the file's labels are the noise; leave --rate out")
-        labelfile.check_format(cfg["labels"])
-        cfg["labels"] = os.path.abspath(cfg["labels"])
-    cfg["labels_sha256"] = None  # check_labels: once the file must be there
-    cfg["expected_rate"] = noise.expected_rate(kind, rate, DATASETS[cfg["dataset"]].num_classes) \
-        if rate is not None else None
-    if kind in ("human", "human-matched"):
-        sets = noise.HUMAN_LABELS.get(cfg["dataset"])
-        if sets is None:
-            raise UserError(f"--noise {kind} needs human labels, and {cfg['dataset']} has none; they exist for "
-                            f"{' and '.join(noise.HUMAN_LABELS)}")
-        if rate is not None:
-            raise UserError(f"--rate does not apply to --noise {kind}: the human labels come with their own noise; "
-                            f"leave --rate out and pick --human-label")
-        cfg["human_label"] = cfg["human_label"] or noise.HUMAN_DEFAULT[cfg["dataset"]]
-        if cfg["human_label"] not in sets:
-            raise UserError(f"--human-label {cfg['human_label']} is not a label set of {cfg['dataset']}"
-                            f"{nearest(cfg['human_label'], sets)}; choose one of: {', '.join(sets)}")
-        return
-    if cfg["human_label"] is not None:
-        raise UserError("--human-label only applies to --noise human and human-matched; add one, or leave it out")
-    if kind == "none" and rate:  # a forgotten --noise would train a clean run under a noisy name's rate
-        raise UserError(f"--rate {rate:g} needs a noise model, and --noise is none: add --noise sym (or asym, "
-                        f"pairflip, uniform, idn), or leave --rate out for a clean run")
-    if kind in noise.RATED and rate is None:
-        raise UserError(f"--noise {kind} needs --rate, the fraction of labels to flip (e.g. --rate 0.4)")
-    cfg["rate"] = 0.0 if rate is None else rate
-
-
 def _wrapped(cfg):
     """The canonical loss, with the wrap a --logit-clip, --logit-clip-released or --sr flag asks for added."""
     loss, released = canonical(cfg["loss"]), cfg.pop("logit_clip_released", None)
@@ -240,7 +201,7 @@ def resolve(cfg):
             has = [n for n in SINGLE + list(PAIRS) + ["nce+agce"] if key in uses(n)]
             raise UserError(f"--{key} does not apply to the loss '{loss}'; leave it out, or use a loss that "
                             f"has it ({', '.join(has[:6])}{', ...' if len(has) > 6 else ''})")
-    _noise(cfg)
+    noise.resolve_flags(cfg, DATASETS[cfg['dataset']].num_classes)
     if cfg["asym_cifar100"] is not None and cfg["dataset"] != "cifar100":
         raise UserError(f"--asym-cifar100 only applies to --dataset cifar100, not {cfg['dataset']}; leave it out")
     row, row_source = presets.loss_values(cfg["preset"], cfg["dataset"], loss, cfg["noise"])

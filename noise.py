@@ -9,10 +9,13 @@ ELR's "symmetric" noise). `human_noisy_labels` takes one annotation of CIFAR-10N
 Instance-dependent noise is idn.py's, labels from a file labelfile.py's; `noisy_labels` picks among them.
 Each returns the realised transition matrix too.
 """
+import os
+
 import numpy as np
 
 import idn
-from errors import UserError
+import labelfile
+from errors import UserError, nearest
 
 SYNTHETIC = ("none", "sym", "asym", "pairflip", "uniform")
 KINDS = SYNTHETIC + ("idn", "human", "human-matched", "file")
@@ -221,3 +224,43 @@ def noisy_labels(cfg, d, human=None, from_file=None):
         flip_to = asym_map(cfg["dataset"], d.superclass_of, cfg.get("asym_cifar100") or "superclass")
     noisy, T = make_noisy_labels(y, kind, cfg["rate"], seed, C, flip_to)
     return noisy, T, {}
+
+
+def resolve_flags(cfg, num_classes):
+    """Check a run's noise flags against each other (config.resolve calls this), and fill in the human label set,
+    the rate, the --labels path and the expected rate."""
+    kind, rate = cfg["noise"], cfg["rate"]
+    if cfg["labels"] is not None and kind != "file" or cfg["labels_key"] is not None and cfg["labels"] is None:
+        raise UserError(f"--{'labels' if cfg['labels'] is not None else 'labels-key'} only applies to --noise file "
+                        f"--labels PATH; add them, or leave it out")
+    if kind == "file":
+        if cfg["labels"] is None:
+            raise UserError("--noise file needs --labels PATH, the file of noisy training labels")
+        if rate is not None:
+            raise UserError("--rate does not apply to --noise file: the file's labels are the noise; leave --rate out")
+        labelfile.check_format(cfg["labels"])
+        cfg["labels"] = os.path.abspath(cfg["labels"])
+    cfg["labels_sha256"] = None  # check_labels: once the file must be there
+    cfg["expected_rate"] = expected_rate(kind, rate, num_classes) \
+        if rate is not None else None
+    if kind in ("human", "human-matched"):
+        sets = HUMAN_LABELS.get(cfg["dataset"])
+        if sets is None:
+            raise UserError(f"--noise {kind} needs human labels, and {cfg['dataset']} has none; they exist for "
+                            f"{' and '.join(HUMAN_LABELS)}")
+        if rate is not None:
+            raise UserError(f"--rate does not apply to --noise {kind}: the human labels come with their own noise; "
+                            f"leave --rate out and pick --human-label")
+        cfg["human_label"] = cfg["human_label"] or HUMAN_DEFAULT[cfg["dataset"]]
+        if cfg["human_label"] not in sets:
+            raise UserError(f"--human-label {cfg['human_label']} is not a label set of {cfg['dataset']}"
+                            f"{nearest(cfg['human_label'], sets)}; choose one of: {', '.join(sets)}")
+        return
+    if cfg["human_label"] is not None:
+        raise UserError("--human-label only applies to --noise human and human-matched; add one, or leave it out")
+    if kind == "none" and rate:  # a forgotten --noise would train a clean run under a noisy name's rate
+        raise UserError(f"--rate {rate:g} needs a noise model, and --noise is none: add --noise sym (or asym, "
+                        f"pairflip, uniform, idn), or leave --rate out for a clean run")
+    if kind in RATED and rate is None:
+        raise UserError(f"--noise {kind} needs --rate, the fraction of labels to flip (e.g. --rate 0.4)")
+    cfg["rate"] = 0.0 if rate is None else rate
