@@ -116,7 +116,7 @@ def test_the_modern_study_lists_every_point_with_its_released_values(tmp_path):
                        capture_output=True, text=True, timeout=300, cwd=tmp_path,
                        env={**os.environ, "PYTHON": sys.executable})
     assert r.returncode == 0, r.stderr
-    assert "525 runs" in r.stdout  # 25 losses x (4 sym + 3 asym rates) x 3 seeds, each checked by config.check
+    assert "675 runs" in r.stdout  # 25 losses x (4 sym + 3 asym + 2 idn rates) x 3 seeds, each checked by config.check
     for ds, m in (("cifar10", 1e3), ("cifar100", 1e2)):
         cfg = config.parse_args(["--preset", "ye2023", "--dataset", ds, "--loss", "ece+mae", "--noise", "asym",
                                  "--rate", "0.3"])

@@ -193,3 +193,23 @@ def test_the_grid_runs_every_noise_models_rates(tmp_path):
     assert "idn: expected fraction of labels changed 0.2 -> 0.2055, 0.4 -> 0.4000" in p.stdout, p.stderr
     assert "uniform: expected fraction of labels changed 0.5 -> 0.4500" in p.stdout
     assert {"idn-0.2", "idn-0.4"} <= set(presets.study_settings("modern-cifar10"))
+
+
+def test_plot_draws_the_new_settings(cifar_dir, tmp_path):
+    import plot
+    for noise_args in (["--noise", "idn", "--rate", "0.4"], ["--noise", "uniform", "--rate", "0.5"]):
+        train.run(config.parse_args(["--data-dir", cifar_dir, "--out", str(tmp_path), "--arch", "cnn8", "--epochs", "1",
+                                     "--batch-size", "64", *noise_args, *compute(precision="fp32")]))
+    plot.main([str(tmp_path), "--data-dir", cifar_dir, "--memorisation", "idn-0.4"])
+    out = tmp_path / "figures" / "cifar10"
+    for f in ("instance_dependence_idn-0.4.png", "transition_idn-0.4.png", "transition_uniform-0.5.png",
+              "curves_idn-0.4.png", "curves_uniform-0.5.png", "accuracy_vs_rate_idn.png",
+              "accuracy_vs_rate_uniform.png", "images_idn-0.4.png", "memorisation_idn-0.4.png"):
+        assert (out / f).stat().st_size > 10_000, f
+    assert "| loss | uniform-0.5 | idn-0.4 |" in (out / "table.md").read_text()
+    rec = json.load(open(tmp_path / "cifar10" / "idn-0.4" / "ce" / "seed42" / "noise.json"))
+    assert rec["expected_rate"] == pytest.approx(0.40001, abs=1e-4) and len(rec["flip_rate_percentiles"]["by_class"]) == 10
+    import figures
+    assert figures.title_of("uniform-0.5") == "uniform noise 0.5 (~45.0 % changed)"
+    assert figures.title_of("idn-0.2") == "instance-dependent noise 0.2 (~20.6 % changed)"
+    assert figures.title_of("human-matched-worse") == "human-matched noise (CIFAR-10N worse counts)"
