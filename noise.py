@@ -241,8 +241,8 @@ def resolve_flags(cfg, num_classes):
         labelfile.check_format(cfg["labels"])
         cfg["labels"] = os.path.abspath(cfg["labels"])
     cfg["labels_sha256"] = None  # check_labels: once the file must be there
-    cfg["expected_rate"] = expected_rate(kind, rate, num_classes) \
-        if rate is not None else None
+    # config.check refuses a rate outside [0, 1] with its own line; here it only has no expected value
+    cfg["expected_rate"] = expected_rate(kind, rate, num_classes) if rate is not None and 0 <= rate <= 1 else None
     if kind in ("human", "human-matched"):
         sets = HUMAN_LABELS.get(cfg["dataset"])
         if sets is None:

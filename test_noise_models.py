@@ -151,6 +151,7 @@ BAD = [(["--noise", "file"], r"--noise file needs --labels PATH"),
        (["--noise", "file", "--labels", "broken.json"], r"cannot read \S+broken.json as json labels"),
        (["--noise", "file", "--labels", "gap.csv"], r"the index column must hold each of 0..299 exactly once"),
        (["--noise", "idn"], r"--noise idn needs --rate"),
+       (["--noise", "idn", "--rate", "-5"], r"--rate must be in \[0, 1\], got -5"),
        (["--noise", "human-matched", "--dataset", "mnist"], r"--noise human-matched needs human labels, and mnist "),
        (["--noise", "pairflip", "--rate", "0.2", "--human-label", "worse"], r"--human-label only applies to --noise h")]
 
