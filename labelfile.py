@@ -50,7 +50,7 @@ def _pick(obj, key, path):
     if key is None:
         if len(obj) == 1:
             return next(iter(obj.values()))
-        raise UserError(f"{path} holds several arrays ({', '.join(map(str, obj))}); choose one with --labels-key")
+        raise UserError(f"{path} holds several entries ({', '.join(map(str, obj))}); choose one with --labels-key")
     if key not in obj:
         raise UserError(f"--labels-key {key}: {path} has no such key; it has {', '.join(map(str, obj))}")
     return obj[key]
