@@ -37,7 +37,7 @@ RESUME_FREE = {"resume", "force", "data_dir", "data_dir_given", "out", "loss_as_
 ADDED_LATER = {"t", "order", "tau", "pi", "M", "margin", "m", "logit_clip", "sr", "sr_normalise",
                "labels", "labels_key", "labels_sha256", "expected_rate"}  # the noise models of 2026-12-02
 FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset", "nesterov", "eta_min",
-               "asym_cifar100", "stats"}
+               "asym_cifar100", "stats", "labels_sha256", "labels_key"}
 
 
 def preset_help(key):
@@ -270,8 +270,9 @@ def check(cfg):
 
 
 def check_labels(cfg):
-    """A --labels file must exist (train.py and the grid check it; the docs' commands are parsed without it);
-    its sha256 goes into config.json, so a resume on a changed file is refused."""
+    """A --labels file must exist (train.py and the grid check it, before the run directory is named from it; the
+    docs' commands are parsed without it); its sha256 goes into config.json, so a resume on a changed file is
+    refused, --force or not."""
     if cfg["noise"] == "file":
         labelfile.check_path(cfg["labels"])
         cfg["labels_sha256"] = labelfile.sha256(cfg["labels"])
@@ -299,14 +300,16 @@ def loss_values(cfg):
 
 
 def setting(cfg):
-    """<noise>-<rate>, human-<label>, human-matched-<label> or file-<file name>; every clean run (noise none or
-    rate 0) is none-0.0."""
+    """<noise>-<rate>, human-<label>, human-matched-<label> or file-<file name>_<its sha256's first 8>; every clean
+    run (noise none, or rate 0 of a model that is then clean: not idn, whose flip rates still average 0.08) is
+    none-0.0."""
     if cfg["noise"] in ("human", "human-matched"):
         return f"{cfg['noise']}-{cfg['human_label']}"
-    if cfg["noise"] == "file":  # the file's name without its extension; "-" would split the setting's name
-        stem = os.path.splitext(os.path.basename(cfg["labels"]))[0]
-        return "file-" + "".join(c if c.isalnum() or c in "._" else "_" for c in stem)
-    kind, rate = (cfg["noise"], cfg["rate"]) if cfg["noise"] != "none" and cfg["rate"] > 0 else ("none", 0.0)
+    if cfg["noise"] == "file":  # "-" would split the setting's name; the hash tells two labels.npy apart
+        stem = "".join(c if c.isalnum() or c in "._" else "_" for c in os.path.splitext(os.path.basename(cfg["labels"]))[0])
+        return f"file-{stem}" + (f"_{cfg['labels_sha256'][:8]}" if cfg.get("labels_sha256") else "")
+    clean = cfg["noise"] == "none" or (cfg["rate"] == 0 and cfg["noise"] != "idn")
+    kind, rate = ("none", 0.0) if clean else (cfg["noise"], cfg["rate"])
     return f"{kind}-{float(rate)!r}"
 
 

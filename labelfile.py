@@ -41,6 +41,11 @@ def check_path(path):
         raise UserError(f"--labels {path}: no such file; give the path of a label file ({', '.join(FORMATS)})")
 
 
+def _keys(obj):
+    keys = list(map(str, obj))
+    return ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
+
+
 def _pick(obj, key, path):
     """The array of a dict-like file: the one --labels-key names (a dict needs one unless it holds one array)."""
     if not isinstance(obj, dict):
@@ -50,15 +55,15 @@ def _pick(obj, key, path):
     if key is None:
         if len(obj) == 1:
             return next(iter(obj.values()))
-        raise UserError(f"{path} holds several entries ({', '.join(map(str, obj))}); choose one with --labels-key")
+        raise UserError(f"{path} holds several entries ({_keys(obj)}); choose one with --labels-key")
     if key not in obj:
-        raise UserError(f"--labels-key {key}: {path} has no such key; it has {', '.join(map(str, obj))}")
+        raise UserError(f"--labels-key {key}: {path} has no such key; it has {_keys(obj)}")
     return obj[key]
 
 
 def _csv(path):
     """index,label rows (a header line is skipped); every index of 0..N-1 exactly once."""
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # a spreadsheet's byte-order mark is no header
         rows = [r for r in csv.reader(f) if r]
     if rows and not all(c.strip().lstrip("-").isdigit() for c in rows[0]):
         rows = rows[1:]  # a header
@@ -78,10 +83,22 @@ def _csv(path):
 def _pt(path):
     try:
         return unpickle(path)  # numpy arrays, lists and dicts of them, as CIFAR-N's files hold
-    except Exception:  # tensors: torch's own safe loader
+    except Exception:  # tensors: torch's own safe loader (numpy arrays beside tensors it refuses)
         import torch
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        return {k: v.numpy() for k, v in obj.items()} if isinstance(obj, dict) else obj.numpy()
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # torch's own message is many lines of advice to load it unsafely
+            raise UserError(f"{path} holds neither numpy arrays alone nor tensors alone (or not as a label file "
+                            f"holds them); save the labels as one array, or a dict of arrays, of one kind") from None
+
+
+def _array(v):
+    """A tensor (or a list of them) as numpy; anything else as it is."""
+    if hasattr(v, "detach"):
+        return v.detach().cpu().numpy()
+    if isinstance(v, (list, tuple)) and v and all(hasattr(t, "detach") for t in v):
+        return np.array([t.item() for t in v])
+    return v
 
 
 def read(path, key=None):
@@ -101,12 +118,16 @@ def read(path, key=None):
                 obj = dict(z)
         else:
             obj = np.load(path, allow_pickle=False)
-        a = np.asarray(_pick(obj, key, path))
+        a = np.asarray(_array(_pick(obj, key, path)))
         whole = np.issubdtype(a.dtype, np.integer) or (np.issubdtype(a.dtype, np.floating) and np.all(np.mod(a, 1) == 0))
+        if whole and a.size and (a.min() < -2 ** 62 or a.max() > 2 ** 62):  # beyond int64: no class index
+            raise UserError(f"{path} holds label {a.max() if a.max() > 2 ** 62 else a.min()}, no class index; "
+                            f"use the file made for this data set")
     except UserError:
         raise
     except Exception as e:  # truncated, not of its format, pickled objects, tensors of another kind
-        raise UserError(f"cannot read {path} as {ext[1:]} labels ({type(e).__name__}: {e}); check the file") from None
+        why = (str(e).splitlines() or [""])[0][:200]  # torch's own message runs to many lines
+        raise UserError(f"cannot read {path} as {ext[1:]} labels ({type(e).__name__}: {why}); check the file") from None
     a = a.squeeze() if a.ndim == 2 and 1 in a.shape else a  # [N, 1], as some code bases save them
     if a.ndim != 1 or not whole:
         raise UserError(f"{path}: labels must be a 1-D array of whole numbers, got {a.dtype} of shape {a.shape}")

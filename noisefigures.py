@@ -92,8 +92,8 @@ def image_grid(data_dir, run, setting, ds, save, n=24):
                          f"--data-dir the run was trained on")
     rng = np.random.default_rng(0)
     flipped, kept = np.flatnonzero(noisy != y), np.flatnonzero(noisy == y)
-    k = min(len(flipped), 2 * n // 3)
-    pick = np.concatenate([rng.choice(flipped, k, replace=False), rng.choice(kept, n - k, replace=False)])
+    k = min(len(flipped), max(2 * n // 3, n - len(kept)))  # two thirds flipped, where both kinds are there
+    pick = np.concatenate([rng.choice(flipped, k, replace=False), rng.choice(kept, min(n - k, len(kept)), replace=False)])
     fig, axes = plt.subplots(3, n // 3, figsize=(n // 3 * 1.5, 3 * 1.75))
     for ax, i in zip(axes.flat, rng.permutation(pick)):
         img = d.x_train[i].transpose(1, 2, 0)  # [C, H, W] -> [H, W, C]

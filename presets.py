@@ -188,7 +188,8 @@ def setup_values(preset, dataset):
 def study_settings(study):
     """The study's noise settings in its table's column order, as run directories name them."""
     s = STUDIES[study] if isinstance(study, str) else study
-    cols = [f"{k}-{float(r)!r}" if float(r) > 0 else "none-0.0" for k in RATE_KINDS for r in s.get(f"{k}_rates", "").split()]
+    cols = [f"{k}-{float(r)!r}" if float(r) > 0 or k == "idn" else "none-0.0" for k in RATE_KINDS
+            for r in s.get(f"{k}_rates", "").split()]
     cols += [f"{k.replace('_', '-')}-{h}" for k in ("human", "human_matched") for h in s.get(k, "").split()]
     return list(dict.fromkeys(cols))
 

@@ -187,7 +187,7 @@ def uses(name):
 def _noise_of(setting):
     # config.setting's "sym-0.4", "none-0.0", "human-worse" -> (kind, rate); a clean run is sym at rate 0
     kind, _, rest = (setting or "none-0.0").partition("-")
-    if kind == "none":
+    if kind in ("none", "file"):  # a file's name is no rate: its runs take the clean run's values
         return "sym", 0.0
     try:
         return kind, float(rest)

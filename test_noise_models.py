@@ -109,14 +109,21 @@ def test_a_runs_labels_train_the_same_run_again(cifar_dir, tmp_path):
     labels, clean = np.load(os.path.join(first, "labels.npy")), np.load(os.path.join(first, "clean_labels.npy"))
     assert (labels != clean).mean() == pytest.approx(0.3, abs=0.01)
     again = train.run(config.parse_args(base + ["--noise", "file", "--labels", os.path.join(first, "labels.npy")]))
-    assert again.endswith(os.path.join("file-labels", "ce", "seed5"))
+    sha = labelfile.sha256(os.path.join(first, "labels.npy"))
+    assert again.endswith(os.path.join(f"file-labels_{sha[:8]}", "ce", "seed5"))
     rows = [list(csv.DictReader(open(os.path.join(d, "log.csv")))) for d in (first, again)]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in rows[0]] == \
            [{k: v for k, v in r.items() if k != "seconds"} for r in rows[1]]
     cfg = json.load(open(os.path.join(again, "config.json")))
-    assert cfg["labels_sha256"] == labelfile.sha256(os.path.join(first, "labels.npy"))
-    assert json.load(open(os.path.join(again, "noise.json")))["transition_matrix"] == \
-        json.load(open(os.path.join(first, "noise.json")))["transition_matrix"]
+    assert cfg["labels_sha256"] == sha
+    # Changed labels under the same name are another run, in another folder; the first is left as it was.
+    before = open(os.path.join(again, "log.csv")).read()
+    y = np.load(os.path.join(first, "labels.npy"))
+    y[:10] = (y[:10] + 1) % 10
+    np.save(os.path.join(first, "labels.npy"), y)
+    other = train.run(config.parse_args(base + ["--noise", "file", "--labels", os.path.join(first, "labels.npy"),
+                                                "--epochs", "1"]))
+    assert other != again and open(os.path.join(again, "log.csv")).read() == before
 
 
 def test_a_warning_line_and_config_json_for_adversarial_labels(cifar_dir, tmp_path, capsys):
@@ -214,3 +221,17 @@ def test_plot_draws_the_new_settings(cifar_dir, tmp_path):
     assert figures.title_of("uniform-0.5") == "uniform noise 0.5 (~45.0 % changed)"
     assert figures.title_of("idn-0.2") == "instance-dependent noise 0.2 (~20.6 % changed)"
     assert figures.title_of("human-matched-worse") == "human-matched noise (CIFAR-10N worse counts)"
+
+
+def test_idn_at_rate_0_is_not_the_clean_run_and_a_file_name_is_no_rate(tmp_path):
+    idn0 = config.parse_args(["--noise", "idn", "--rate", "0"])
+    assert config.setting(idn0) == "idn-0.0" and idn0["expected_rate"] == pytest.approx(0.0798, abs=1e-4)
+    for kind in ("sym", "uniform", "pairflip"):
+        cfg = config.parse_args(["--noise", kind, "--rate", "0"])
+        assert config.setting(cfg) == "none-0.0" and cfg["expected_rate"] is None
+    assert "idn-0.0" in presets.study_settings({"idn_rates": "0.0 0.2", "sym_rates": "0.0", "asym_rates": ""})
+    np.save(tmp_path / "0.8.npy", np.zeros(3, dtype=np.int64))
+    as_file = config.parse_args(["--preset", "ye2023", "--loss", "js", "--noise", "file", "--labels",
+                                 str(tmp_path / "0.8.npy")])
+    clean = config.parse_args(["--preset", "ye2023", "--loss", "js"])
+    assert as_file["pi"] == clean["pi"]
