@@ -81,13 +81,25 @@ def claim(d):
         with open(tmp, "w") as f:
             f.write(body)
         os.replace(tmp, path)
-        return
+        return sweep(d)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:  # another process claimed it a moment ago
         raise UserError(f"{d} was claimed a moment ago by another process; run again later") from None
     with os.fdopen(fd, "w") as f:
         f.write(body)
+    sweep(d)
+
+
+def sweep(d):
+    """Remove the half-written files (atomic.py's *.<pid>.tmp) of a writer killed mid-save: once this process holds
+    the claim, no other one writes here, so every such file is a dead process's."""
+    for name in os.listdir(d):
+        if name.endswith(".tmp"):
+            try:
+                os.remove(os.path.join(d, name))
+            except OSError:
+                pass
 
 
 def renew(d):

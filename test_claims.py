@@ -68,3 +68,14 @@ def test_a_finished_run_says_how_to_extend_it_and_force_does(cifar_dir, tmp_path
     assert json.load(open(os.path.join(run, "config.json")))["forced"][0]["changed"] == {"epochs": [1, 2]}
     p = cli(T, *argv, "--resume", "--lr", "0.5")
     assert p.returncode == 2 and "a finished run with other values (lr 0.01 -> 0.5)" in p.stderr
+
+
+def test_a_claim_sweeps_the_half_written_files_of_a_killed_writer(tmp_path):
+    import rundir
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "last.pt.4242.tmp").write_bytes(b"half a checkpoint")  # what a SIGKILL mid-save leaves (atomic.py)
+    (d / "log.csv").write_text("epoch\n1\n")
+    rundir.claim(str(d))
+    assert sorted(os.listdir(d)) == ["claim.json", "log.csv"]
+    rundir.release(str(d))
