@@ -191,15 +191,20 @@ def resume(c, ctx):
     rc, _, _ = c.run(base + ["--out", whole], timeout=c.left())
     run = lambda root: os.path.join(root, "cifar10", "sym-0.4", "ce", "seed42")  # noqa: E731
     log = os.path.join(run(broken), "log.csv")
-    p = subprocess.Popen(base + ["--out", broken], cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while p.poll() is None and (not os.path.exists(log) or open(log).read().count("\n") < 2):
-        time.sleep(0.05)  # until the first epoch's row is written
     with open(os.path.join(run(whole), "log.csv"), newline="") as f:
         epoch_s = float(list(csv.DictReader(f))[1]["seconds"])
     at = random.Random().uniform(0, 0.6 * epoch_s)  # within epoch 2, which the unbroken run took epoch_s for
-    time.sleep(at)
-    p.send_signal(signal.SIGKILL)
-    mid_run = p.wait() == -signal.SIGKILL and not os.path.exists(os.path.join(run(broken), "result.json"))
+    for attempt in range(4):  # a run faster than the unbroken one may finish first: then again, killed earlier
+        at /= 2 if attempt else 1
+        shutil.rmtree(broken, ignore_errors=True)
+        p = subprocess.Popen(base + ["--out", broken], cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while p.poll() is None and (not os.path.exists(log) or open(log).read().count("\n") < 2):
+            time.sleep(0.05)  # until the first epoch's row is written
+        time.sleep(at)
+        p.send_signal(signal.SIGKILL)
+        mid_run = p.wait() == -signal.SIGKILL and not os.path.exists(os.path.join(run(broken), "result.json"))
+        if mid_run:
+            break
     rc2, _, _ = c.run(base + ["--out", broken, "--resume"], timeout=c.left())
     rows = [[{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(open(os.path.join(run(d), "log.csv")))]
             for d in (whole, broken)]

@@ -14,13 +14,13 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 import noise  # noqa: E402  (numpy only: no torch)
+from data import DATASETS  # noqa: E402
 
 REPORT_LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
 CURVE_SETTINGS = ["sym-0.5", "asym-0.25"]  # the report's Figures 3 and 4
 PAPER_CURVES = ["sym-0.4", "asym-0.4"]  # where a study has none of the report's: the papers' middle columns
 KIND_NAMES = noise.KIND_NAMES
 TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "mnist": "MNIST"}
-CLASSES = {"cifar10": 10, "cifar100": 100, "mnist": 10}
 HUMAN_ORDER = [k for sets in noise.HUMAN_LABELS.values() for k in sets]
 ORDER = ("none",) + noise.RATED + ("human", "human-matched", "file")  # of the settings in tables and figures
 
@@ -43,7 +43,8 @@ def title_of(setting, dataset="cifar10"):
         return f"labels from file {rate}"
     if kind == "none":
         return "no noise"
-    said = noise.expected_rate(kind, float(rate), CLASSES.get(dataset, 10))
+    C = DATASETS[dataset].num_classes if dataset in DATASETS else 10
+    said = noise.expected_rate(kind, float(rate), C)
     return f"{KIND_NAMES.get(kind, kind)} noise {float(rate):g}" + (f" (~{said * 100:.1f} % changed)" if said else "")
 
 

@@ -15,6 +15,7 @@ import sys
 
 try:
     import config
+    import noise
     import presets
     import rundir
     from atomic import save_json
@@ -50,7 +51,7 @@ def parser():
     g("--asym-rates", help=f"asymmetric noise rates (default: the study's; report: "
                            f"\"{presets.STUDIES['report']['asym_rates']}\")")
     for kind in presets.RATE_KINDS[2:]:
-        g(f"--{kind}-rates", help=f"{presets.NOISE_TITLES[kind]} noise rates (default: the study's; none in most)")
+        g(f"--{kind}-rates", help=f"{noise.KIND_NAMES[kind]} noise rates (default: the study's; none in most)")
     g("--human", help="human label sets to add: CIFAR-10N's, e.g. \"aggre worse\", or CIFAR-100N's \"noisy\" "
                       "(default: none)")
     g("--human-matched", help="human label sets whose transition counts --noise human-matched draws on random "
@@ -200,7 +201,7 @@ def listing(s, points):
     for k in ("uniform", "idn"):  # where the fraction of labels changed is not the rate
         said = {"uniform": "a resample may keep the class: rate x (C - 1) / C", "idn": "the truncated normal's mean"}
         if s[f"{k}_rates"]:
-            e = ", ".join(f"{float(r):g} -> {presets.noise.expected_rate(k, float(r), C):.4f}"
+            e = ", ".join(f"{float(r):g} -> {noise.expected_rate(k, float(r), C):.4f}"
                           for r in s[f"{k}_rates"].split())
             print(f"  {k}: expected fraction of labels changed {e} ({said[k]})")
     print(f"  rates and seeds from: {s['rates_from']}")

@@ -130,6 +130,8 @@ def instance_dependence(by_setting, ds, save):
         a.set(ylabel="flip rate q of an image (%)", title="Per-image flip rates: box 25-75 %, whiskers 5-95 %")
         a.set_xlabel("true class" if C <= 10 else "true class (index)")
         a.tick_params(axis="x", rotation=45 if C <= 10 else 0)
+        if C > 10:  # a hundred unlabelled ticks say nothing: every tenth index
+            a.set_xticks(range(0, C, 10), [str(k) for k in range(0, C, 10)])
         lo, hi = a.get_ylim()
         a.set_ylim(lo, hi + 0.25 * (hi - lo))  # headroom: the legend above the whiskers
         a.legend(fontsize=8, loc="upper right", ncol=2)

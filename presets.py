@@ -10,7 +10,6 @@ Nothing here imports torch.
 """
 import sys
 
-import noise
 import registry
 
 APL = "HanxunH/Active-Passive-Losses@2d18de6"
@@ -119,7 +118,6 @@ RATES = {"sym": "0.0 0.2 0.4 0.6 0.8", "asym": "0.1 0.2 0.3 0.4"}
 # label sets of --noise human and of --noise human-matched.
 RATE_KINDS = ("sym", "asym", "pairflip", "uniform", "idn")
 NOISES = tuple(f"{k}_rates" for k in RATE_KINDS) + ("human", "human_matched")
-NOISE_TITLES = noise.KIND_NAMES
 MA2020_LOSSES = "ce fl gce mae rce nce nfl ngce sce nce+mae nce+rce nfl+mae nfl+rce ngce+mae ngce+rce"
 YE2023_LOSSES = "ce fl gce mae sce nce+rce nce+mae nfl+rce nce+agce nce+aul nce+ael anl-ce anl-fl anl-ce-er"
 STUDIES = {"report": {"dataset": "cifar10", "preset": "report", "losses": "ce fl nce nfl nce+mae nfl+mae",

@@ -84,7 +84,7 @@ def test_the_realised_rate_at_0_2_is_0_2055():
 def test_real_subsets_same_labels_and_rate(name, rate):
     d = data.load(name, SUBSETS[name], fetch=False)
     ours, q, differ = assert_same_as_released(d.x_train, d.y_train, rate, 0, 10)
-    assert differ == 0  # measured 0 on both subsets, at both rates, seeds 0 and 1
+    assert differ <= 2  # each one on a rounding boundary (above); measured 0 on both subsets, both rates, seeds 0, 1
     flipped = ours != d.y_train
     # Each image flips with its own q: the count is a sum of Bernoulli(q_i), within 4 of its sd of sum(q). A flip
     # that could land on the image's own class would keep about q/9 of them more, 10 sds below at these sizes.
