@@ -10,6 +10,7 @@ import torch
 import batches
 import config
 import data
+import diagnose
 from errors import UserError
 from losses import get_loss
 from model import make_model
@@ -142,7 +143,8 @@ COUNTS = ("loss_sum", "hit_noisy", "hit_true", "flipped", "flipped_as_noisy", "f
 
 
 def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0):
-    """One pass over the training split; returns the train_* columns of the log as a dict.
+    """One pass over the training split; returns the train_* columns of the log as a dict, and under
+    "sample_loss" each sample's -log p_y~ [N] as its step computed it (NaN for a sample no batch held).
 
     The loss logged is the data term (with ANL-CE-ER's regulariser of each batch); ANL's L1 penalty
     (loss_fn.l1 > 0) is added to what is optimised, not to what is logged.
@@ -152,6 +154,7 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0)
     step.model.train()
     sums, n = torch.zeros(len(COUNTS), device=x.device), 0  # COUNTS, in that order
     first_bad = torch.tensor(-1, device=x.device)  # the first batch with a NaN or inf loss, found without a sync
+    per_sample = torch.full((len(x),), float("nan"), device=x.device)  # -log p_y~ of each sample, from its step
     order_gen, aug_gen = gens
     cuts = batches.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
     views = step.loss_fn.views  # GJS: M - 1 augmented views of each image, each drawn on its own
@@ -167,6 +170,7 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0)
                   "flipped": flipped.sum(), "flipped_as_noisy": (flipped & hit_noisy).sum(),
                   "flipped_as_true": (flipped & hit_true).sum(), "unflipped_hit": (~flipped & hit_true).sum()}
         sums += torch.stack([counts[k] for k in COUNTS])
+        per_sample[idx] = diagnose.sample_loss(logits, yn)
         first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), i + 1, first_bad)
         n += len(idx)
     s = dict(zip(COUNTS, sums.tolist()))
@@ -174,7 +178,9 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0)
     return {"train_loss": s["loss_sum"] / n, "train_acc_noisy": s["hit_noisy"] / n, "train_acc_true": s["hit_true"] / n,
             "train_flipped_as_noisy": ratio(s["flipped_as_noisy"], s["flipped"]),
             "train_flipped_as_true": ratio(s["flipped_as_true"], s["flipped"]),
-            "train_unflipped_acc": ratio(s["unflipped_hit"], n - s["flipped"]), "first_bad_batch": int(first_bad)}
+            "train_unflipped_acc": ratio(s["unflipped_hit"], n - s["flipped"]),
+            "train_flip_auroc": diagnose.flip_auroc(per_sample, y_noisy != y_true).item(),
+            "first_bad_batch": int(first_bad), "sample_loss": per_sample}
 
 
 @torch.inference_mode()
@@ -188,10 +194,10 @@ def predict(model, x, batch_size, spec, amp=None, fmt=torch.contiguous_format):
 
 
 def evaluate(step, x, y, batch_size):
-    """(mean loss, accuracy) of the model on one split."""
+    """(mean loss, accuracy, calibration) of the model on one split; calibration is diagnose.calibration's dict."""
     logits = predict(step.model, x, batch_size, step.spec, step.amp, step.fmt)
     loss, correct = step.loss_fn(logits, y).item(), (logits.argmax(1) == y).sum().item()
-    return loss, correct / len(y)
+    return loss, correct / len(y), diagnose.calibration(logits, y)
 
 
 def make_optimizer(cfg, model, device):

@@ -1,4 +1,5 @@
-"""Evaluate a trained model on its data set's clean test set: accuracy, per-class accuracy, confusion matrix.
+"""Evaluate a trained model on its data set's clean test set: accuracy, per-class accuracy, confusion matrix,
+and calibration (expected calibration error over 15 confidence bins, diagnose.py).
 
 Takes a run directory (uses its best.pt) or a checkpoint file, and writes eval.json
 beside the checkpoint. Its accuracy is computed by the same code as train.py's, so
@@ -11,6 +12,7 @@ import torch
 
 import config
 import data
+import diagnose
 from errors import Parser, UserError, die
 from engine import amp_dtype, model_dtype, model_for, pick_device, predict, set_determinism
 from atomic import save_json
@@ -72,23 +74,36 @@ def main(argv=None):
     amp = amp_dtype(cfg["precision_used"], device)
     model = model.to(model_dtype(cfg["precision_used"]))
     fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
-    pred = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], spec, amp, fmt).argmax(1).cpu().numpy()
+    logits = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], spec, amp, fmt)
+    pred, cal = logits.argmax(1).cpu().numpy(), diagnose.calibration(logits, torch.from_numpy(y_test).to(device))
     C = confusion(y_test, pred, spec.num_classes)
     per_class = C.diagonal() / np.maximum(C.sum(1), 1)
     acc = int(C.diagonal().sum()) / len(y_test)
     out = {"checkpoint": ckpt_path, "epoch": ck.get("epoch"), "test_acc": acc, "n_test": len(y_test),
            "dataset": spec.name, "per_class_acc": dict(zip(d.classes, per_class.round(6).tolist())),
-           "confusion_matrix": C.tolist()}
+           "confusion_matrix": C.tolist(), "ece": cal["ece"],
+           "reliability": {k: cal[k] for k in ("count", "confidence", "accuracy")}}
     where = os.path.join(os.path.dirname(ckpt_path), "eval.json")
     save_json(where, out)
-    print(f"{ckpt_path} (epoch {out['epoch']}): test accuracy {acc:.4f} on {len(y_test)} images")
+    print(f"{ckpt_path} (epoch {out['epoch']}): test accuracy {acc:.4f} on {len(y_test)} clean test images, "
+          f"expected calibration error {cal['ece']:.4f} ({diagnose.ECE_BINS} bins)")
     if spec.num_classes > 10:  # a 100 x 100 matrix is for eval.json, not the terminal
         print(f"per-class accuracy and the {spec.num_classes} x {spec.num_classes} confusion matrix: {where}")
         return
-    for name, a in out["per_class_acc"].items():
-        print(f"  {name:<10} {a:.4f}")
-    print("confusion matrix (rows: true class, columns: predicted):")
-    print("\n".join(" ".join(f"{v:5d}" for v in row) for row in C))
+    print(table(d.classes, C))
+
+
+def table(classes, C):
+    """Per-class accuracy and the confusion matrix as one headed table: a row per true class, a column per
+    predicted class (numbered; the key is the row's number), then the class's images and accuracy."""
+    w = max(5, len(str(C.max())) + 1)
+    head = f"{'':>3} {'true class':<12}" + "".join(f"{j:>{w}}" for j in range(len(C))) + f"{'images':>8}{'accuracy':>10}"
+    lines = [f"{'':>16}predicted as class:", head]
+    for i, (name, row) in enumerate(zip(classes, C)):
+        n = row.sum()
+        lines.append(f"{i:>3} {name[:12]:<12}" + "".join(f"{v:>{w}d}" for v in row)
+                     + f"{n:>8d}{row[i] / max(n, 1):>10.4f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ takes that claim over from its parent. No torch: the grid uses this on a login n
 import json
 import os
 import socket
+import subprocess
 import time
 
 import config
@@ -142,3 +143,13 @@ def differences(cfg, was):
 
 def said_differences(diff):
     return ", ".join(f"{k} {a} -> {b}" for k, (a, b) in diff.items())
+
+
+def git_commit():
+    """The suite's commit (-dirty when its files were changed), recorded in result.json."""
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=here,
+                              capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"

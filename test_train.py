@@ -136,9 +136,9 @@ def test_test_acc_best_is_the_best_models(tmp_path, monkeypatch, worse_val_call,
     calls = []
 
     def evaluate(step, x, y, batch_size):  # called for validation, then test, each epoch
-        loss, acc = engine.evaluate(step, x, y, batch_size)
+        loss, acc, calib = engine.evaluate(step, x, y, batch_size)
         calls.append(1)
-        return (loss, -1.0) if len(calls) == worse_val_call else (loss, acc)
+        return (loss, -1.0, calib) if len(calls) == worse_val_call else (loss, acc, calib)
 
     monkeypatch.setattr(train, "evaluate", evaluate)
     run = train.run(config.parse_args(args(str(tmp_path), tmp_path / "r")))

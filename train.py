@@ -3,6 +3,7 @@
 Everything a run produces lives in its run directory: config.json (written first),
 noise.json (the realised transition matrix and rate), labels.npy and clean_labels.npy
 (the training labels, noisy and clean, before the split), log.csv (one row per epoch),
+sample_loss.npz (each training sample's -log p_y~ at the last and the selected epoch),
 best.pt and last.pt (written atomically), result.json (written last), and while it
 trains, claim.json (rundir.py): one process trains a run at a time.
 """
@@ -11,7 +12,6 @@ import errno
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import time
 
@@ -27,6 +27,7 @@ except ImportError:  # one line, not a traceback: the grid and the plots need no
 import batches
 import config
 import data
+import diagnose
 import labelfile
 import noise
 import rundir
@@ -38,10 +39,11 @@ from errors import UserError, die
 # One row of log.csv per epoch. train_*: from the logits of the training steps themselves (no extra
 # pass). flipped_as_noisy / flipped_as_true: of the training samples whose label was flipped, the
 # fraction predicted as the noisy and as the true label (memorisation); unflipped_acc: accuracy on
-# the others. NaN where the split has no flipped (or no unflipped) samples.
+# the others; flip_auroc: diagnose.flip_auroc of the steps' -log p_y~. NaN where the split has no flipped (or no
+# unflipped) samples. test_ece: diagnose.calibration's ECE on the clean test set.
 LOG_COLUMNS = ["epoch", "train_loss", "train_acc_noisy", "train_acc_true", "train_flipped_as_noisy",
-               "train_flipped_as_true", "train_unflipped_acc", "val_loss", "val_acc", "test_loss", "test_acc",
-               "lr", "seconds"]
+               "train_flipped_as_true", "train_unflipped_acc", "train_flip_auroc", "val_loss", "val_acc",
+               "test_loss", "test_acc", "test_ece", "lr", "seconds"]
 
 
 def rng_states():
@@ -49,15 +51,6 @@ def rng_states():
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
-
-
-def git_commit():
-    try:
-        here = os.path.dirname(os.path.abspath(__file__))
-        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=here,
-                              capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 def prepare(cfg, device):
@@ -78,7 +71,8 @@ def prepare(cfg, device):
                          f"choose a {'larger' if len(va) == 0 else 'smaller'} --val-fraction")
     on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
     splits = {"T": T, "x_tr": on(x[tr]), "y_tr": on(y_noisy[tr]), "y_tr_true": on(y_true[tr]), "x_va": on(x[va]),
-              "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test)}
+              "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test),
+              "tr": tr}
     record = {"dataset": cfg["dataset"], "setting": config.setting(cfg), "transition_matrix": T.round(6).tolist(),
               "realised_rate": float((y_noisy != y_true).mean()), "n_flipped": int((y_noisy != y_true).sum()),
               "n_train_total": int(len(y_true)), "classes": d.classes, "expected_rate": cfg["expected_rate"],
@@ -151,17 +145,18 @@ def resume(cfg, out, step, device):
         save_torch(os.path.join(out, "best.pt"), {"model": ck["model"], "config": cfg, "epoch": ck["epoch"]})
     print(f"resuming {out} after epoch {ck['epoch']}")
     # log.csv is rewritten from the checkpoint's rows: no missing, partial or extra rows
-    return ck["epoch"] + 1, ck["best"], ck["log"], ck["wall"], ck["test_acc_last"]
+    return ck["epoch"] + 1, ck["best"], ck["log"], ck["wall"], ck["test_acc_last"], ck.get("sample_loss") or {}
 
 
 def one_epoch(cfg, step, S, epoch):
-    """Train and evaluate one epoch; returns its log row and its validation accuracy (None without a split)."""
+    """Train and evaluate one epoch; returns its log row, validation accuracy (None without a split), test
+    accuracy, and the test set's calibration and the training samples' -log p_y~ of this epoch (diagnose.py)."""
     t0, lr = time.time(), step.opt.param_groups[0]["lr"]
     step.loss_fn.start_epoch(epoch)
     gens = epoch_generators(cfg["seed"], epoch, S["x_tr"].device)
     tr = train_epoch(step, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens, cfg["augment"],
                      cfg["rotate"])
-    bad = tr.pop("first_bad_batch")
+    bad, per_sample = tr.pop("first_bad_batch"), tr.pop("sample_loss")
     if bad > 0 or not np.isfinite(tr["train_loss"]):
         kept = f"last.pt still holds epoch {epoch - 1}" if epoch > 1 else "no checkpoint was written"
         where = f"epoch {epoch}, batch {bad}" if bad > 0 else f"epoch {epoch}"
@@ -171,43 +166,51 @@ def one_epoch(cfg, step, S, epoch):
     step.sched.step()
     # Without a validation split there is no selection: the "best" model is the last epoch's, and the
     # val columns are left empty (not 0) so no reader mistakes them for a measurement.
-    va_loss, va_acc = evaluate(step, S["x_va"], S["y_va"], cfg["eval_batch_size"]) if len(S["x_va"]) else (None, None)
-    te_loss, te_acc = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
-    values = {**tr, "val_loss": va_loss, "val_acc": va_acc, "test_loss": te_loss, "test_acc": te_acc}
+    va_loss, va_acc, _ = evaluate(step, S["x_va"], S["y_va"], cfg["eval_batch_size"]) if len(S["x_va"]) else \
+        (None, None, None)
+    te_loss, te_acc, te_cal = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+    values = {**tr, "val_loss": va_loss, "val_acc": va_acc, "test_loss": te_loss, "test_acc": te_acc,
+              "test_ece": te_cal["ece"]}
     row = {"epoch": epoch, **{k: "" if v is None else f"{v:.6f}" for k, v in values.items()}, "lr": f"{lr:.6g}",
            "seconds": f"{time.time() - t0:.2f}"}
-    val = f"val (noisy labels{', clean' if cfg['clean_val'] else ''}) loss {va_loss:.4f} acc {va_acc:.3f} | " \
+    val = f"val ({'clean' if cfg['clean_val'] else 'noisy'} labels) loss {va_loss:.4f} acc {va_acc:.3f} | " \
         if va_acc is not None else ""
     print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr['train_loss']:.4f} acc noisy {tr['train_acc_noisy']:.3f} "
-          f"true {tr['train_acc_true']:.3f} | {val}test acc {te_acc:.3f} | {row['seconds']} s")
-    return row, va_acc, te_acc
+          f"true {tr['train_acc_true']:.3f} | {val}test (clean) acc {te_acc:.3f} ECE {te_cal['ece']:.3f} | "
+          f"{row['seconds']} s")
+    return row, va_acc, te_acc, {"calibration": te_cal, "sample_loss": per_sample}
 
 
-def save_epoch(out, step, cfg, epoch, best, improved, rows, wall, te_acc):
+def save_epoch(out, step, cfg, epoch, best, improved, rows, wall, te_acc, sample_loss):
     """last.pt first: if the run dies before best.pt is written, resuming rewrites best.pt from last.pt."""
     save_torch(os.path.join(out, "last.pt"), {
         "model": step.model.state_dict(), "optimizer": step.opt.state_dict(), "scheduler": step.sched.state_dict(),
         "epoch": epoch, "best": best, "config": cfg, "rng": rng_states(), "wall": wall, "log": rows,
-        "test_acc_last": te_acc, "loss": step.loss_fn.state_dict()})
+        "test_acc_last": te_acc, "loss": step.loss_fn.state_dict(), "sample_loss": sample_loss})
     if improved:
         save_torch(os.path.join(out, "best.pt"), {"model": step.model.state_dict(), "config": cfg, "epoch": epoch})
     save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, rows)
     rundir.renew(out)
 
 
-def finish(cfg, out, step, S, best, tested, te_acc, record, wall):
-    """Test the selected model (again only when it is not the one just tested) and write result.json."""
+def finish(cfg, out, step, S, best, tested, te_acc, record, wall, rows, sample_loss):
+    """Test the selected model (again only when it is not the one just tested), write sample_loss.npz, then
+    result.json; tested is the epoch whose model te_acc and calibration (diagnose.py) measured here."""
     selects = len(S["x_va"]) > 0
-    test_best = te_acc  # when the best model is the one just tested, with this device and precision
-    if best["epoch"] != tested:
+    test_best, cal = te_acc, tested and tested["calibration"]  # the best model is the one just tested
+    if best["epoch"] != (tested and tested["epoch"]):
         step.model.load_state_dict(torch.load(os.path.join(out, "best.pt"), map_location=S["x_te"].device,
                                               weights_only=True)["model"])
-        _, test_best = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+        _, test_best, cal = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+    if sample_loss:
+        diagnose.save_sample_loss(out, sample_loss, (S["y_tr"] != S["y_tr_true"]).cpu().numpy(), S["tr"],
+                                  best["epoch"], len(rows))
     result = {"selection": "best validation" if selects else "last epoch", "best_epoch": best["epoch"],
               "best_val_acc": best["val_acc"] if selects else None, "test_acc_best": test_best,
-              "test_acc_last": te_acc, "realised_noise_rate": record["realised_rate"], "wall_seconds": round(wall, 2),
+              "test_acc_last": te_acc, **diagnose.result_fields(rows, best["epoch"], cal),
+              "realised_noise_rate": record["realised_rate"], "wall_seconds": round(wall, 2),
               "torch": torch.__version__, "device": str(S["x_te"].device), "precision": cfg["precision_used"],
-              "git_commit": git_commit(), "command": shlex.join([os.path.basename(sys.executable)] + sys.argv)}
+              "git_commit": rundir.git_commit(), "command": shlex.join([os.path.basename(sys.executable)] + sys.argv)}
     save_json(os.path.join(out, "result.json"), result)
     how = f"val acc {best['val_acc']:.4f}" if selects else "no validation split, the last epoch"
     print(f"best epoch {best['epoch']} ({how}): test acc {test_best:.4f} -> {out}")
@@ -231,9 +234,9 @@ def run(cfg):
     cfg["precision_used"] = "bf16" if step.amp else "fp64" if step.dtype == torch.float64 else "fp32"
     rundir.claim(out)  # nothing written before this line
     try:
-        start, best, rows, wall0, te_acc = 1, {"epoch": 0, "val_acc": -1.0}, [], 0.0, None
+        start, best, rows, wall0, te_acc, losses = 1, {"epoch": 0, "val_acc": -1.0}, [], 0.0, None, {}
         if cfg["resume"] and os.path.exists(os.path.join(out, "last.pt")):
-            start, best, rows, wall0, te_acc = resume(cfg, out, step, device)
+            start, best, rows, wall0, te_acc, losses = resume(cfg, out, step, device)
         else:
             save_json(os.path.join(out, "config.json"), cfg)
             save_json(os.path.join(out, "noise.json"), record)
@@ -245,14 +248,15 @@ def run(cfg):
               f"/ {len(S['x_va'])} val / {len(S['x_te'])} test, realised noise rate {record['realised_rate']:.4f}")
         t_start, tested = time.time() - wall0, None  # tested: the epoch whose model te_acc measured here
         for epoch in range(start, cfg["epochs"] + 1):
-            row, va_acc, te_acc = one_epoch(cfg, step, S, epoch)
-            tested = epoch
+            row, va_acc, te_acc, diag = one_epoch(cfg, step, S, epoch)
+            tested = {"epoch": epoch, "calibration": diag["calibration"]}
             improved = va_acc is None or va_acc > best["val_acc"]  # selection on validation only, never on test
             if improved:
                 best = {"epoch": epoch, "val_acc": va_acc}
+            losses = {"last": diag["sample_loss"], "best": diag["sample_loss"] if improved else losses.get("best")}
             rows.append(row)
-            save_epoch(out, step, cfg, epoch, best, improved, rows, time.time() - t_start, te_acc)
-        finish(cfg, out, step, S, best, tested, te_acc, record, time.time() - t_start)
+            save_epoch(out, step, cfg, epoch, best, improved, rows, time.time() - t_start, te_acc, losses)
+        finish(cfg, out, step, S, best, tested, te_acc, record, time.time() - t_start, rows, losses)
     finally:
         rundir.release(out)
     return out
