@@ -5,6 +5,8 @@ data set it draws (its name, title and class names), so every figure names its d
 logs alone; the figures of the noise itself (transition matrices, images, IDN's spread) are noisefigures.py's.
 """
 import math
+import os
+import warnings
 
 import matplotlib
 
@@ -65,32 +67,66 @@ def mean_std(values):
     return v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0
 
 
-def mean_curve(runs, column):
-    """Mean over seeds of one log column at each epoch, over the seeds that have reached it."""
+def mean_curve(runs, column, relative=False):
+    """(epochs, mean, sample std, n) over seeds of one log column, at each epoch over the seeds that reached it.
+
+    relative: each run's column divided by its own first-epoch value, so losses of different scales compare.
+    The std is 0 where one seed has reached the epoch. Runs from before a column was logged are left out.
+    """
+    runs = [r for r in runs if column in r["log"]]
     n = max(len(r["log"][column]) for r in runs)
     padded = np.full((len(runs), n), np.nan)  # [seeds, epochs]; a run in progress is NaN past its last epoch
     for i, r in enumerate(runs):
-        padded[i, : len(r["log"][column])] = r["log"][column]
-    with np.errstate(all="ignore"):
-        return np.arange(1, n + 1), np.nanmean(padded, axis=0), len(runs)
+        v = r["log"][column]
+        padded[i, : len(v)] = v / v[0] if relative else v
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an epoch no seed has a value at is NaN, not a warning
+        sd = np.nan_to_num(np.nanstd(padded, axis=0, ddof=1)) if len(runs) > 1 else np.zeros(n)
+        return np.arange(1, n + 1), np.nanmean(padded, axis=0), sd, len(runs)
+
+
+def banded(ax, runs, column, style, label, scale=1.0, relative=False):
+    """One loss's mean curve over its seeds, with a band of ± 1 sample std where there are two or more."""
+    x, m, sd, n = mean_curve(runs, column, relative)
+    ax.plot(x, m * scale, **style, marker="." if len(x) < 40 else None, label=f"{label} (n={n})" if n > 1 else label)
+    if n > 1:
+        ax.fill_between(x, (m - sd) * scale, (m + sd) * scale, color=style["color"], alpha=0.18, linewidth=0)
+    return n
+
+
+def provenance(runs):
+    """The footer of a figure drawn from runs: what they were trained with (several values joined by /)."""
+    def values(get):
+        return "/".join(sorted({str(v) for r in runs if r["config"] for v in [get(r)] if v is not None})) or "?"
+    seeds = sorted({int(r["seed"]) for r in runs if r["seed"].isdigit()})
+    data = values(lambda r: os.path.basename(str(r["config"].get("data_dir", "")).rstrip("/")) or None)
+    return (f"{values(lambda r: r['config'].get('arch'))}, --preset {values(lambda r: r['config'].get('preset'))}, "
+            f"{values(lambda r: r['config'].get('epochs'))} epochs, seed{'s' if len(seeds) > 1 else ''} "
+            f"{', '.join(map(str, seeds)) or '?'}, {values(lambda r: r['config'].get('precision_used'))}"
+            + (f", data {data}" if data != "?" else ""))
+
+
+def footer(fig, runs, note=""):
+    fig.text(0.01, -0.01, f"Runs: {provenance(runs)}.{' ' + note if note else ''}", fontsize=8, color="dimgray",
+             ha="left", va="top")
 
 
 def accuracy_cells(by_setting, key):
-    """{(setting, loss): [test accuracy of each finished seed]} for result key test_acc_best/last."""
+    """{(setting, loss): [value of each finished seed]} for a result.json key (test_acc_best, test_ece_last, ...);
+    a run from before the key was recorded is left out."""
     cells = {}
     for setting, by_loss in by_setting.items():
         for loss, runs in by_loss.items():
-            cells.setdefault((setting, loss), []).extend(r["result"][key] for r in runs if r["result"])
+            cells.setdefault((setting, loss), []).extend(
+                r["result"][key] for r in runs if r["result"] and r["result"].get(key) is not None)
     return cells
-
-
-def arch_of(runs):
-    return "/".join(sorted({r["config"].get("arch", "?") for r in runs if r["config"]})) or "?"
 
 
 def plain_log_labels(ax):
     """Label a log y axis 0.8, 2 rather than 8 x 10^-1, with fewer minor labels the more decades it spans."""
     lo, hi = ax.get_ylim()
+    if hi / lo < 2:  # less than an octave: a major tick may not fall inside, so label every minor tick
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
     decades = math.log10(hi / lo)
     keep = range(1, 10) if decades < 1 else (2, 5) if decades < 2.5 else ()
 
@@ -106,64 +142,87 @@ def selects(runs):
 
 
 def curves(by_setting, ds, colours, save):
-    """Validation loss and accuracy against epoch, one line per loss (report Figures 3 and 4; and human noise).
+    """Training loss, validation accuracy and clean test accuracy against epoch, one line per loss (report Figures
+    3 and 4; and human noise), mean ± std over seeds.
 
-    Runs without a validation split (the papers' protocol) draw their test curves instead: nothing is
-    selected on them, so they are the papers' own figures of test accuracy over training.
+    Each loss's training loss is divided by its own first-epoch value: CE and NCE+RCE have no common scale.
+    The validation split carries the noisy labels unless --clean-val; the test set's are clean. Runs without
+    a validation split (the papers' protocol) have the training loss and test panels only.
     """
     chosen = [s for s in by_setting if s in CURVE_SETTINGS] or [s for s in by_setting if s in PAPER_CURVES]
     # sym and asym: the report's settings; every setting of the other noise models (a study has few of each).
     for setting in chosen + sorted((s for s in by_setting if s.split("-")[0] not in ("none", "sym", "asym")),
                                    key=setting_key):
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-        split = "val" if selects(sum(by_setting[setting].values(), [])) else "test"
-        name = {"val": "validation", "test": "test"}[split]
-        for loss, runs in sorted(by_setting[setting].items()):
-            for ax, col in zip(axes, [f"{split}_loss", f"{split}_acc"]):
-                x, y, n = mean_curve(runs, col)
-                ax.plot(x, y * (100 if col.endswith("acc") else 1), **colours[loss], marker=".",
-                        label=f"{loss}" + (f" (mean of {n})" if n > 1 else ""))
-        for ax in axes:
+        runs = sum(by_setting[setting].values(), [])
+        val = selects(runs)
+        clean = {bool(r["config"].get("clean_val")) for r in runs if r["config"]} == {True}
+        panels = [("train_loss", "Training loss, relative to epoch 1", "training loss ÷ its epoch-1 value (log scale)")]
+        if val:
+            labels = "clean" if clean else "noisy"
+            panels.append(("val_acc", f"Validation accuracy ({labels} labels)",
+                           f"accuracy on the validation split's {labels} labels (%)"))
+        panels.append(("test_acc", "Test accuracy (clean labels)", "accuracy on the clean test set (%)"))
+        fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2))
+        for loss, rs in sorted(by_setting[setting].items(), key=lambda kv: loss_order(kv[0])):
+            for ax, (col, _, _) in zip(axes, panels):
+                banded(ax, rs, col, colours[loss], loss, 1 if col == "train_loss" else 100, col == "train_loss")
+        for ax, (col, title, ylabel) in zip(axes, panels):
+            ax.set(xlabel="epoch", ylabel=ylabel, title=title)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
-        # Log scale: bounded losses (<= 1) and unbounded ones (CE, RCE) share the panel.
-        axes[0].set(xlabel="epoch", ylabel=f"{name} loss (the run's own loss, log scale)", yscale="log",
-                    title=f"{name.capitalize()} loss")
-        plain_log_labels(axes[0])
-        axes[1].set(xlabel="epoch", ylabel=f"{name} accuracy (%)", title=f"{name.capitalize()} accuracy")
-        axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False, ncol=1 + len(by_setting[setting]) // 16)
-        runs = sum(by_setting[setting].values(), [])
-        fig.suptitle(f"{ds['title']}: {name} curves, {title_of(setting, ds['name'])}, {arch_of(runs)}"
-                     + ("" if split == "val" else " (no validation split)"))
+        lows = [ln.get_ydata().min() for ln in axes[0].get_lines()]
+        if lows and min(lows) > 0:  # a loss with a negative floor (NLS, LDR-KL) keeps a linear axis
+            axes[0].set_yscale("log")
+            plain_log_labels(axes[0])
+        else:
+            axes[0].set_ylabel("training loss ÷ its epoch-1 value")
+        axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False, ncol=1 + len(by_setting[setting]) // 16)
+        fig.suptitle(f"{ds['title']}: training curves, {title_of(setting, ds['name'])}"
+                     + ("" if val else " (no validation split)"))
+        footer(fig, runs, "Lines: mean over seeds; bands: ± 1 standard deviation; n: seeds.")
         save(fig, f"curves_{setting}")
 
 
 def accuracy_vs_rate(by_setting, ds, colours, save):
-    """Test accuracy against noise rate per loss, best-validation model and last epoch (Figures 5, 6)."""
+    """Test accuracy against noise rate per loss, best-validation model and last epoch (Figures 5, 6).
+
+    Rates in percent, ticked at the rates that were run; mean ± std over seeds as a band and error bars.
+    A loss run at one rate only is a hollow marker, said in the legend: one point is not a trend.
+    """
     for kind in noise.RATED:
         settings = sorted([s for s in by_setting if s.rsplit("-", 1)[0] == kind or s == "none-0.0"], key=setting_key)
         if not any(s.startswith(kind + "-") for s in settings):
             continue
+        runs = [r for s in settings for rs in by_setting[s].values() for r in rs]
         panels = [("test_acc_best", "best-validation model"), ("test_acc_last", "last epoch")]
-        if not selects([r for s in settings for rs in by_setting[s].values() for r in rs]):
+        if not selects(runs):
             panels = panels[1:]  # without a validation split the "best" model is the last epoch's
         fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), sharey=True, squeeze=False)
-        axes = axes[0]
+        axes, rates = axes[0], sorted({setting_key(s)[1] * 100 for s in settings})
         for ax, (key, name) in zip(axes, panels):
             cells = accuracy_cells(by_setting, key)
             for loss in colours:
-                pts = [(setting_key(s)[1], *mean_std(cells[s, loss])) for s in settings if cells.get((s, loss))]
+                pts = [(setting_key(s)[1] * 100, *mean_std(cells[s, loss]), len(cells[s, loss]))
+                       for s in settings if cells.get((s, loss))]
                 if not pts:
                     continue
-                x, m, sd = map(np.array, zip(*pts))
-                ax.plot(x, m, marker="o", **colours[loss], label=loss)
-                ax.fill_between(x, m - sd, m + sd, color=colours[loss]["color"], alpha=0.15, linewidth=0)
-            ax.set(xlabel="noise rate", title=f"Test accuracy, {name}")
+                x, m, sd, n = map(np.array, zip(*pts))
+                one = len(x) == 1
+                ax.errorbar(x, m, yerr=np.where(n > 1, sd, 0), color=colours[loss]["color"],
+                            linestyle="none" if one else colours[loss]["linestyle"], marker="D" if one else "o",
+                            markersize=9 if one else 5, markerfacecolor="none" if one else colours[loss]["color"],
+                            capsize=3, label=f"{loss} (one rate only)" if one else loss)
+                if not one and (n > 1).any():
+                    ax.fill_between(x, m - sd, m + sd, color=colours[loss]["color"], alpha=0.15, linewidth=0)
+            ax.set(xlabel=f"{KIND_NAMES[kind]} noise rate (%)", title=f"Test accuracy, {name}")
+            ax.set_xticks(rates, [f"{r:g}" for r in rates])
+            if len(rates) == 1:
+                ax.set_xlim(rates[0] - 10, rates[0] + 10)
             ax.grid(alpha=0.3)
-        axes[0].set_ylabel("clean test accuracy (%)")
+        axes[0].set_ylabel("accuracy on the clean test set (%)")
         axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False, ncol=1 + len(colours) // 16)
-        fig.suptitle(f"{ds['title']}: test accuracy against {KIND_NAMES[kind]} noise rate "
-                     f"(mean, band ±1 std over seeds)")
+        fig.suptitle(f"{ds['title']}: test accuracy against {KIND_NAMES[kind]} noise rate")
+        footer(fig, runs, "Mean over seeds; bars and bands: ± 1 standard deviation.")
         save(fig, f"accuracy_vs_rate_{kind}")
 
 
@@ -180,7 +239,8 @@ def normalisation(ds, save):
     rest = np.log((1 - p) / (C - 1))  # the other C - 1 classes share the remaining mass equally
     axes[1].plot(p, np.log(p) / (np.log(p) + (C - 1) * rest), label="NCE = log p_y / Σ_k log p_k (Ma et al.)")
     axes[1].plot(p, 1 - p, label="1 − e^(−CE) = 1 − p_y (the report's NCE, = MAE)")
-    axes[1].plot(p, -np.log(p) / np.log(1e4), ":", color="gray", label="CE / log 1e4 (for scale)")
+    axes[1].plot(p, -np.log(p) / np.log(1e4), ":", color="gray",
+                 label="cross-entropy −log p_y, scaled to reach 1 at p_y = 0.0001")
     axes[1].set(xlabel="p_y, the probability of the label", ylabel="loss", ylim=(0, 1.05),
                 title=f"As a function of p_y (C = {C}, rest uniform)")
     for ax in axes:  # below the panels, where no curve runs
@@ -190,24 +250,34 @@ def normalisation(ds, save):
 
 
 def memorisation(by_setting, setting, ds, colours, save):
-    """On the flipped training samples: predicted as their noisy label, and as their true label."""
+    """On the flipped training samples: predicted as their noisy label, and as their true label; and how well
+    the loss tells them from the clean ones (diagnose.flip_auroc), mean ± std over seeds."""
     if not any("train_flipped_as_noisy" in r["log"] for rs in by_setting.get(setting, {}).values() for r in rs):
         print(f"no memorisation figure for {ds['name']}: no run at {setting} logged the flipped-sample columns")
         return
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-    for loss, runs in sorted(by_setting[setting].items()):
-        if "train_flipped_as_noisy" not in runs[0]["log"]:
+    runs = sum(by_setting[setting].values(), [])
+    auroc = any("train_flip_auroc" in r["log"] for r in runs)
+    fig, axes = plt.subplots(1, 2 + auroc, figsize=(5.2 * (2 + auroc), 4.2))
+    cols = ["train_flipped_as_noisy", "train_flipped_as_true"] + ["train_flip_auroc"] * auroc
+    for loss, rs in sorted(by_setting[setting].items(), key=lambda kv: loss_order(kv[0])):
+        if "train_flipped_as_noisy" not in rs[0]["log"]:
             continue  # a run from before these columns were logged
-        for ax, col in zip(axes, ["train_flipped_as_noisy", "train_flipped_as_true"]):
-            x, y, _ = mean_curve(runs, col)
-            ax.plot(x, y * 100, **colours[loss], marker=".", label=loss)
-    axes[0].set(xlabel="epoch", ylabel="% of the flipped training samples",
-                title="Predicted as their noisy label (memorised)")
-    axes[1].set(xlabel="epoch", title="Predicted as their true label (corrected)")
+        for ax, col in zip(axes, cols):
+            if any(col in r["log"] for r in rs):
+                banded(ax, rs, col, colours[loss], loss, 1 if col == "train_flip_auroc" else 100)
+    axes[0].set(ylabel="% of the flipped training samples", title="Predicted as their noisy label (memorised)")
+    axes[1].set(ylabel="% of the flipped training samples", title="Predicted as their true label (corrected)")
+    if auroc:
+        axes[2].axhline(0.5, color="gray", linestyle=":", linewidth=1)
+        axes[2].set(ylabel="AUROC (0.5: no better than chance)", ylim=(0.4, 1.01),
+                    title="Flipped told from clean by their loss")
     for ax in axes:
+        ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
-    fig.suptitle(f"{ds['title']}: memorisation of the noisy labels, {title_of(setting, ds['name'])} "
-                 f"(from the training steps' own logits)")
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    fig.suptitle(f"{ds['title']}: memorisation of the noisy labels, {title_of(setting, ds['name'])}")
+    footer(fig, runs, "Predictions and losses as each training step made them during the epoch (augmented images "
+                      "where augmentation is on). AUROC: the cross-entropy of the noisy label ranks flipped above "
+                      "clean samples.")
     save(fig, f"memorisation_{setting}")

@@ -7,7 +7,6 @@ files; every other figure and the tables read the logs alone. Nothing here impor
 what is missing is left out. The figures themselves are figures.py's.
 """
 import csv
-import io
 import json
 import os
 import sys
@@ -15,9 +14,11 @@ from collections import defaultdict
 
 import numpy as np
 
+import diagfigures as D
 import figures as F
 import noisefigures as N
-from atomic import save_atomic, save_text
+import tables as T
+from atomic import save_atomic
 from errors import Parser, UserError, die
 from noise import CLASSES  # numpy only: no torch
 
@@ -32,7 +33,10 @@ def parser():
     p.add_argument("--losses", help="comma-separated losses to draw, e.g. ce,nce+mae (default: all)")
     p.add_argument("--format", default="png", help="comma-separated file formats, e.g. png,pdf (default: png)")
     p.add_argument("--seeds", type=int, help="seeds asked for per cell; fewer are marked n=k (default: the most found)")
-    p.add_argument("--memorisation", help="setting of the memorisation figure and the image grid (default: "
+    p.add_argument("--where", help="comma-separated KEY=VALUE of config.json the runs must have, e.g. epochs=20,"
+                                   "arch=cnn4, to draw one protocol of a folder that holds several (default: every run)")
+    p.add_argument("--memorisation", help="setting of the memorisation, sample-loss and reliability figures and the "
+                                          "image grid (default: "
                                           "sym-0.5, else sym-0.4 (the papers' middle column), else the first noisy setting found)")
     p.add_argument("--data-dir", help="the data set's folder, for the grid of noisy training images; with runs of "
                                       "several data sets, pick one with --dataset (default: no grid)")
@@ -100,79 +104,6 @@ def saver(out, formats):
     return save
 
 
-def cell(stats, losses, s, loss, want):
-    """A table cell: 'mean ± std (n=k)' in %, bold where it is the column's best mean; None where not run."""
-    if (s, loss) not in stats:
-        return None
-    m, sd, n = stats[s, loss]
-    text = f"{m:.2f}" + (f" ± {sd:.2f}" if n > 1 else "") + (f" (n={n})" if n < want else "")
-    best = max(stats[s, x][0] for x in losses if (s, x) in stats)
-    return f"**{text}**" if m == best else text
-
-
-def stat_rows(stats, losses, settings, **fixed):
-    """The CSV rows of a table's cells that were run: mean and std in %, n seeds; `fixed` columns added to each."""
-    return [{**fixed, "loss": loss, "setting": s, "mean": f"{m:.4f}", "std": f"{sd:.4f}" if n > 1 else "", "n": n}
-            for loss in losses for s in settings if (s, loss) in stats for m, sd, n in [stats[s, loss]]]
-
-
-def tables(by_setting, ds, seeds_asked, out):
-    """table.md and table.csv: test accuracy (%) mean ± std over seeds, one row per loss, one column per setting."""
-    settings = sorted(by_setting, key=F.setting_key)
-    losses = sorted({name for s in settings for name in by_setting[s]}, key=F.loss_order)
-    md, rows = [], []
-    kinds = [("test_acc_best", "best-validation model"), ("test_acc_last", "last epoch")]
-    if not F.selects([r for by_loss in by_setting.values() for rs in by_loss.values() for r in rs]):
-        kinds = kinds[1:]  # no validation split: the "best" model is the last epoch's
-    for key, name in kinds:
-        cells = F.accuracy_cells(by_setting, key)
-        stats = {c: (*F.mean_std(v), len(v)) for c, v in cells.items() if v}
-        md += [f"### {ds['title']}: test accuracy (%), {name}", "", "| loss | " + " | ".join(settings) + " |",
-               "| --- |" + " --- |" * len(settings)]
-        for loss in losses:
-            md.append(f"| {loss} | " + " | ".join(cell(stats, losses, s, loss, seeds_asked) or "" for s in settings) + " |")
-        rows += stat_rows(stats, losses, settings, dataset=ds["name"], model=key.removeprefix("test_acc_"))
-        md.append("")
-    save_text(os.path.join(out, "table.md"), "\n".join(md))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, ["dataset", "model", "loss", "setting", "mean", "std", "n"])
-    w.writeheader()
-    w.writerows(rows)
-    save_text(os.path.join(out, "table.csv"), buf.getvalue())
-
-
-def study_table(by_setting, ds, study, out):
-    """study.md and study.csv: the study's table in its paper's layout. One row per loss in the study's order,
-    one column per noise setting; mean ± sample std over seeds of the last epoch's test accuracy (%), as both
-    papers report it; the best mean of each column in bold."""
-    import presets  # torch-free
-
-    settings = presets.study_settings(study)  # every column of the study, run or not
-    settings += [s for s in sorted(by_setting, key=F.setting_key) if s not in settings]
-    losses = study["losses"].split()
-    losses += sorted({n for s in by_setting.values() for n in s} - set(losses), key=F.loss_order)
-    cells = F.accuracy_cells(by_setting, "test_acc_last")
-    stats = {c: F.mean_std(v) + (len(v),) for c, v in cells.items() if v}
-    want = len(study["seeds"].split())
-    head = [{"none-0.0": "clean"}.get(s, s.replace("-", " ")) for s in settings]
-    epochs = sorted({r["config"].get("epochs") for rs in sum((list(b.values()) for b in by_setting.values()), [])
-                     for r in rs if r["config"]} - {None})
-    ran = f"{'/'.join(map(str, epochs))} epoch{'s' if epochs != [1] else ''}, " if epochs else ""
-    md = [f"### {ds['title']}, study {study['name']} (--preset {study['preset']}, {ran}seeds {study['seeds']})", "",
-          "Test accuracy (%) of the last epoch, mean ± std over seeds; best of each column in bold; "
-          f"– not run; (n=k) fewer seeds than {want}.", "",
-          "| loss | " + " | ".join(head) + " |", "| --- |" + " ---: |" * len(settings)]
-    for loss in losses:
-        md.append(f"| {loss} | " + " | ".join(cell(stats, losses, s, loss, want) or "–" for s in settings) + " |")
-    rows = stat_rows(stats, losses, settings)
-    save_text(os.path.join(out, "study.md"), "\n".join(md) + "\n")
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, ["loss", "setting", "mean", "std", "n"])
-    w.writeheader()
-    w.writerows(rows)
-    save_text(os.path.join(out, "study.csv"), buf.getvalue())
-
-
 def describe(name, runs):
     """What the figures need to know of a data set: its name, title and class names (from a run's noise.json)."""
     noises = [r["noise"] for r in runs if r["noise"]]
@@ -195,6 +126,8 @@ def draw(by_setting, ds, colours, args, formats, out):
     noisy = [s for s in sorted(by_setting, key=F.setting_key) if not s.startswith("none-")]
     mem = args.memorisation or next((s for s in ("sym-0.5", "sym-0.4") if s in by_setting), noisy[0] if noisy else "sym-0.5")
     F.memorisation(by_setting, mem, ds, colours, save)
+    D.sample_losses(by_setting, mem, ds, colours, save)
+    D.reliability(by_setting, mem, ds, colours, save)
     grid_runs = [r for rs in by_setting.get(mem, {}).values() for r in rs
                  if os.path.isfile(os.path.join(r["dir"], "labels.npy"))]  # the labels it trained on
     if args.data_dir and not grid_runs:
@@ -206,7 +139,40 @@ def draw(by_setting, ds, colours, args, formats, out):
             N.image_grid(args.data_dir, grid_runs[0], mem, ds, save)
         except (data.DataError, ValueError) as e:
             die(f"no image grid: {e}")
-    tables(by_setting, ds, seeds_asked, out)
+    T.tables(by_setting, ds, seeds_asked, out)
+
+
+def wanted(text, runs):
+    """--where's {key: value}, each key one that the runs' config.json files have."""
+    if not text:
+        return {}
+    pairs = [kv.partition("=") for kv in text.split(",")]
+    bad = [k for k, eq, v in pairs if not eq or not k or not v]
+    if bad:
+        die(f"--where {text}: each item is KEY=VALUE, e.g. --where epochs=20,arch=cnn4")
+    keys = {k for r in runs for k in (r["config"] or {})}
+    unknown = sorted({k for k, _, _ in pairs} - keys)
+    if unknown:
+        die(f"--where {text}: no run's config.json has {', '.join(unknown)}; use its keys, e.g. epochs, arch, preset, lr")
+    return {k: v for k, _, v in pairs}
+
+
+def matches(run, where):
+    """Does the run's config.json hold every --where value (as written there, or as Python prints it)?"""
+    cfg = run["config"] or {}
+    return all(k in cfg and v in (str(cfg[k]), json.dumps(cfg[k])) for k, v in where.items())
+
+
+def refuse_mixed(where, runs):
+    """One line and nothing drawn when the runs of one table differ beyond its setting, loss and seed."""
+    split = T.protocol_split(runs)
+    if not split:
+        return
+    key = next((k for k in split if k in T.PROTOCOL), None)
+    common = key and max(split[key], key=split[key].get)
+    fix = f"draw one of them with --where {key}={common}, or " if key else ""
+    die(f"the runs in {where} differ beyond their setting, loss and seed: {T.said_split(split)}; a table or figure "
+        f"pools only runs trained alike: {fix}keep such runs in separate --out folders")
 
 
 def main(argv=None):
@@ -226,13 +192,14 @@ def main(argv=None):
         if want and want - found[flag]:
             hint = " (run folders use canonical loss names, e.g. nce+mae)" if flag == "--losses" else ""
             print(f"note: {flag} {','.join(sorted(want - found[flag]))} matches no run{hint}", file=sys.stderr)
+    where = wanted(args.where, runs)
     by_dataset = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # {(root, dataset): {setting: {loss}}}
     for r in runs:
         if all(want is None or r[key] in want for key, want in
-               zip(("dataset", "setting", "loss"), asked.values())):
+               zip(("dataset", "setting", "loss"), asked.values())) and matches(r, where):
             by_dataset[r["root"], r["dataset"]][r["setting"]][r["loss"]].append(r)
     if not by_dataset:
-        die(f"no runs match --dataset {args.dataset} --only {args.only} --losses {args.losses}; found data "
+        die(f"no runs match --dataset {args.dataset} --only {args.only} --losses {args.losses} --where {args.where}; found data "
                  f"sets {sorted(found['--dataset'])}, settings {sorted(found['--only'])} and losses {sorted(colours)}")
     if args.data_dir and len({d for _, d in by_dataset}) > 1:
         die(f"--data-dir serves one data set, and the runs hold {', '.join(sorted({d for _, d in by_dataset}))}; "
@@ -245,13 +212,15 @@ def main(argv=None):
         die(f"unknown --format {','.join(sorted(set(formats) - set(supported)))}; "
                  f"choose from {','.join(sorted(supported))}")
     for (root, name), by_setting in sorted(by_dataset.items()):
-        found = [r for rs in by_setting.values() for v in rs.values() for r in v]
+        refuse_mixed(os.path.join(root, name), T.all_runs(by_setting))
+    for (root, name), by_setting in sorted(by_dataset.items()):
+        found = T.all_runs(by_setting)
         ds = describe(name, found)
         out = os.path.join(root, "figures", name)
         draw(by_setting, ds, colours, args, formats, out)
         study = found[0]["study"]
         if study and study.get("dataset") == name:
-            study_table(by_setting, ds, study, out)
+            T.study_table(by_setting, ds, study, out)
     where = ", ".join(os.path.join(root, "figures", name) for root, name in sorted(by_dataset))
     print(f"{len(runs)} runs read; figures and tables in {where}")
 

@@ -70,14 +70,15 @@ def grid(tmp_path_factory, cifar_dir):
 
 def read_table(root):
     with open(os.path.join(root, "figures", "cifar10", "table.csv"), newline="") as f:
-        return {(r["model"], r["loss"], r["setting"]): r for r in csv.DictReader(f)}
+        return {(r["model"], r["loss"], r["setting"]): r for r in csv.DictReader(f) if r["metric"] == "test_acc"}
 
 
 def test_every_figure_and_table_from_a_whole_grid(grid, cifar_dir):
     plot.main([grid, "--seeds", "2", "--data-dir", cifar_dir])
     files = set(os.listdir(os.path.join(grid, "figures", "cifar10")))
     expected = {"curves_sym-0.5.png", "curves_asym-0.25.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png",
-                "normalisation.png", "memorisation_sym-0.5.png", "images_sym-0.5.png", "table.md", "table.csv"}
+                "normalisation.png", "memorisation_sym-0.5.png", "images_sym-0.5.png", "table.md", "table.csv",
+                "sample_loss_sym-0.5.png", "reliability_sym-0.5.png"}  # the last two from the real runs alone
     expected |= {f"transition_{s}.png" for s in SETTINGS if s != "none-0.0"}
     assert files == expected
     table = read_table(grid)
@@ -97,9 +98,10 @@ def test_partial_grid_and_runs_in_progress(tmp_path):
     write_run(str(tmp_path), "asym-0.4", "ce", 1, epochs=2)
     write_run(str(tmp_path), "sym-0.5", "ce", 2, epochs=1, finished=False)  # a second seed just started
     ce_runs = [r for r in plot.find_runs(str(tmp_path)) if r["setting"] == "sym-0.5" and r["loss"] == "ce"]
-    x, y, n = figures.mean_curve(ce_runs, "val_acc")
+    x, y, sd, n = figures.mean_curve(ce_runs, "val_acc")
     assert list(x) == [1, 2, 3] and n == 2  # the new seed does not cut the curve to its one epoch
     assert y[0] == pytest.approx((0.11 + 0.12) / 2) and y[2] == pytest.approx(0.31)
+    assert sd[0] == pytest.approx(0.01 / 2**0.5) and sd[2] == 0  # sample std of two seeds; one seed past epoch 1
     plot.main([str(tmp_path), "--seeds", "2"])
     files = set(os.listdir(tmp_path / "figures" / "cifar10"))
     assert {"curves_sym-0.5.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png"} <= files
