@@ -178,7 +178,7 @@ def curves(by_setting, ds, colours, save):
             axes[0].set_ylabel("training loss ÷ its epoch-1 value")
         axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False, ncol=1 + len(by_setting[setting]) // 16)
         fig.suptitle(f"{ds['title']}: training curves, {title_of(setting, ds['name'])}"
-                     + ("" if val else " (no validation split)"))
+                     + ("" if val else " (no validation split)"), y=1.02)
         footer(fig, runs, "Lines: mean over seeds; bands: ± 1 standard deviation; n: seeds.")
         save(fig, f"curves_{setting}")
 
@@ -276,8 +276,8 @@ def memorisation(by_setting, setting, ds, colours, save):
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
-    fig.suptitle(f"{ds['title']}: memorisation of the noisy labels, {title_of(setting, ds['name'])}")
-    footer(fig, runs, "Predictions and losses as each training step made them during the epoch (augmented images "
-                      "where augmentation is on). AUROC: the cross-entropy of the noisy label ranks flipped above "
-                      "clean samples.")
+    fig.suptitle(f"{ds['title']}: memorisation of the noisy labels, {title_of(setting, ds['name'])}", y=1.02)
+    footer(fig, runs, "Predictions and losses as each training step made them during the epoch (on augmented "
+                      "images where augmentation is on).\nAUROC: how often a flipped sample's −log p(noisy label) is "
+                      "above a clean one's.")
     save(fig, f"memorisation_{setting}")

@@ -11,6 +11,8 @@ import math
 import os
 from collections import defaultdict
 
+import numpy as np
+
 import figures as F
 import presets
 from atomic import save_text
@@ -21,9 +23,9 @@ PROTOCOL = ("dataset", "preset", "arch", "epochs", "batch_size", "optimizer", "l
             "nesterov", "scheduler", "eta_min", "grad_clip", "val_fraction", "clean_val", "augment", "rotate",
             "stats", "asym_cifar100")
 # The metrics of table.md and table.csv: result.json's key prefix, its heading, and which end is better.
-METRICS = [("test_acc", "test accuracy (%)", max),
-           ("test_ece", "expected calibration error on the clean test set (%, 15 bins; lower is better)", min),
-           ("train_flip_auroc", "AUROC of telling flipped from clean training labels by their loss (×100)", max)]
+METRICS = [("test_acc", "test accuracy (%)", max, 100, 2),
+           ("test_ece", "expected calibration error on the clean test set (%, 15 bins; lower is better)", min, 100, 2),
+           ("train_flip_auroc", "AUROC of telling flipped from clean training labels by their loss", max, 1, 3)]
 
 
 def protocol_of(run):
@@ -56,12 +58,12 @@ def said_split(split):
                      + ")" for k, vals in split.items())
 
 
-def cell(stats, losses, s, loss, want, better=max):
+def cell(stats, losses, s, loss, want, better=max, digits=2):
     """A table cell: 'mean ± std (n=k)', bold where it is the column's best mean; None where not run."""
     if (s, loss) not in stats:
         return None
     m, sd, n = stats[s, loss]
-    text = f"{m:.2f}" + (f" ± {sd:.2f}" if n > 1 else "") + (f" (n={n})" if n < want else "")
+    text = f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if n > 1 else "") + (f" (n={n})" if n < want else "")
     best = better(stats[s, x][0] for x in losses if (s, x) in stats)
     return f"**{text}**" if m == best else text
 
@@ -72,11 +74,12 @@ def stat_rows(stats, losses, settings, **fixed):
             for loss in losses for s in settings if (s, loss) in stats for m, sd, n in [stats[s, loss]]]
 
 
-def cell_stats(by_setting, key):
-    """{(setting, loss): (mean, std, n)} in % of result key over the seeds that recorded it (not NaN)."""
+def cell_stats(by_setting, key, scale=100):
+    """{(setting, loss): (mean, sample std, n)} of result key times scale (100: in %), over the seeds that
+    recorded it (not NaN)."""
     cells = F.accuracy_cells(by_setting, key)
-    cells = {c: [v for v in vs if v is not None and not math.isnan(v)] for c, vs in cells.items()}
-    return {c: (*F.mean_std(v), len(v)) for c, v in cells.items() if v}
+    cells = {c: np.asarray([v for v in vs if not math.isnan(v)]) * scale for c, vs in cells.items()}
+    return {c: (v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0, len(v)) for c, v in cells.items() if len(v)}
 
 
 def all_runs(by_setting):
@@ -92,15 +95,15 @@ def tables(by_setting, ds, seeds_asked, out):
     kinds = [("best", "best-validation model"), ("last", "last epoch")]
     if not F.selects(all_runs(by_setting)):
         kinds = kinds[1:]  # no validation split: the "best" model is the last epoch's
-    for metric, heading, better in METRICS:
+    for metric, heading, better, scale, digits in METRICS:
         for model, name in kinds:
-            stats = cell_stats(by_setting, f"{metric}_{model}")
+            stats = cell_stats(by_setting, f"{metric}_{model}", scale)
             if not stats:
                 continue  # runs from before the metric was recorded
             md += [f"### {ds['title']}: {heading}, {name}", "", "| loss | " + " | ".join(settings) + " |",
                    "| --- |" + " --- |" * len(settings)]
             for loss in losses:
-                md.append(f"| {loss} | " + " | ".join(cell(stats, losses, s, loss, seeds_asked, better) or ""
+                md.append(f"| {loss} | " + " | ".join(cell(stats, losses, s, loss, seeds_asked, better, digits) or ""
                                                       for s in settings) + " |")
             rows += stat_rows(stats, losses, settings, dataset=ds["name"], metric=metric, model=model)
             md.append("")

@@ -31,7 +31,7 @@ def accuracy(setting, loss, seed, last):
                  - (0.05 if last else 0), 6)
 
 
-def write_run(root, setting, loss, seed, epochs=3, finished=True, dataset="cifar10"):
+def write_run(root, setting, loss, seed, epochs=3, finished=True, dataset="cifar10", cfg=None):
     """A generated run; dataset None writes the layout of runs from before 2026-12-01 (no data set folder)."""
     d = os.path.join(root, *([dataset] if dataset else []), setting, loss, f"seed{seed}")
     os.makedirs(d)
@@ -47,7 +47,8 @@ def write_run(root, setting, loss, seed, epochs=3, finished=True, dataset="cifar
         rec.update(classes=[f"class{k}" for k in range(100)], superclass_of=[k % 20 for k in range(100)],
                    superclasses=[f"super{s}" for s in range(20)])
     json.dump(rec, open(os.path.join(d, "noise.json"), "w"))
-    json.dump({"arch": "cnn8", **({"dataset": dataset} if dataset else {})}, open(os.path.join(d, "config.json"), "w"))
+    json.dump({"arch": "cnn8", **({"dataset": dataset} if dataset else {}), **(cfg or {})},
+              open(os.path.join(d, "config.json"), "w"))
     if finished:
         json.dump({"test_acc_best": accuracy(setting, loss, seed, False),
                    "test_acc_last": accuracy(setting, loss, seed, True)}, open(os.path.join(d, "result.json"), "w"))
@@ -182,3 +183,90 @@ def test_a_run_of_an_older_layout_is_left_out_and_named(tmp_path, capsys):
     assert [r["seed"] for r in plot.find_runs(str(tmp_path))] == ["2"]
     note = capsys.readouterr().err
     assert "sym-0.5/ce/seed1 is not a run of the current layout" in note and note.count("\n") == 1
+
+
+def drawn(draw, root, *args):
+    """The figures a figures.py function draws from the runs below root, kept open: {name: figure}."""
+    figs = {}
+    by_setting = {}
+    for r in plot.find_runs(str(root)):
+        by_setting.setdefault(r["setting"], {}).setdefault(r["loss"], []).append(r)
+    ds = plot.describe("cifar10", plot.find_runs(str(root)))
+    draw(by_setting, *args, ds, figures.loss_styles(["ce", "nce+mae"]), lambda fig, name: figs.update({name: fig}))
+    return figs
+
+
+def texts(fig):
+    return [t.get_text() for t in fig.findobj(figures.matplotlib.text.Text)]
+
+
+@pytest.mark.parametrize("clean_val, seeds", [(False, (1, 2)), (True, (1,))])
+def test_curves_say_which_labels_and_draw_seed_bands(tmp_path, clean_val, seeds):
+    for seed in seeds:
+        for loss in ("ce", "nce+mae"):
+            write_run(str(tmp_path), "sym-0.5", loss, seed, cfg={"clean_val": clean_val, "epochs": 3, "preset": "report"})
+    fig = drawn(figures.curves, tmp_path)["curves_sym-0.5"]
+    words = texts(fig)
+    labels = "clean" if clean_val else "noisy"
+    assert f"Validation accuracy ({labels} labels)" in words and "Test accuracy (clean labels)" in words
+    assert "Training loss, relative to epoch 1" in words
+    footer = next(t for t in words if t.startswith("Runs: "))
+    assert "cnn8" in footer and "--preset report" in footer and "3 epochs" in footer
+    for ax in fig.axes:  # a band (fill_between) per loss where two seeds ran, none for one
+        assert len(ax.collections) == (2 if len(seeds) > 1 else 0)
+    legend = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert legend == (["ce (n=2)", "nce+mae (n=2)"] if len(seeds) > 1 else ["ce", "nce+mae"])
+    # Relative training loss: each run's own column over its first epoch (0.1 e + 0.01 seed), averaged.
+    y = fig.axes[0].get_lines()[0].get_ydata()
+    want = np.mean([[(0.1 * e + 0.01 * s) / (0.1 + 0.01 * s) for e in (1, 2, 3)] for s in seeds], axis=0)
+    np.testing.assert_allclose(y, want, rtol=1e-4)
+    figures.plt.close("all")
+
+
+def test_accuracy_vs_rate_in_percent_with_one_rate_marked(tmp_path):
+    for seed in (1, 2):
+        write_run(str(tmp_path), "sym-0.4", "ce", seed)
+    write_run(str(tmp_path), "sym-0.2", "nce+mae", 1)
+    write_run(str(tmp_path), "sym-0.6", "nce+mae", 1)
+    fig = drawn(figures.accuracy_vs_rate, tmp_path)["accuracy_vs_rate_sym"]
+    ax = fig.axes[0]
+    assert list(ax.get_xticks()) == [20, 40, 60] and [t.get_text() for t in ax.get_xticklabels()] == ["20", "40", "60"]
+    assert ax.get_xlabel() == "symmetric noise rate (%)"
+    legend = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert legend == ["ce (one rate only)", "nce+mae"]
+    ce = ax.get_lines()[0]  # the errorbar's data line
+    assert ce.get_marker() == "D" and ce.get_markerfacecolor() == "none"
+    assert ce.get_ydata()[0] == pytest.approx(np.mean([accuracy("sym-0.4", "ce", s, False) for s in (1, 2)]) * 100)
+    figures.plt.close("all")
+
+
+def test_runs_of_other_epochs_are_refused_then_drawn_with_where(tmp_path):
+    for seed, epochs in ((1, 3), (2, 3), (3, 5)):
+        write_run(str(tmp_path), "sym-0.5", "ce", seed, epochs=epochs, cfg={"epochs": epochs})
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path)])
+    msg = e.value.message
+    assert e.value.code == 2 and "\n" not in msg and "epochs (3: 2 runs, 5: 1 run)" in msg and "--where epochs=3" in msg
+    assert not (tmp_path / "figures").exists()  # nothing drawn
+    plot.main([str(tmp_path), "--where", "epochs=3"])
+    assert read_table(str(tmp_path))["best", "ce", "sym-0.5"]["n"] == "2"
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path), "--where", "epoch=3"])
+    assert "no run's config.json has epoch" in e.value.message
+
+
+def test_a_value_the_loss_itself_sets_is_not_a_difference(tmp_path):
+    import presets
+
+    setup, where = presets.setup_values("report", "cifar10")
+    base = {"preset": "report", "epochs": 3}
+    write_run(str(tmp_path), "sym-0.5", "ce", 1,
+              cfg={**base, "weight_decay": setup["weight_decay"], "sources": {"weight_decay": where["weight_decay"]}})
+    write_run(str(tmp_path), "sym-0.5", "nfl", 1,  # its paper's weight decay of 0, as ANL's
+              cfg={**base, "weight_decay": 0.0, "sources": {"weight_decay": "the loss's paper values (ANL; registry.py)"}})
+    plot.main([str(tmp_path)])
+    write_run(str(tmp_path), "sym-0.5", "ce", 2,  # the same loss with another weight decay asked for: not a seed
+              cfg={**base, "weight_decay": 0.0, "sources": {"weight_decay": "flag"}})
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path)])
+    assert "weight_decay (0.0: 1 run, 0.0005: 1 run)" in e.value.message

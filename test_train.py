@@ -1,6 +1,7 @@
 """End to end: train.py and evaluate.py on a small generated data set, through their real entry points."""
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -210,6 +211,11 @@ def test_memorisation_columns_by_hand():
     assert m["train_flipped_as_noisy"] == pytest.approx(2 / 3)  # noisy labels 1, 0, 0
     assert m["train_flipped_as_true"] == pytest.approx(1 / 3)   # true labels 0, 1, 2
     assert m["train_unflipped_acc"] == pytest.approx(3 / 5)     # labels 0, 0, 0, 1, 2
+    # -log p is low (l) for noisy label 0 and high (h) for 1 and 2: flipped l, l, h against clean l, l, l, h, h.
+    # Of the 15 (flipped, clean) pairs h wins 3 and ties 2, each l ties 3: (3 + 2/2 + 2 * 3/2) / 15.
+    assert m["train_flip_auroc"] == pytest.approx(7 / 15)
+    low, high = math.log(1 + 9 * math.exp(-10)), 10 + math.log(1 + 9 * math.exp(-10))
+    torch.testing.assert_close(m["sample_loss"], torch.tensor([low, low, high, low, low, high, high, low]))
 
 
 def test_anl_l1_term_is_optimised():
