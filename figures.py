@@ -238,7 +238,7 @@ def normalisation(ds, save):
     p = np.linspace(1e-4, 1 - 1e-4, 400)
     rest = np.log((1 - p) / (C - 1))  # the other C - 1 classes share the remaining mass equally
     axes[1].plot(p, np.log(p) / (np.log(p) + (C - 1) * rest), label="NCE = log p_y / Σ_k log p_k (Ma et al.)")
-    axes[1].plot(p, 1 - p, label="1 − e^(−CE) = 1 − p_y (the report's NCE, = MAE)")
+    axes[1].plot(p, 1 - p, label="1 − e^(−CE) = 1 − p_y (the report's NCE; MAE up to a factor 2)")
     axes[1].plot(p, -np.log(p) / np.log(1e4), ":", color="gray",
                  label="cross-entropy −log p_y, scaled to reach 1 at p_y = 0.0001")
     axes[1].set(xlabel="p_y, the probability of the label", ylabel="loss", ylim=(0, 1.05),
