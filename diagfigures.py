@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from figures import footer, loss_order, plt, title_of
+from figures import footer, loss_order, mean_std, plt, title_of
 
 
 def panels(n):
@@ -23,10 +23,11 @@ def panels(n):
 def said(values, digits, scale=1.0):
     """'0.912' or '0.912 ± 0.004' (mean ± sample std over seeds) of the values that are known, times scale;
     None where none is."""
-    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=float) * scale
-    if not len(v):
+    v = [x for x in values if x is not None and not math.isnan(x)]
+    if not v:
         return None
-    return f"{v.mean():.{digits}f}" + (f" ± {v.std(ddof=1):.{digits}f}" if len(v) > 1 else "")
+    m, sd = mean_std(v, scale)
+    return f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if len(v) > 1 else "")
 
 
 def sample_losses(by_setting, setting, ds, colours, save):

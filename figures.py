@@ -61,9 +61,9 @@ def loss_styles(losses):
             for i, name in enumerate(sorted(losses, key=loss_order))}
 
 
-def mean_std(values):
-    """Mean and sample standard deviation (0 for a single value), in %."""
-    v = np.asarray(values) * 100
+def mean_std(values, scale=100):
+    """Mean and sample standard deviation (0 for a single value) of values times scale (100: in %)."""
+    v = np.asarray(values, dtype=float) * scale
     return v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0
 
 

@@ -11,8 +11,6 @@ import math
 import os
 from collections import defaultdict
 
-import numpy as np
-
 import figures as F
 import presets
 from atomic import save_text
@@ -78,8 +76,8 @@ def cell_stats(by_setting, key, scale=100):
     """{(setting, loss): (mean, sample std, n)} of result key times scale (100: in %), over the seeds that
     recorded it (not NaN)."""
     cells = F.accuracy_cells(by_setting, key)
-    cells = {c: np.asarray([v for v in vs if not math.isnan(v)]) * scale for c, vs in cells.items()}
-    return {c: (v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0, len(v)) for c, v in cells.items() if len(v)}
+    cells = {c: [v for v in vs if not math.isnan(v)] for c, vs in cells.items()}
+    return {c: (*F.mean_std(v, scale), len(v)) for c, v in cells.items() if v}
 
 
 def all_runs(by_setting):
