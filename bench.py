@@ -111,7 +111,7 @@ def baseline(cfg, x, y, device, workers):
     torch.manual_seed(cfg["seed"])
     model = engine.model_for(cfg["arch"], data.DATASETS["cifar10"]).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    loss_fn = engine.loss_from(cfg)
+    loss_fn = engine.loss_from(cfg, 10)  # CIFAR-10's classes, as the model above
     hwc = np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy())  # [N, 32, 32, 3], as torchvision stores CIFAR
     loader = torch.utils.data.DataLoader(PerImage(hwc, y.numpy(), cfg["augment"]),
                                          batch_size=cfg["batch_size"], shuffle=True, drop_last=True,

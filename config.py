@@ -29,15 +29,20 @@ PRESETS, DATASET_PRESETS = presets.PRESETS, presets.DATASET_PRESETS
 # on this machine, so an auto run cannot switch silently when it moves to other hardware.
 RESUME_FREE = {"resume", "force", "data_dir", "data_dir_given", "out", "loss_as_given", "run_dir", "forced", "sources",
                "noise", "rate", "human_label", "loss", "seed", "channels_last", "compile", "precision", "labels",
-               "noise_warning"}
+               "noise_warning", "tensorboard", "data_name", "clean_labels", "skip_bad_images"}
 # What --force may not change in a run in progress: the checkpoint's model, optimizer, schedule, split or labels
 # would not fit.
 # The values of the losses of 2026-12-02: a run written before has none, and they are null for every loss it could
 # have trained.
 ADDED_LATER = {"t", "order", "tau", "pi", "M", "margin", "m", "logit_clip", "sr", "sr_normalise",
-               "labels", "labels_key", "labels_sha256", "expected_rate"}  # the noise models of 2026-12-02
+               "labels", "labels_key", "labels_sha256", "expected_rate",  # the noise models of 2026-12-02
+               "image_size", "skip_bad_images", "clean_labels", "clean_labels_sha256", "data_sha256", "data_name",
+               "tensorboard"}  # own data and TensorBoard, 2026-12-03
 FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset", "nesterov", "eta_min",
-               "asym_cifar100", "stats", "labels_sha256", "labels_key"}
+               "asym_cifar100", "stats", "labels_sha256", "labels_key",
+               "data_sha256", "clean_labels_sha256", "image_size"}
+# The user's own data sets (owndata.py): read from --data-dir, named in run directories by it.
+OWN = ("folder", "npz")
 
 
 def preset_help(key):
@@ -72,9 +77,18 @@ def parser():
       help="protocol the defaults below come from: report, ma2020 (Ma et al. 2020's released configs), ye2023 "
            "(Ye et al. 2023's); each sets its losses' own values per data set too (default: report)")
     a = p.add_argument_group("data").add_argument
-    a("--dataset", default="cifar10", choices=list(DATASETS), help="data set (default: %(default)s)")
+    a("--dataset", default="cifar10", choices=list(DATASETS) + list(OWN),
+      help="data set; folder: your own images in --data-dir's train/<class>/ and test/<class>/, npz: your own "
+           "arrays in the .npz file --data-dir names (docs/data-and-noise.md#your-own-data) (default: %(default)s)")
     a("--data-dir", help="folder with the data set; ./data is made and the data set downloaded there on first use, "
-                         "a folder given here must exist (default: ./data)")
+                         "a folder given here must exist; with --dataset npz, the .npz file (default: ./data)")
+    a("--image-size", type=int, metavar="PX", help="with --dataset folder, the side every image is resized to "
+                                                   "(default: 32)")
+    a("--skip-bad-images", action="store_true", help="with --dataset folder, leave out the files Pillow cannot open, "
+                                                     "and count them, instead of stopping (default: off)")
+    a("--clean-labels", metavar="PATH", help="with --dataset folder or npz, the clean labels of the training images, "
+                                             "in --labels' formats: memorisation is measured against them (default: "
+                                             "none; the memorisation columns stay empty)")
     a("--val-fraction", type=float, help="fraction of the training set held out for model selection; 0 trains on "
                                          "all of it and keeps the last epoch (" + preset_help("val_fraction") + ")")
     a("--augment", action=argparse.BooleanOptionalAction,
@@ -155,6 +169,9 @@ def parser():
     a("--out", default="results", help="results root; the run goes to "
                                       "OUT/<dataset>/<noise>-<rate or human label>/<loss>/seed<seed> (default: %(default)s)")
     a("--resume", action="store_true", help="continue the run from its last.pt (default: off)")
+    a("--tensorboard", action="store_true", help="also write each epoch's scalars and the configuration for "
+                                                 "TensorBoard, under the run directory's tb/ (needs pip install "
+                                                 "tensorboard) (default: off)")
     a("--force", action="store_true", help="with --resume: continue even where a setting that changes results "
                                            "differs from the checkpoint's, e.g. a lower --lr (default: off)")
     return p
@@ -201,7 +218,8 @@ def resolve(cfg):
             has = [n for n in SINGLE + list(PAIRS) + ["nce+agce"] if key in uses(n)]
             raise UserError(f"--{key} does not apply to the loss '{loss}'; leave it out, or use a loss that "
                             f"has it ({', '.join(has[:6])}{', ...' if len(has) > 6 else ''})")
-    noise.resolve_flags(cfg, DATASETS[cfg['dataset']].num_classes)
+    own_data(cfg)
+    noise.resolve_flags(cfg, DATASETS[cfg["dataset"]].num_classes if cfg["dataset"] in DATASETS else None)
     if cfg["asym_cifar100"] is not None and cfg["dataset"] != "cifar100":
         raise UserError(f"--asym-cifar100 only applies to --dataset cifar100, not {cfg['dataset']}; leave it out")
     row, row_source = presets.loss_values(cfg["preset"], cfg["dataset"], loss, cfg["noise"])
@@ -229,6 +247,37 @@ def resolve(cfg):
     cfg["sources"] = sources
     cfg["loss_as_given"], cfg["loss"] = cfg["loss"], loss
     return cfg
+
+
+def own_data(cfg):
+    """Check the flags of the user's own data against --dataset, and name the run's data set: data_name is
+    folder-<folder name> or npz-<file stem>, so runs on two of one's own data sets never share a folder."""
+    kind = cfg["dataset"]
+    for key, applies in (("image_size", kind == "folder"), ("skip_bad_images", kind == "folder"),
+                         ("clean_labels", kind in OWN)):
+        if cfg[key] not in (None, False) and not applies:
+            raise UserError(f"--{key.replace('_', '-')} applies to --dataset {'folder' if key != 'clean_labels' else 'folder or npz'} "
+                            f"only, not {kind}; leave it out")
+    cfg["image_size"] = (cfg["image_size"] or 32) if kind == "folder" else None
+    if cfg["image_size"] is not None and not 8 <= cfg["image_size"] <= 512:
+        raise UserError(f"--image-size must be between 8 and 512 pixels, got {cfg['image_size']}")
+    cfg["data_sha256"], cfg["clean_labels_sha256"] = None, None  # train.py: once the files are read
+    if kind not in OWN:
+        cfg["data_name"] = kind
+        return
+    if cfg["data_dir"] is None:
+        raise UserError(f"--dataset {kind} needs --data-dir: the {'folder with train/ and test/' if kind == 'folder' else '.npz file'} "
+                        f"of your images")
+    if cfg["noise"] in ("asym", "human", "human-matched"):
+        raise UserError(f"--noise {cfg['noise']} needs {'a class map' if cfg['noise'] == 'asym' else 'human labels'} "
+                        f"of cifar10, cifar100 or mnist, and --dataset {kind} has none; use pairflip (each class to "
+                        f"the next), sym, uniform, idn, or --noise file with your own noisy labels")
+    if cfg["clean_labels"] is not None:
+        labelfile.check_format(cfg["clean_labels"], "--clean-labels")
+        cfg["clean_labels"] = os.path.abspath(cfg["clean_labels"])
+    stem = os.path.basename(os.path.normpath(cfg["data_dir"]))
+    stem = os.path.splitext(stem)[0] if kind == "npz" else stem
+    cfg["data_name"] = f"{kind}-" + "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
 
 
 def check(cfg):
@@ -276,10 +325,17 @@ def check_labels(cfg):
     if cfg["noise"] == "file":
         labelfile.check_path(cfg["labels"])
         cfg["labels_sha256"] = labelfile.sha256(cfg["labels"])
+    if cfg.get("clean_labels"):
+        labelfile.check_path(cfg["clean_labels"], "--clean-labels")
+        cfg["clean_labels_sha256"] = labelfile.sha256(cfg["clean_labels"])
 
 
 def check_data_dir(cfg):
     """A --data-dir given on the command line must exist (./data, the default, is made and downloaded into)."""
+    if cfg["dataset"] == "npz":
+        if not os.path.isfile(cfg["data_dir"]):
+            raise UserError(f"--data-dir {cfg['data_dir']} is not a file; --dataset npz names the .npz file itself")
+        return
     if cfg["data_dir_given"] and not os.path.isdir(cfg["data_dir"]):
         raise UserError(f"--data-dir {cfg['data_dir']} does not exist; fix the path, or create it "
                         f"(mkdir -p {cfg['data_dir']}) to download {cfg['dataset']} there")
@@ -314,8 +370,10 @@ def setting(cfg):
 
 
 def run_dir(cfg):
-    """OUT/<dataset>/<setting>/<loss>/seed<seed>: runs of different data sets never share a folder."""
-    return os.path.join(cfg["out"], cfg["dataset"], setting(cfg), cfg["loss"], f"seed{cfg['seed']}")
+    """OUT/<dataset>/<setting>/<loss>/seed<seed>: runs of different data sets never share a folder (own data:
+    OUT/folder-<name>/..., own_data)."""
+    return os.path.join(cfg["out"], cfg.get("data_name") or cfg["dataset"], setting(cfg), cfg["loss"],
+                        f"seed{cfg['seed']}")
 
 
 if __name__ == "__main__":  # a module, not a script: what it holds is train.py's command line

@@ -45,6 +45,7 @@ class Spec:
     human: Source = None  # CIFAR-N label file, if the data set has one
     human_keys: tuple = ()  # what it must hold
     human_extra: tuple = ()  # what it may hold besides, read and checked when there
+    digest: str = ""  # the user's own data (owndata.py): sha256 of its arrays, recorded in config.json
 
 
 TORONTO = "https://www.cs.toronto.edu/~kriz/"
@@ -255,6 +256,16 @@ def load(dataset, data_dir, fetch=True):
     return read_cifar10(folder) if spec.name == "cifar10" else read_cifar100(folder)
 
 
+def for_run(cfg, fetch=True):
+    """(Data, Spec) of a run's configuration: a named data set with the statistics of --stats, or the user's own
+    (owndata.py: a folder or an .npz)."""
+    if cfg["dataset"] in ("folder", "npz"):
+        import owndata  # Pillow: only own data needs it
+        return owndata.load(cfg["dataset"], cfg["data_dir"], cfg.get("image_size") or 32, cfg.get("skip_bad_images"))
+    spec = spec_for(cfg["dataset"], cfg.get("stats") or "suite")
+    return load(spec, cfg["data_dir"], fetch), spec
+
+
 def read_human(path, keys, optional=()):
     """A CIFAR-N label file -> {key: int64 array}, read without running pickled code; a tensor in it is refused."""
     fix = f"delete {path} so it is downloaded again, or put the official {os.path.basename(path)} there"
@@ -286,11 +297,20 @@ def load_human(dataset, data_dir, fetch=True):
 
 
 def parser():
-    p = Parser(prog="data.py", description="Download and check a data set (and its human labels) "
-                                "into a folder, once, before runs that share it start.")
+    p = Parser(prog="data.py", description="Download and check a data set (and its human labels) into a folder, "
+                                           "once, before runs that share it start; or cut a real subset of it "
+                                           "(subset.py).")
     p.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="which data set (default: cifar10)")
-    p.add_argument("--data-dir", default="./data", help="the folder train.py's --data-dir will name (default: ./data)")
-    p.add_argument("--human", action="store_true", help="also fetch its CIFAR-N human labels (default: off)")
+    p.add_argument("--data-dir", default="./data", help="the folder train.py's --data-dir will name, or with "
+                                                        "--subset the one it is cut from (default: ./data)")
+    p.add_argument("--human", action="store_true", help="also fetch its CIFAR-N human labels, and with --subset "
+                                                        "cut them too (default: off)")
+    p.add_argument("--subset", type=int, metavar="N", help="write the first images of each class, N training images "
+                                                           "in all, to --out in the official layout (default: none)")
+    p.add_argument("--test-subset", type=int, metavar="M", help="with --subset, the test images too: M in all, the "
+                                                                "first of each class (default: the whole test set)")
+    p.add_argument("--out", metavar="DIR", help="the new folder of --subset, then train.py's --data-dir "
+                                                "(default: none; needed with --subset)")
     return p
 
 
@@ -298,12 +318,20 @@ def main(argv=None):
     try:
         args = parser().parse_args(argv)
         spec = DATASETS[args.dataset]
-        load(spec, args.data_dir)
-        if args.human:
-            load_human(spec, args.data_dir)
+        if (args.subset is None) != (args.out is None) or (args.test_subset is not None and args.subset is None):
+            raise UserError("--subset N and --out DIR go together (and --test-subset with them); give both, or "
+                            "neither to download the whole data set")
+        if args.subset is not None:
+            import subset  # cutting needs the readers above; they do not need it
+            said = subset.make(spec.name, args.data_dir, args.out, args.subset, args.test_subset, args.human)
+        else:
+            load(spec, args.data_dir)
+            if args.human:
+                load_human(spec, args.data_dir)
+            said = f"{args.data_dir}: {spec.title}{' and its human labels' if args.human else ''} ready"
     except UserError as e:  # DataError too
         die(f"{e}")
-    print(f"{args.data_dir}: {spec.title}{' and its human labels' if args.human else ''} ready")
+    print(said)
 
 
 if __name__ == "__main__":

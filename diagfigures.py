@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from figures import footer, loss_order, mean_std, plt, title_of
+from figures import footer, loss_order, mean_std, plt, title_of, unknown_clean
 
 
 def panels(n):
@@ -33,6 +33,8 @@ def said(values, digits, scale=1.0):
 def sample_losses(by_setting, setting, ds, colours, save):
     """Histograms of the per-sample loss -log p_y~ of flipped and clean training samples, one panel per loss,
     at the last epoch (filled) and at the selected model's (lines), the seeds pooled."""
+    if not ds.get("clean_known", True):
+        return unknown_clean(ds, setting, "losses of flipped and clean samples", save, "sample_loss")
     found = {}
     for loss, runs in by_setting.get(setting, {}).items():
         files = [os.path.join(r["dir"], "sample_loss.npz") for r in runs]

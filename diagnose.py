@@ -64,18 +64,19 @@ def calibration(logits, y, bins=ECE_BINS):
     return {"ece": ece, "count": [int(n) for n in count], "confidence": mean(conf_sum), "accuracy": mean(hit)}
 
 
-def save_sample_loss(run_dir, losses, flipped, index, best_epoch, last_epoch):
+def save_sample_loss(run_dir, losses, flipped, index, best_epoch, last_epoch, clean_known=True):
     """sample_loss.npz: each training sample's -log p_y~ at the last and the selected (best) epoch, as their steps
     computed it (NaN where no batch held the sample, or the epoch is from before a --resume of an older run).
 
     losses: {"last": [N], "best": [N]} tensors; flipped [N] bool and index [N] (the samples' positions in
-    labels.npy) of the training split.
+    labels.npy) of the training split. clean_known False (own data without --clean-labels): flipped is not known,
+    and saved as all False beside clean_known.
     """
     nan = np.full(len(index), np.nan, dtype=np.float32)
     arrays = {k: losses[k].float().cpu().numpy() if losses.get(k) is not None else nan for k in ("last", "best")}
     save_atomic(os.path.join(run_dir, "sample_loss.npz"), lambda f: np.savez(
-        f, **arrays, flipped=np.asarray(flipped, bool), index=np.asarray(index, np.int64),
-        best_epoch=best_epoch, last_epoch=last_epoch))
+        f, **arrays, flipped=np.asarray(flipped, bool) & clean_known, index=np.asarray(index, np.int64),
+        best_epoch=best_epoch, last_epoch=last_epoch, clean_known=clean_known))
 
 
 def result_fields(rows, best_epoch, calibration):

@@ -116,20 +116,21 @@ class Step:
         return (logits if logits.ndim == 2 else logits[0]), loss
 
 
-def make_step(cfg, device):
-    """The Step a run trains with, built from its configuration (bench.py builds the same)."""
+def make_step(cfg, device, spec=None):
+    """The Step a run trains with, built from its configuration (bench.py builds the same); spec: the data set's,
+    for own data (owndata.py), else the named data set's with cfg's statistics."""
     torch.manual_seed(cfg["seed"])
     fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
-    spec = data.spec_for(cfg["dataset"], cfg.get("stats") or "suite")
+    spec = spec or data.spec_for(cfg["dataset"], cfg.get("stats") or "suite")
     model = model_for(cfg["arch"], spec).to(device, model_dtype(cfg["precision"]), memory_format=fmt)
     opt, sched = make_optimizer(cfg, model, device)
-    return Step(model, opt, loss_from(cfg), amp_dtype(cfg["precision"], device), fmt, cfg["grad_clip"],
+    return Step(model, opt, loss_from(cfg, spec.num_classes), amp_dtype(cfg["precision"], device), fmt, cfg["grad_clip"],
                 torch.compile(model) if cfg["compile"] else None, sched, spec)
 
 
-def loss_from(cfg):
+def loss_from(cfg, num_classes):
     """The run's loss, built with its resolved values."""
-    return get_loss(cfg["loss"], data.DATASETS[cfg["dataset"]].num_classes, **config.loss_values(cfg))
+    return get_loss(cfg["loss"], num_classes, **config.loss_values(cfg))
 
 
 def model_for(arch, spec):

@@ -6,6 +6,7 @@ beside the checkpoint. Its accuracy is computed by the same code as train.py's, 
 it equals result.json's test_acc_best exactly on the same device.
 """
 import os
+import sys
 
 import numpy as np
 import torch
@@ -28,28 +29,31 @@ def parser():
 
 
 def load_checkpoint(path):
+    """(checkpoint path, checkpoint) of a run directory's best.pt, or of a .pt file, checked to be this suite's."""
     ckpt_path = os.path.join(path, "best.pt") if os.path.isdir(path) else path
     if not os.path.isfile(ckpt_path):
         raise UserError(f"no checkpoint at {ckpt_path}; give a run directory that holds best.pt, or a .pt file")
     try:
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        arch = ck["config"]["arch"]
+        ck["config"]["arch"]
     except Exception as e:  # not a torch file, or not one of ours
         raise UserError(f"{ckpt_path} is not a checkpoint of this suite ({type(e).__name__}); "
                          f"point at a best.pt or last.pt written by train.py") from None
     config.require_current(ck["config"], ckpt_path)
-    model = model_for(arch, dataset_of(ck["config"]))
+    return ckpt_path, ck
+
+
+def model_of(ckpt_path, ck, spec):
+    """The checkpoint's network, shaped for the data set's Spec, with its weights."""
+    arch = ck["config"]["arch"]
+    model = model_for(arch, spec)
     try:
         model.load_state_dict(ck["model"])
     except (RuntimeError, KeyError, TypeError) as e:
         raise UserError(f"the weights in {ckpt_path} do not fit its architecture '{arch}' "
                          f"({str(e).splitlines()[0].rstrip(':. ')}); the file was changed after train.py wrote it, "
                          f"evaluate the run's own best.pt") from None
-    return ckpt_path, ck, model
-
-
-def dataset_of(cfg):
-    return data.spec_for(cfg["dataset"], cfg["stats"])
+    return model
 
 
 def confusion(y, pred, num_classes):
@@ -61,12 +65,16 @@ def main(argv=None):
     try:
         args = parser().parse_args(argv)
         device = pick_device(args.device)
-        ckpt_path, ck, model = load_checkpoint(args.path)
+        ckpt_path, ck = load_checkpoint(args.path)
         cfg = ck["config"]
         set_determinism(cfg["deterministic"])  # before any CUDA work, as in train.py
-        model = model.to(device)
-        spec = dataset_of(cfg)
-        d = data.load(spec, args.data_dir or cfg["data_dir"])
+        # A named data set's shape is known without its files: the weights are checked before any data is read.
+        model = None if cfg["dataset"] in config.OWN else model_of(ckpt_path, ck, data.spec_for(cfg["dataset"]))
+        d, spec = data.for_run({**cfg, "data_dir": args.data_dir or cfg["data_dir"]})
+        if spec.digest and spec.digest != cfg.get("data_sha256"):
+            print(f"note: these images differ from the ones {ckpt_path} was trained and tested on (data_sha256); "
+                  f"the accuracy is not result.json's", file=sys.stderr)
+        model = (model or model_of(ckpt_path, ck, spec)).to(device)
     except UserError as e:  # data.DataError too
         die(f"{e}")
     x, y_test = torch.from_numpy(d.x_test).to(device), d.y_test
@@ -85,7 +93,8 @@ def main(argv=None):
            "reliability": {k: cal[k] for k in ("count", "confidence", "accuracy")}}
     where = os.path.join(os.path.dirname(ckpt_path), "eval.json")
     save_json(where, out)
-    print(f"{ckpt_path} (epoch {out['epoch']}): test accuracy {acc:.4f} on {len(y_test)} clean test images, "
+    clean = "" if cfg["dataset"] in config.OWN else "clean "
+    print(f"{ckpt_path} (epoch {out['epoch']}): test accuracy {acc:.4f} on {len(y_test)} {clean}test images, "
           f"expected calibration error {cal['ece']:.4f} ({diagnose.ECE_BINS} bins)")
     if spec.num_classes > 10:  # a 100 x 100 matrix is for eval.json, not the terminal
         print(f"per-class accuracy and the {spec.num_classes} x {spec.num_classes} confusion matrix: {where}")

@@ -161,7 +161,9 @@ def curves(by_setting, ds, colours, save):
             labels = "clean" if clean else "noisy"
             panels.append(("val_acc", f"Validation accuracy ({labels} labels)",
                            f"accuracy on the validation split's {labels} labels (%)"))
-        panels.append(("test_acc", "Test accuracy (clean labels)", "accuracy on the clean test set (%)"))
+        panels.append(("test_acc", "Test accuracy (clean labels)", "accuracy on the clean test set (%)") if
+                      ds.get("named", True) else ("test_acc", "Test accuracy (its labels as given)", "accuracy on "
+                                                  "the test folder's labels (%)"))
         fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2))
         for loss, rs in sorted(by_setting[setting].items(), key=lambda kv: loss_order(kv[0])):
             for ax, (col, _, _) in zip(axes, panels):
@@ -249,9 +251,21 @@ def normalisation(ds, save):
     save(fig, "normalisation")
 
 
+def unknown_clean(ds, setting, what, save, name):
+    """In place of a figure that needs the clean training labels: a figure saying that none are known."""
+    fig = plt.figure(figsize=(7.5, 1.6))
+    fig.text(0.5, 0.5, f"{ds['title']}, {title_of(setting, ds['name'])}: no {what}.\nNo clean labels are known "
+                       f"for these training images, so no label is known to be flipped:\ntrain.py --clean-labels "
+                       f"FILE measures it against the labels in FILE.", ha="center", va="center", fontsize=11)
+    save(fig, f"{name}_{setting}")
+    print(f"{name}_{setting}: no clean labels are known for {ds['name']}; the figure says so")
+
+
 def memorisation(by_setting, setting, ds, colours, save):
     """On the flipped training samples: predicted as their noisy label, and as their true label; and how well
     the loss tells them from the clean ones (diagnose.flip_auroc), mean ± std over seeds."""
+    if not ds.get("clean_known", True):
+        return unknown_clean(ds, setting, "memorisation of the noisy labels", save, "memorisation")
     if not any("train_flipped_as_noisy" in r["log"] for rs in by_setting.get(setting, {}).values() for r in rs):
         print(f"no memorisation figure for {ds['name']}: no run at {setting} logged the flipped-sample columns")
         return

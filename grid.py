@@ -42,7 +42,8 @@ def parser():
     g = p.add_argument_group("The grid").add_argument
     g("--study", help=f"a named study: {', '.join(presets.STUDIES)}; it sets the six below and RESULTS "
                       f"(default: report)")
-    g("--dataset", help="data set: cifar10, cifar100 or mnist (default: the study's)")
+    g("--dataset", help="data set: cifar10, cifar100, mnist, or your own (folder, npz: name it with EXTRA=\"--data-dir "
+                        "PATH\" and set the asymmetric rates to \"\") (default: the study's)")
     g("--preset", help="train.py --preset of every run (default: the study's)")
     g("--losses", help=f"losses to train (default: the study's; report: \"{presets.STUDIES['report']['losses']}\")")
     g("--seeds", help=f"seeds (default: the study's; report: \"{presets.STUDIES['report']['seeds']}\")")
@@ -182,6 +183,8 @@ def prefetch(py, points):
     """Runs started together on a fresh --data-dir would each download it: fetch each data set once, first."""
     wanted = {}
     for _, _, cfg in points:
+        if cfg["dataset"] in config.OWN:
+            continue  # nothing to download: the first run decodes the folder, and its cache serves the rest
         key = (os.path.abspath(cfg["data_dir"]), cfg["dataset"])
         wanted[key] = wanted.get(key, False) or cfg["noise"] in ("human", "human-matched")
     for (data_dir, dataset), human in wanted.items():
@@ -197,8 +200,8 @@ def listing(s, points):
     rates = [f"{k.replace('_rates', '').replace('_', '-')}{' rates' if k.endswith('rates') else ''}: {s[k] or 'none'}"
              for k in NOISES if s[k] or k in ("sym_rates", "asym_rates")]
     print(f"  {'; '.join(rates)}; seeds ({len(s['seeds'].split())}): {s['seeds']}")
-    C = config.DATASETS[s["dataset"]].num_classes
-    for k in ("uniform", "idn"):  # where the fraction of labels changed is not the rate
+    C = config.DATASETS[s["dataset"]].num_classes if s["dataset"] in config.DATASETS else None
+    for k in ("uniform", "idn") if C else ():  # where the fraction of labels changed is not the rate
         said = {"uniform": "a resample may keep the class: rate x (C - 1) / C", "idn": "the truncated normal's mean"}
         if s[f"{k}_rates"]:
             e = ", ".join(f"{float(r):g} -> {noise.expected_rate(k, float(r), C):.4f}"

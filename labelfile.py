@@ -28,17 +28,17 @@ def sha256(path):
     return h.hexdigest()
 
 
-def check_format(path):
+def check_format(path, flag="--labels"):
     if os.path.splitext(path)[1].lower() not in FORMATS:
-        raise UserError(f"--labels {path}: unknown format '{os.path.splitext(path)[1]}'; label files are "
+        raise UserError(f"{flag} {path}: unknown format '{os.path.splitext(path)[1]}'; label files are "
                         f"{', '.join(FORMATS)}")
 
 
-def check_path(path):
+def check_path(path, flag="--labels"):
     """One line for a path that cannot be a label file: of a format not read here, missing, or a folder."""
-    check_format(path)
+    check_format(path, flag)
     if not os.path.isfile(path):
-        raise UserError(f"--labels {path}: no such file; give the path of a label file ({', '.join(FORMATS)})")
+        raise UserError(f"{flag} {path}: no such file; give the path of a label file ({', '.join(FORMATS)})")
 
 
 def _keys(obj):

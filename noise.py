@@ -243,8 +243,10 @@ def resolve_flags(cfg, num_classes):
     cfg["labels_sha256"] = None  # check_labels: once the file must be there
     # config.check refuses a rate outside [0, 1] with its own line; here it only has no expected value
     # (and a clean run at rate 0 has none, whatever its --noise: all of them share none-0.0)
+    # (num_classes None: the user's own data, whose classes train.py counts; it fills uniform's in then)
     cfg["expected_rate"] = expected_rate(kind, rate, num_classes) \
-        if rate is not None and 0 <= rate <= 1 and (rate > 0 or kind == "idn") else None
+        if rate is not None and 0 <= rate <= 1 and (rate > 0 or kind == "idn") and \
+        (num_classes or kind != "uniform") else None
     if kind in ("human", "human-matched"):
         sets = HUMAN_LABELS.get(cfg["dataset"])
         if sets is None:

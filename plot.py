@@ -75,7 +75,8 @@ def find_runs(root):
             print(f"note: {dirpath} is not a run of the current layout (<dataset>/<setting>/<loss>/seed<seed> with "
                   f"its config.json); left out", file=sys.stderr)
             continue
-        runs.append({"root": home, "study": read_json(os.path.join(home, "study.json")), "dataset": cfg["dataset"],
+        runs.append({"root": home, "study": read_json(os.path.join(home, "study.json")),
+                     "dataset": cfg.get("data_name") or cfg["dataset"],
                      "setting": parts[-3], "loss": parts[-2], "seed": parts[-1][4:], "log": log, "dir": dirpath,
                      "result": read_json(os.path.join(dirpath, "result.json")), "config": cfg,
                      "noise": read_json(os.path.join(dirpath, "noise.json"))})
@@ -110,7 +111,10 @@ def describe(name, runs):
     classes = next((n["classes"] for n in noises if n.get("classes")), None)
     if classes is None:  # runs from before noise.json named the classes, which were all CIFAR-10's
         classes = CLASSES if name == "cifar10" or not noises else [str(c) for c in range(len(noises[0]["transition_matrix"]))]
-    return {"name": name, "title": TITLES.get(name, name), "classes": classes}
+    # own data (--dataset folder, npz): clean labels are known only where --clean-labels gave them
+    known = [not str(n.get("clean_labels", "")).startswith("unknown") for n in noises]
+    return {"name": name, "title": TITLES.get(name, name), "classes": classes, "named": name in TITLES,
+            "clean_known": not known or any(known)}
 
 
 def draw(by_setting, ds, colours, args, formats, out):

@@ -22,7 +22,7 @@ PROTOCOL = ("dataset", "preset", "arch", "epochs", "batch_size", "optimizer", "l
             "stats", "asym_cifar100")
 # The metrics of table.md and table.csv: result.json's key prefix, its heading, and which end is better.
 METRICS = [("test_acc", "test accuracy (%)", max, 100, 2),
-           ("test_ece", "expected calibration error on the clean test set (%, 15 bins; lower is better)", min, 100, 2),
+           ("test_ece", "expected calibration error on the test set (%, 15 bins; lower is better)", min, 100, 2),
            ("train_flip_auroc", "AUROC of telling flipped from clean training labels by their loss", max, 1, 3)]
 
 

@@ -91,7 +91,7 @@ def test_kill_9_at_a_random_moment_then_resume_is_identical(reference, small_dir
     run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path)))
     delay = random.Random(seed).uniform(0.05, 0.85) * seconds  # anywhere in training: a step, a save, an eval
     for _ in range(6):
-        shutil.rmtree(tmp_path / "sym-0.2", ignore_errors=True)
+        shutil.rmtree(run, ignore_errors=True)  # a try whose kill came after the end
         p = subprocess.Popen([sys.executable, os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while not os.path.exists(os.path.join(run, "log.csv")) and p.poll() is None:
@@ -146,8 +146,8 @@ def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypat
 def test_nan_loss_names_epoch_and_batch_and_keeps_the_last_good_checkpoint(monkeypatch, cifar_dir, tmp_path):
     make = engine.loss_from
 
-    def nan_at_epoch_2_batch_3(cfg):
-        inner, calls = make(cfg), []
+    def nan_at_epoch_2_batch_3(cfg, num_classes):
+        inner, calls = make(cfg, num_classes), []
 
         class Poisoned(losses.Loss):
             def __call__(self, logits, labels, idx=None):

@@ -31,6 +31,7 @@ import diagnose
 import labelfile
 import noise
 import rundir
+import tboard
 from atomic import save_csv, save_json, save_torch
 from engine import (OOM, apply_forced, epoch_generators, evaluate, load_optimizer, make_step, pick_device,
                     set_determinism, train_epoch)
@@ -44,6 +45,9 @@ from errors import UserError, die
 LOG_COLUMNS = ["epoch", "train_loss", "train_acc_noisy", "train_acc_true", "train_flipped_as_noisy",
                "train_flipped_as_true", "train_unflipped_acc", "train_flip_auroc", "val_loss", "val_acc",
                "test_loss", "test_acc", "test_ece", "lr", "seconds"]
+# What needs the clean training labels: empty for own data without --clean-labels.
+MEMORISATION = ["train_acc_true", "train_flipped_as_noisy", "train_flipped_as_true", "train_unflipped_acc",
+                "train_flip_auroc"]
 
 
 def rng_states():
@@ -53,33 +57,55 @@ def rng_states():
     return states
 
 
+def check_split(y, tr, va, cfg, classes):
+    """Every class keeps training images, and with a validation split, validation images too."""
+    if cfg["val_fraction"] == 0:
+        return
+    n_tr, n_va = (np.bincount(y[i], minlength=len(classes)) for i in (tr, va))
+    for c in np.flatnonzero((n_tr == 0) | (n_va == 0)):
+        n = n_tr[c] + n_va[c]
+        where = "validation" if n_va[c] == 0 else "training"
+        raise UserError(f"class {classes[c]} has {n} image{'s' * (n != 1)} (by its noisy labels), and --val-fraction "
+                        f"{cfg['val_fraction']} leaves it no {where} image; add images to it, choose a "
+                        f"{'larger' if where == 'validation' else 'smaller'} --val-fraction, or --val-fraction 0")
+
+
 def prepare(cfg, device):
-    """Load the data set, corrupt the training labels, split; returns device tensors and the noise record."""
-    spec = data.DATASETS[cfg["dataset"]]
-    d = data.load(spec, cfg["data_dir"])
-    x, y_true, x_test, y_test, C = d.x_train, d.y_train, d.x_test, d.y_test, spec.num_classes
+    """Load the data set, corrupt the training labels, split; returns device tensors, the noise record, the labels
+    and the data set's Spec. Own data (owndata.py): the folder's labels are the ones noise is applied to; the clean
+    labels memorisation is measured against are --clean-labels', and unknown without it."""
+    d, spec = data.for_run(cfg)
+    cfg["data_sha256"] = spec.digest or None  # own data: a resume on other images is refused
+    x, y_given, x_test, y_test, C = d.x_train, d.y_train, d.x_test, d.y_test, spec.num_classes
+    if cfg["noise"] == "uniform" and cfg["expected_rate"] is None and cfg["rate"]:
+        cfg["expected_rate"] = noise.expected_rate("uniform", cfg["rate"], C)  # own data: C is known only now
     # Noise is applied to the whole training set before the split, as in the literature.
     human = data.load_human(spec, cfg["data_dir"]) if cfg["noise"] in ("human", "human-matched") else None
-    given = labelfile.check(labelfile.read(cfg["labels"], cfg["labels_key"]), y_true, C, cfg["labels"]) \
+    given = labelfile.check(labelfile.read(cfg["labels"], cfg["labels_key"]), y_given, C, cfg["labels"]) \
         if cfg["noise"] == "file" else None
     y_noisy, T, extra = noise.noisy_labels(cfg, d, human, given)
+    clean = labelfile.check(labelfile.read(cfg["clean_labels"], None), y_given, C, cfg["clean_labels"]) \
+        if cfg.get("clean_labels") else None
+    known = cfg["dataset"] not in config.OWN or clean is not None
+    y_true = y_given if clean is None else clean
+    if clean is not None:
+        T = noise.transition_matrix(clean, y_noisy, C)
     # Stratified by the labels a researcher would actually see: the noisy ones.
     tr, va = batches.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1], C)
-    if cfg["val_fraction"] > 0 and (len(va) == 0 or len(tr) == 0):
-        raise UserError(f"--val-fraction {cfg['val_fraction']} of classes this small ({len(y_true) / C:.1f} images "
-                         f"each on average) leaves {'no validation' if len(va) == 0 else 'no training'} images; "
-                         f"choose a {'larger' if len(va) == 0 else 'smaller'} --val-fraction")
+    check_split(y_noisy, tr, va, cfg, d.classes)
     on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
     splits = {"T": T, "x_tr": on(x[tr]), "y_tr": on(y_noisy[tr]), "y_tr_true": on(y_true[tr]), "x_va": on(x[va]),
               "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test),
-              "tr": tr}
+              "tr": tr, "clean_known": known}
     record = {"dataset": cfg["dataset"], "setting": config.setting(cfg), "transition_matrix": T.round(6).tolist(),
               "realised_rate": float((y_noisy != y_true).mean()), "n_flipped": int((y_noisy != y_true).sum()),
               "n_train_total": int(len(y_true)), "classes": d.classes, "expected_rate": cfg["expected_rate"],
+              "clean_labels": "the data set's" if cfg["dataset"] not in config.OWN else
+              cfg["clean_labels"] if known else "unknown: rate and matrix are against the given labels",
               "warning": noise.adversarial(cfg["noise"], cfg["rate"] or 0.0, T), **extra}
     if d.superclass_of is not None:  # plot.py draws CIFAR-100's matrix within each superclass from these
         record.update(superclass_of=d.superclass_of.tolist(), superclasses=d.superclasses)
-    return splits, record, (y_noisy, y_true)
+    return splits, record, (y_noisy, y_true), spec
 
 
 def refuse_or_finish(cfg, out):
@@ -92,7 +118,8 @@ def refuse_or_finish(cfg, out):
     if not (cfg["resume"] and os.path.exists(os.path.join(out, "result.json"))):
         return False
     was = rundir.recorded(out) or {}
-    other = {k: v for k, v in rundir.differences(cfg, was).items() if k != "epochs"} if was else {}
+    # data_sha256 is known once the data is read (prepare); a finished run is left as it is either way
+    other = {k: v for k, v in rundir.differences(cfg, was).items() if k not in ("epochs", "data_sha256")} if was else {}
     if other:
         raise UserError(f"{out} is a finished run with other values ({rundir.said_differences(other)}); repeat its "
                         f"flags, or choose another --out for a new run")
@@ -157,6 +184,8 @@ def one_epoch(cfg, step, S, epoch):
     tr = train_epoch(step, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens, cfg["augment"],
                      cfg["rotate"])
     bad, per_sample = tr.pop("first_bad_batch"), tr.pop("sample_loss")
+    if not S["clean_known"]:  # own data without --clean-labels: nothing is known to be flipped
+        tr.update(dict.fromkeys(MEMORISATION))
     if bad > 0 or not np.isfinite(tr["train_loss"]):
         kept = f"last.pt still holds epoch {epoch - 1}" if epoch > 1 else "no checkpoint was written"
         where = f"epoch {epoch}, batch {bad}" if bad > 0 else f"epoch {epoch}"
@@ -175,9 +204,10 @@ def one_epoch(cfg, step, S, epoch):
            "seconds": f"{time.time() - t0:.2f}"}
     val = f"val ({'clean' if cfg['clean_val'] else 'noisy'} labels) loss {va_loss:.4f} acc {va_acc:.3f} | " \
         if va_acc is not None else ""
-    print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr['train_loss']:.4f} acc noisy {tr['train_acc_noisy']:.3f} "
-          f"true {tr['train_acc_true']:.3f} | {val}test (clean) acc {te_acc:.3f} ECE {te_cal['ece']:.3f} | "
-          f"{row['seconds']} s")
+    true = f" true {tr['train_acc_true']:.3f}" if S["clean_known"] else ""
+    test = "test (clean)" if cfg["dataset"] not in config.OWN else "test"
+    print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr['train_loss']:.4f} acc noisy {tr['train_acc_noisy']:.3f}"
+          f"{true} | {val}{test} acc {te_acc:.3f} ECE {te_cal['ece']:.3f} | {row['seconds']} s")
     return row, va_acc, te_acc, {"calibration": te_cal, "sample_loss": per_sample}
 
 
@@ -204,7 +234,7 @@ def finish(cfg, out, step, S, best, tested, te_acc, record, wall, rows, sample_l
         _, test_best, cal = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
     if sample_loss:
         diagnose.save_sample_loss(out, sample_loss, (S["y_tr"] != S["y_tr_true"]).cpu().numpy(), S["tr"],
-                                  best["epoch"], len(rows))
+                                  best["epoch"], len(rows), S["clean_known"])
     result = {"selection": "best validation" if selects else "last epoch", "best_epoch": best["epoch"],
               "best_val_acc": best["val_acc"] if selects else None, "test_acc_best": test_best,
               "test_acc_last": te_acc, **diagnose.result_fields(rows, best["epoch"], cal),
@@ -224,15 +254,18 @@ def run(cfg):
     out = config.run_dir(cfg)
     if refuse_or_finish(cfg, out):
         return out
+    if cfg["tensorboard"]:
+        tboard.require()
     device = pick_device(cfg["device"])
     set_determinism(cfg["deterministic"])
     cfg = {**cfg, "run_dir": out, "data_dir": os.path.abspath(cfg["data_dir"]), "forced": []}  # evaluate.py finds it
-    S, record, labels = prepare(cfg, device)
+    S, record, labels, spec = prepare(cfg, device)
     cfg["noise_warning"] = record["warning"]
-    step = make_step(cfg, device)
+    step = make_step(cfg, device, spec)
     step.loss_fn.bind(len(S["x_tr"]), S["T"], device, step.dtype)  # ELR's targets; fwd and bwd's transition matrix
     cfg["precision_used"] = "bf16" if step.amp else "fp64" if step.dtype == torch.float64 else "fp32"
     rundir.claim(out)  # nothing written before this line
+    tb = None
     try:
         start, best, rows, wall0, te_acc, losses = 1, {"epoch": 0, "val_acc": -1.0}, [], 0.0, None, {}
         if cfg["resume"] and os.path.exists(os.path.join(out, "last.pt")):
@@ -247,8 +280,11 @@ def run(cfg):
         print(f"{out}: {cfg['dataset']}, {cfg['arch']} on {device} ({cfg['precision_used']}), {len(S['x_tr'])} train "
               f"/ {len(S['x_va'])} val / {len(S['x_te'])} test, realised noise rate {record['realised_rate']:.4f}")
         t_start, tested = time.time() - wall0, None  # tested: the epoch whose model te_acc measured here
+        tb = tboard.writer(out, start, cfg) if cfg["tensorboard"] else None
         for epoch in range(start, cfg["epochs"] + 1):
             row, va_acc, te_acc, diag = one_epoch(cfg, step, S, epoch)
+            if tb:
+                tboard.epoch(tb, row)
             tested = {"epoch": epoch, "calibration": diag["calibration"]}
             improved = va_acc is None or va_acc > best["val_acc"]  # selection on validation only, never on test
             if improved:
@@ -258,6 +294,8 @@ def run(cfg):
             save_epoch(out, step, cfg, epoch, best, improved, rows, time.time() - t_start, te_acc, losses)
         finish(cfg, out, step, S, best, tested, te_acc, record, time.time() - t_start, rows, losses)
     finally:
+        if tb:
+            tb.close()
         rundir.release(out)
     return out
 
