@@ -257,13 +257,13 @@ def load(dataset, data_dir, fetch=True):
 
 
 def for_run(cfg, fetch=True):
-    """(Data, Spec) of a run's configuration: a named data set with the statistics of --stats, or the user's own
-    (owndata.py: a folder or an .npz)."""
+    """(Data, Spec, keep) of a run's configuration: a named data set with the statistics of --stats, or the user's
+    own (owndata.py: a folder or an .npz); keep() writes a folder's new cache, or is None."""
     if cfg["dataset"] in ("folder", "npz"):
         import owndata  # Pillow: only own data needs it
         return owndata.load(cfg["dataset"], cfg["data_dir"], cfg.get("image_size") or 32, cfg.get("skip_bad_images"))
     spec = spec_for(cfg["dataset"], cfg.get("stats") or "suite")
-    return load(spec, cfg["data_dir"], fetch), spec
+    return load(spec, cfg["data_dir"], fetch), spec, None
 
 
 def read_human(path, keys, optional=()):

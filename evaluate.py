@@ -70,7 +70,9 @@ def main(argv=None):
         set_determinism(cfg["deterministic"])  # before any CUDA work, as in train.py
         # A named data set's shape is known without its files: the weights are checked before any data is read.
         model = None if cfg["dataset"] in config.OWN else model_of(ckpt_path, ck, data.spec_for(cfg["dataset"]))
-        d, spec = data.for_run({**cfg, "data_dir": args.data_dir or cfg["data_dir"]})
+        d, spec, keep_cache = data.for_run({**cfg, "data_dir": args.data_dir or cfg["data_dir"]})
+        if keep_cache:
+            keep_cache()
         if spec.digest and spec.digest != cfg.get("data_sha256"):
             print(f"note: these images differ from the ones {ckpt_path} was trained and tested on (data_sha256); "
                   f"the accuracy is not result.json's", file=sys.stderr)

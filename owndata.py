@@ -150,19 +150,21 @@ def load_folder(path, size, skip_bad):
                 if str(z["list_sha256"]) == key and (skip_bad or not len(z["bad"])):
                     arrays, names, bad = [z[k] for k in ("x_train", "y_train", "x_test", "y_test")], \
                         [str(n) for n in z["class_names"]], [str(b) for b in z["bad"]]
-                    return arrays, names, bad
+                    return arrays, names, bad, None
         except (OSError, ValueError, KeyError):  # a cache of another layout or half a file: decode again
             pass
     arrays, names, bad = decode(path, parts, size, skip_bad)
-    buf = io.BytesIO()
-    np.savez(buf, **dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)), class_names=np.array(names),
-             bad=np.array(bad, dtype=str), list_sha256=np.array(key))
-    try:
-        save_atomic(cache, lambda f: f.write(buf.getvalue()))
-    except OSError as e:
-        print(f"note: cannot write the cache {cache} ({e.strerror}); the images are decoded again on every run",
-              file=sys.stderr)
-    return arrays, names, bad
+
+    def keep():
+        buf = io.BytesIO()
+        np.savez(buf, **dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)), class_names=np.array(names),
+                 bad=np.array(bad, dtype=str), list_sha256=np.array(key))
+        try:
+            save_atomic(cache, lambda f: f.write(buf.getvalue()))
+        except OSError as e:
+            print(f"note: cannot write the cache {cache} ({e.strerror}); the images are decoded again on every run",
+                  file=sys.stderr)
+    return arrays, names, bad, keep
 
 
 # --- the .npz form ---
@@ -208,12 +210,15 @@ def load_npz(path):
     names = [str(n) for n in got["class_names"]] if "class_names" in got else [str(c) for c in range(C)]
     if len(names) < C:
         raise DataError(f"{path}: the labels go up to {C - 1} but class_names names {len(names)} classes; name them all")
-    return [x, ys[0], xt, ys[1]], names, []
+    return [x, ys[0], xt, ys[1]], names, [], None
 
 
 def load(kind, path, size=32, skip_bad=False):
-    """(data.Data, data.Spec) of the user's own data; DataError, one line, for everything that is wrong with it."""
-    arrays, names, bad = load_folder(path, size, skip_bad) if kind == "folder" else load_npz(path)
+    """(data.Data, data.Spec, keep) of the user's own data; DataError, one line, for everything wrong with it.
+
+    keep() writes a newly decoded folder's cache (None where there is nothing to write): the caller calls it
+    once it has checked the run too, so that a refused run leaves nothing behind."""
+    arrays, names, bad, keep = load_folder(path, size, skip_bad) if kind == "folder" else load_npz(path)
     x, y, xt, yt = arrays
     counts = np.bincount(y, minlength=len(names))
     if (counts == 0).any():  # an npz class with no training image (a folder's are refused as empty folders)
@@ -224,4 +229,4 @@ def load(kind, path, size=32, skip_bad=False):
         print(f"note: left out {len(bad)} file(s) Pillow cannot open (--skip-bad-images), the first {bad[0]}",
               file=sys.stderr)
     d = Data(x, y, xt, yt, names)
-    return d, spec(kind, path, d, digest(x, y, xt, yt))
+    return d, spec(kind, path, d, digest(x, y, xt, yt)), keep

@@ -1,7 +1,7 @@
 """Real subsets of the data sets, in their official file layout: `python data.py --dataset D --subset N --out DIR`.
 
 A subset is the first images of each class, in the official order, N training images in all (N // C of each
-class, one more for each of the first N % C classes), and all of the test set or the same cut of it
+class, one more for each of the first N % C classes; a smaller class gives all it has), and all of the test set or the same cut of it
 (--test-subset M). It is written as the official files are (CIFAR pickles, MNIST's gzipped idx files), with the
 matching CIFAR-N labels when asked, so `train.py --data-dir DIR` reads it as it reads the whole data set. Same
 inputs, same bytes: the pickles hold plain values (numpy arrays, lists, strings), the gzip headers no time, and SHA256SUMS lists every file.
@@ -26,17 +26,21 @@ PICKLES = {"cifar10": (data.TRAIN_BATCHES, data.TEST_BATCH, "labels", ["batches.
 
 
 def first_per_class(y, n, num_classes, flag="--subset"):
-    """Ascending indices of the first images of each class: n in all, n // C per class, +1 for the first n % C."""
+    """Ascending indices of the first images of each class, n in all: n // C of each class, one more for each of
+    the first n % C; a class with fewer images gives all it has, and the others share what it leaves."""
     if not 0 < n <= len(y):
         raise UserError(f"{flag} {n} must be between 1 and the {len(y)} images there are; choose one in that range")
-    quota = np.full(num_classes, n // num_classes)
-    quota[: n % num_classes] += 1
     counts = np.bincount(y, minlength=num_classes)
-    short = np.flatnonzero(counts < quota)
-    if short.size:
-        c = short[0]
-        raise UserError(f"class {c} has {counts[c]} images, fewer than the {quota[c]} of each class that {flag} {n} "
-                        f"takes; choose a smaller {flag}")
+    quota, left = np.zeros(num_classes, dtype=np.int64), n
+    while left:
+        room = np.flatnonzero(quota < counts)  # not empty: n <= len(y)
+        share = left // len(room)
+        if share == 0:  # fewer left than classes with room: one more each for the first of them
+            quota[room[:left]] += 1
+            break
+        add = np.minimum(share, counts[room] - quota[room])
+        quota[room] += add
+        left -= int(add.sum())
     order = np.argsort(y, kind="stable")
     rank = np.empty(len(y), dtype=np.int64)  # rank[i]: how many images of i's class come before it
     rank[order] = np.arange(len(y)) - np.repeat(np.cumsum(counts) - counts, counts)

@@ -3,8 +3,8 @@
 Optional: tensorboard is not a requirement, and nothing here is imported unless a run asks for it. The
 scalars are log.csv's columns under TensorBoard's own grouping (loss/, accuracy/, memorisation/, diagnostics/,
 lr), at the epoch as step; empty columns (no validation split, no clean labels) are left out rather than
-written as 0. The configuration is written as hyperparameters (HParams tab) in the same run, with the test and
-validation accuracy as its metrics. A resumed run purges the steps after its checkpoint, so an epoch trained
+written as 0. The configuration at the run's start is written as hyperparameters (HParams tab) in the same run,
+with the test and validation accuracy as its metrics. A resumed run purges the steps after its checkpoint, so an epoch trained
 twice (killed after its row, before last.pt) appears once.
 """
 import os
@@ -32,9 +32,11 @@ def require():
 
 
 def writer(out, start_epoch, cfg):
-    """A SummaryWriter on OUT/tb holding the configuration, from start_epoch on."""
+    """A SummaryWriter on OUT/tb from start_epoch on; a run's first start writes the configuration. (TensorBoard
+    keeps the first configuration a run wrote: what a later --force changed is config.json's "forced".)"""
     w = require()(os.path.join(out, "tb"), purge_step=start_epoch if start_epoch > 1 else None)
-    hyperparameters(w, cfg)
+    if start_epoch == 1:
+        hyperparameters(w, cfg)
     return w
 
 

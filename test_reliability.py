@@ -241,7 +241,31 @@ def other_arch_checkpoint(tmp):
     return str(run)
 
 
+def own(tmp, kind):
+    """A small folder data set in tmp/own with one thing wrong (kind), or an .npz of float images ("npz")."""
+    from PIL import Image
+    root = tmp / "own"
+    if kind == "npz":
+        np.savez(tmp / "own.npz", x_train=np.zeros((4, 8, 8), np.float32), y_train=np.zeros(4, int),
+                 x_test=np.zeros((2, 8, 8), np.float32), y_test=np.zeros(2, int))
+        return str(tmp / "own.npz")
+    files = {"train/a": 10, "train/b": 1 if kind == "small" else 10, "test/a": 2,
+             "test/c" if kind == "extra-test" else "test/b": 2}
+    for where, n in files.items():
+        os.makedirs(root / where)
+        for i in range(n):
+            Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(root / where / f"{i}.png")
+    if kind == "empty":
+        os.makedirs(root / "train" / "d")
+    if kind == "bad":
+        (root / "train" / "a" / "notes.png").write_text("not an image")
+    if kind == "notrain":
+        shutil.rmtree(root / "train")
+    return str(root)
+
+
 T = os.path.join(HERE, "train.py")
+D = os.path.join(HERE, "data.py")
 E = os.path.join(HERE, "evaluate.py")
 P = os.path.join(HERE, "plot.py")
 G = os.path.join(HERE, "run_grid.sh")
@@ -270,6 +294,23 @@ BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
     (T, ["--data-dir", "corrupt:archive"], r"cifar-10-python.tar.gz has md5 \w+, expected \w+; delete it"),
     (T, ["--data-dir", "corrupt:truncated"], r"cannot read \S+data_batch_2 as a CIFAR-10 batch"),
     (T, ["--data-dir", "corrupt:other"], r"cannot read \S+data_batch_2 as a CIFAR-10 batch \(KeyError"),
+    (T, ["--dataset", "folder", "--data-dir", "own:empty"], r"\S+own/train/d/ holds no images; add some, or remove the "
+                                                           r"folder"),
+    (T, ["--dataset", "folder", "--data-dir", "own:bad"], r"Pillow cannot open \S+notes.png as an image; remove it, or add "
+                                                         r"--skip-bad-images"),
+    (T, ["--dataset", "folder", "--data-dir", "own:extra-test"], r"\S+own/test/c/ is a class that \S+own/train/ does not "
+                                                                r"have; add its training images"),
+    (T, ["--dataset", "folder", "--data-dir", "own:small"], r"class b has 1 image \(by its noisy labels\), and "
+                                                           r"--val-fraction 0.15 leaves it no validation image"),
+    (T, ["--dataset", "folder", "--data-dir", "own:notrain"], r"\S+own has no train/ folder; --dataset folder reads"),
+    (T, ["--dataset", "folder", "--data-dir", "own:ok", "--noise", "asym", "--rate", "0.2"],
+     r"--noise asym needs a class map of cifar10, cifar100 or mnist, and --dataset folder has none; use pairflip"),
+    (T, ["--dataset", "npz", "--data-dir", "own:npz"], r"own.npz: x_train is float32; store the images as uint8"),
+    (T, ["--clean-labels", "clean.npy"], r"--clean-labels applies to --dataset folder or npz only, not cifar10"),
+    (T, ["--image-size", "64"], r"--image-size applies to --dataset folder only, not cifar10"),
+    (D, ["--subset", "100"], r"--subset N and --out DIR go together"),
+    (D, ["--data-dir", "{cifar}", "--subset", "100000", "--out", "{tmp}/sub"], r"--subset 100000 must be between 1 and "
+                                                                              r"the 300 images there are"),
     (E, ["{tmp}"], r"no checkpoint at \S+best.pt; give a run directory that holds best.pt"),
     (E, ["other-arch"], r"the weights in \S+best.pt do not fit its architecture 'cnn8'"),
     (P, ["{tmp}"], r"no runs found in \S+; expected <dataset>/<noise>-<rate>/<loss>/seed<seed>/log.csv"),
@@ -286,6 +327,7 @@ def test_bad_input_is_one_line_nothing_written(cifar_dir, tmp_path, script, argv
     argv = [a.format(tmp=tmp, cifar=cifar_dir) for a in argv]
     argv = [corrupt(tmp, a.split(":")[1]) if a.startswith("corrupt:") else a for a in argv]
     argv = [other_arch_checkpoint(tmp) if a == "other-arch" else a for a in argv]
+    argv = [own(tmp, a.split(":")[1]) if a.startswith("own:") else a for a in argv]
     if script == T:
         argv = ["--arch", "cnn8", "--device", "cpu", "--data-dir", cifar_dir] + argv  # later flags win
     before = snapshot(tmp)

@@ -65,7 +65,7 @@ def check_split(y, tr, va, cfg, classes):
     for c in np.flatnonzero((n_tr == 0) | (n_va == 0)):
         n = n_tr[c] + n_va[c]
         where = "validation" if n_va[c] == 0 else "training"
-        raise UserError(f"class {classes[c]} has {n} image{'s' * (n != 1)} (by its noisy labels), and --val-fraction "
+        raise UserError(f"class {classes[c]} has {n} image{'s' * int(n != 1)} (by its noisy labels), and --val-fraction "
                         f"{cfg['val_fraction']} leaves it no {where} image; add images to it, choose a "
                         f"{'larger' if where == 'validation' else 'smaller'} --val-fraction, or --val-fraction 0")
 
@@ -74,7 +74,7 @@ def prepare(cfg, device):
     """Load the data set, corrupt the training labels, split; returns device tensors, the noise record, the labels
     and the data set's Spec. Own data (owndata.py): the folder's labels are the ones noise is applied to; the clean
     labels memorisation is measured against are --clean-labels', and unknown without it."""
-    d, spec = data.for_run(cfg)
+    d, spec, keep_cache = data.for_run(cfg)
     cfg["data_sha256"] = spec.digest or None  # own data: a resume on other images is refused
     x, y_given, x_test, y_test, C = d.x_train, d.y_train, d.x_test, d.y_test, spec.num_classes
     if cfg["noise"] == "uniform" and cfg["expected_rate"] is None and cfg["rate"]:
@@ -93,6 +93,8 @@ def prepare(cfg, device):
     # Stratified by the labels a researcher would actually see: the noisy ones.
     tr, va = batches.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1], C)
     check_split(y_noisy, tr, va, cfg, d.classes)
+    if keep_cache:
+        keep_cache()  # a folder decoded now, for the next run; only once this run is known to start
     on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
     splits = {"T": T, "x_tr": on(x[tr]), "y_tr": on(y_noisy[tr]), "y_tr_true": on(y_true[tr]), "x_va": on(x[va]),
               "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test),
