@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from errors import UserError
+
 
 def stratified_split(labels, val_fraction, seed, num_classes=None):
     """Indices (train, val): round(val_fraction * n_c) of each class c go to validation."""
@@ -19,6 +21,19 @@ def stratified_split(labels, val_fraction, seed, num_classes=None):
         val.append(idx[: int(round(val_fraction * idx.size))])
     val = np.sort(np.concatenate(val)).astype(np.int64)
     return np.setdiff1d(np.arange(len(labels)), val), val
+
+
+def check_split(y, tr, va, val_fraction, classes):
+    """Every class the labels y hold keeps training images, and with a validation split, validation images too."""
+    if val_fraction == 0:
+        return
+    n_tr, n_va = (np.bincount(y[i], minlength=len(classes)) for i in (tr, va))
+    for c in np.flatnonzero(((n_tr == 0) | (n_va == 0)) & (n_tr + n_va > 0)):
+        n = n_tr[c] + n_va[c]
+        where = "validation" if n_va[c] == 0 else "training"
+        raise UserError(f"class {classes[c]} has {n} image{'s' * int(n != 1)} (by its noisy labels), and --val-fraction "
+                        f"{val_fraction} leaves it no {where} image; add images to it, choose a "
+                        f"{'larger' if where == 'validation' else 'smaller'} --val-fraction, or --val-fraction 0")
 
 
 def index_batches(n, batch_size, device, gen=None, drop_last=False):

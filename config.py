@@ -14,6 +14,7 @@ import sys
 
 import labelfile
 import noise
+import owndata
 import presets
 import registry
 from data import DATASETS, RELEASED_STATS
@@ -41,8 +42,7 @@ ADDED_LATER = {"t", "order", "tau", "pi", "M", "margin", "m", "logit_clip", "sr"
 FORCE_NEVER = {"arch", "optimizer", "scheduler", "val_fraction", "clean_val", "dataset", "nesterov", "eta_min",
                "asym_cifar100", "stats", "labels_sha256", "labels_key",
                "data_sha256", "clean_labels_sha256", "image_size"}
-# The user's own data sets (owndata.py): read from --data-dir, named in run directories by it.
-OWN = ("folder", "npz")
+OWN = owndata.KINDS  # the user's own data sets: read from --data-dir, named in run directories by it
 
 
 def preset_help(key):
@@ -218,7 +218,7 @@ def resolve(cfg):
             has = [n for n in SINGLE + list(PAIRS) + ["nce+agce"] if key in uses(n)]
             raise UserError(f"--{key} does not apply to the loss '{loss}'; leave it out, or use a loss that "
                             f"has it ({', '.join(has[:6])}{', ...' if len(has) > 6 else ''})")
-    own_data(cfg)
+    owndata.resolve(cfg)
     noise.resolve_flags(cfg, DATASETS[cfg["dataset"]].num_classes if cfg["dataset"] in DATASETS else None)
     if cfg["asym_cifar100"] is not None and cfg["dataset"] != "cifar100":
         raise UserError(f"--asym-cifar100 only applies to --dataset cifar100, not {cfg['dataset']}; leave it out")
@@ -247,37 +247,6 @@ def resolve(cfg):
     cfg["sources"] = sources
     cfg["loss_as_given"], cfg["loss"] = cfg["loss"], loss
     return cfg
-
-
-def own_data(cfg):
-    """Check the flags of the user's own data against --dataset, and name the run's data set: data_name is
-    folder-<folder name> or npz-<file stem>, so runs on two of one's own data sets never share a folder."""
-    kind = cfg["dataset"]
-    for key, applies in (("image_size", kind == "folder"), ("skip_bad_images", kind == "folder"),
-                         ("clean_labels", kind in OWN)):
-        if cfg[key] not in (None, False) and not applies:
-            raise UserError(f"--{key.replace('_', '-')} applies to --dataset {'folder' if key != 'clean_labels' else 'folder or npz'} "
-                            f"only, not {kind}; leave it out")
-    cfg["image_size"] = (cfg["image_size"] or 32) if kind == "folder" else None
-    if cfg["image_size"] is not None and not 8 <= cfg["image_size"] <= 512:
-        raise UserError(f"--image-size must be between 8 and 512 pixels, got {cfg['image_size']}")
-    cfg["data_sha256"], cfg["clean_labels_sha256"] = None, None  # train.py: once the files are read
-    if kind not in OWN:
-        cfg["data_name"] = kind
-        return
-    if cfg["data_dir"] is None:
-        raise UserError(f"--dataset {kind} needs --data-dir: the {'folder with train/ and test/' if kind == 'folder' else '.npz file'} "
-                        f"of your images")
-    if cfg["noise"] in ("asym", "human", "human-matched"):
-        raise UserError(f"--noise {cfg['noise']} needs {'a class map' if cfg['noise'] == 'asym' else 'human labels'} "
-                        f"of cifar10, cifar100 or mnist, and --dataset {kind} has none; use pairflip (each class to "
-                        f"the next), sym, uniform, idn, or --noise file with your own noisy labels")
-    if cfg["clean_labels"] is not None:
-        labelfile.check_format(cfg["clean_labels"], "--clean-labels")
-        cfg["clean_labels"] = os.path.abspath(cfg["clean_labels"])
-    stem = os.path.basename(os.path.normpath(cfg["data_dir"]))
-    stem = os.path.splitext(stem)[0] if kind == "npz" else stem
-    cfg["data_name"] = f"{kind}-" + "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
 
 
 def check(cfg):

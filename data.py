@@ -259,8 +259,9 @@ def load(dataset, data_dir, fetch=True):
 def for_run(cfg, fetch=True):
     """(Data, Spec, keep) of a run's configuration: a named data set with the statistics of --stats, or the user's
     own (owndata.py: a folder or an .npz); keep() writes a folder's new cache, or is None."""
-    if cfg["dataset"] in ("folder", "npz"):
-        import owndata  # Pillow: only own data needs it
+    import owndata  # here, not above: it builds on this module
+
+    if cfg["dataset"] in owndata.KINDS:
         return owndata.load(cfg["dataset"], cfg["data_dir"], cfg.get("image_size") or 32, cfg.get("skip_bad_images"))
     spec = spec_for(cfg["dataset"], cfg.get("stats") or "suite")
     return load(spec, cfg["data_dir"], fetch), spec, None

@@ -84,9 +84,10 @@ def image_grid(data_dir, run, setting, ds, save, n=24):
     """Real training images with their clean -> noisy labels (the report's Figure 1), from the run's labels.npy."""
     import data  # only this figure reads the data files
 
-    d = data.load(ds["name"], data_dir, fetch=False)  # plot.py never downloads
-    path = os.path.join(run["dir"], "labels.npy")
-    noisy, y, names = np.load(path), d.y_train, d.classes
+    d = data.for_run({**run["config"], "data_dir": data_dir}, fetch=False)[0]  # plot.py never downloads
+    path, clean = os.path.join(run["dir"], "labels.npy"), os.path.join(run["dir"], "clean_labels.npy")
+    noisy, names = np.load(path), d.classes
+    y = np.load(clean) if os.path.isfile(clean) else d.y_train  # own data: --clean-labels', where given
     if len(noisy) != len(y):
         raise ValueError(f"{path} holds {len(noisy)} labels and {data_dir} {len(y)} training images; give the "
                          f"--data-dir the run was trained on")

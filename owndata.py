@@ -18,8 +18,10 @@ import sys
 
 import numpy as np
 
+import labelfile
 from atomic import save_atomic
 from data import Data, Spec
+from errors import UserError
 from fetch import DataError
 
 KINDS = ("folder", "npz")
@@ -40,6 +42,37 @@ def spec(kind, path, d, digest_):
     return Spec(kind, os.path.basename(os.path.normpath(path)), len(d.classes), d.x_train.shape[1:],
                 tuple(round(float(m), 6) for m in mean), tuple(round(float(max(s, 1e-6)), 6) for s in std), True, (),
                 digest=digest_)
+
+
+def resolve(cfg):
+    """Check the flags of the user's own data against --dataset, and name the run's data set: data_name is
+    folder-<folder name> or npz-<file stem>, so runs on two of one's own data sets never share a folder."""
+    kind = cfg["dataset"]
+    for key, applies in (("image_size", kind == "folder"), ("skip_bad_images", kind == "folder"),
+                         ("clean_labels", kind in KINDS)):
+        if cfg[key] not in (None, False) and not applies:
+            raise UserError(f"--{key.replace('_', '-')} applies to --dataset {'folder' if key != 'clean_labels' else 'folder or npz'} "
+                            f"only, not {kind}; leave it out")
+    cfg["image_size"] = (cfg["image_size"] or 32) if kind == "folder" else None
+    if cfg["image_size"] is not None and not 8 <= cfg["image_size"] <= 512:
+        raise UserError(f"--image-size must be between 8 and 512 pixels, got {cfg['image_size']}")
+    cfg["data_sha256"], cfg["clean_labels_sha256"] = None, None  # train.py: once the files are read
+    if kind not in KINDS:
+        cfg["data_name"] = kind
+        return
+    if cfg["data_dir"] is None:
+        raise UserError(f"--dataset {kind} needs --data-dir: the {'folder with train/ and test/' if kind == 'folder' else '.npz file'} "
+                        f"of your images")
+    if cfg["noise"] in ("asym", "human", "human-matched"):
+        raise UserError(f"--noise {cfg['noise']} needs {'a class map' if cfg['noise'] == 'asym' else 'human labels'} "
+                        f"of cifar10, cifar100 or mnist, and --dataset {kind} has none; use pairflip (each class to "
+                        f"the next), sym, uniform, idn, or --noise file with your own noisy labels")
+    if cfg["clean_labels"] is not None:
+        labelfile.check_format(cfg["clean_labels"], "--clean-labels")
+        cfg["clean_labels"] = os.path.abspath(cfg["clean_labels"])
+    stem = os.path.basename(os.path.normpath(cfg["data_dir"]))
+    stem = os.path.splitext(stem)[0] if kind == "npz" else stem
+    cfg["data_name"] = f"{kind}-" + "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
 
 
 # --- the folder form ---

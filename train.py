@@ -57,19 +57,6 @@ def rng_states():
     return states
 
 
-def check_split(y, tr, va, cfg, classes):
-    """Every class keeps training images, and with a validation split, validation images too."""
-    if cfg["val_fraction"] == 0:
-        return
-    n_tr, n_va = (np.bincount(y[i], minlength=len(classes)) for i in (tr, va))
-    for c in np.flatnonzero((n_tr == 0) | (n_va == 0)):
-        n = n_tr[c] + n_va[c]
-        where = "validation" if n_va[c] == 0 else "training"
-        raise UserError(f"class {classes[c]} has {n} image{'s' * int(n != 1)} (by its noisy labels), and --val-fraction "
-                        f"{cfg['val_fraction']} leaves it no {where} image; add images to it, choose a "
-                        f"{'larger' if where == 'validation' else 'smaller'} --val-fraction, or --val-fraction 0")
-
-
 def prepare(cfg, device):
     """Load the data set, corrupt the training labels, split; returns device tensors, the noise record, the labels
     and the data set's Spec. Own data (owndata.py): the folder's labels are the ones noise is applied to; the clean
@@ -92,7 +79,7 @@ def prepare(cfg, device):
         T = noise.transition_matrix(clean, y_noisy, C)
     # Stratified by the labels a researcher would actually see: the noisy ones.
     tr, va = batches.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1], C)
-    check_split(y_noisy, tr, va, cfg, d.classes)
+    batches.check_split(y_noisy, tr, va, cfg["val_fraction"], d.classes)
     if keep_cache:
         keep_cache()  # a folder decoded now, for the next run; only once this run is known to start
     on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
