@@ -136,8 +136,11 @@ def recorded(d):
 
 def differences(cfg, was):
     """{key: (recorded, asked)} of every value that changes what a run computes. precision_used (bf16 or fp32 as
-    resolved on the machine) is compared where cfg has it: train.py has, the grid (which resolves no device) not."""
-    keys = (set(cfg) | set(was)) - config.RESUME_FREE - ({"precision_used"} - set(cfg))
+    resolved on the machine) is compared where cfg has it: train.py has, the grid (which resolves no device) not;
+    so is data_sha256."""
+    # data_sha256 (own data) is known once train.py has read the images: None before, and then not compared
+    late = {k for k in ("precision_used", "data_sha256") if cfg.get(k) is None}
+    keys = (set(cfg) | set(was)) - config.RESUME_FREE - late
     return {k: (was.get(k), cfg.get(k)) for k in sorted(keys) if was.get(k) != cfg.get(k)}
 
 

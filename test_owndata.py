@@ -154,3 +154,15 @@ def test_skip_bad_images_leaves_them_out_and_counts_them(real, tmp_path, capsys)
         f"{os.path.join(root, 'train', 'cat', 'broken.png')}" in capsys.readouterr().err
     with pytest.raises(data.DataError, match="Pillow cannot open .*broken.png as an image"):
         owndata.load("folder", root)  # the cache of a skipping run does not hide the file from one that does not
+
+
+def test_a_run_is_not_resumed_on_other_images(real, tmp_path, capsys):
+    root = folder_copy(real, tmp_path)
+    argv = run_args(root, tmp_path / "r", "folder", "--epochs", "1")
+    train.run(config.parse_args(argv))
+    train.run(config.parse_args(argv + ["--resume"]))  # the same images: finished, nothing to do
+    assert "is already finished" in capsys.readouterr().out
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(os.path.join(root, "train", "dog", "new.png"))
+    with pytest.raises(SystemExit) as e:
+        train.main(argv + ["--resume", "--force", "--epochs", "2"])
+    assert "--force cannot change data_sha256 of a run in progress" in e.value.message

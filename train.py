@@ -107,8 +107,7 @@ def refuse_or_finish(cfg, out):
     if not (cfg["resume"] and os.path.exists(os.path.join(out, "result.json"))):
         return False
     was = rundir.recorded(out) or {}
-    # data_sha256 is known once the data is read (prepare); a finished run is left as it is either way
-    other = {k: v for k, v in rundir.differences(cfg, was).items() if k not in ("epochs", "data_sha256")} if was else {}
+    other = {k: v for k, v in rundir.differences(cfg, was).items() if k != "epochs"} if was else {}
     if other:
         raise UserError(f"{out} is a finished run with other values ({rundir.said_differences(other)}); repeat its "
                         f"flags, or choose another --out for a new run")
