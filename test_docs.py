@@ -177,6 +177,12 @@ def test_the_readme_is_a_front_page():
         assert needed in first_screen
 
 
+def test_the_readme_names_nothing_outside_the_repository():
+    """A clone has no ../shared beside it: the front page may point only at the repository's own files."""
+    text = read("README.md")
+    assert "../" not in text and "shared/" not in text
+
+
 def test_the_readmes_figure_is_a_small_png():
     path = os.path.join(HERE, "docs", "memorisation.png")
     with open(path, "rb") as f:
