@@ -291,12 +291,10 @@ def check_labels(cfg):
     """A --labels file must exist (train.py and the grid check it, before the run directory is named from it; the
     docs' commands are parsed without it); its sha256 goes into config.json, so a resume on a changed file is
     refused, --force or not."""
-    if cfg["noise"] == "file":
-        labelfile.check_path(cfg["labels"])
-        cfg["labels_sha256"] = labelfile.sha256(cfg["labels"])
-    if cfg.get("clean_labels"):
-        labelfile.check_path(cfg["clean_labels"], "--clean-labels")
-        cfg["clean_labels_sha256"] = labelfile.sha256(cfg["clean_labels"])
+    for key, given in (("labels", cfg["noise"] == "file"), ("clean_labels", cfg.get("clean_labels"))):
+        if given:
+            labelfile.check_path(cfg[key], f"--{key.replace('_', '-')}")
+            cfg[f"{key}_sha256"] = labelfile.sha256(cfg[key])
 
 
 def check_data_dir(cfg):
@@ -340,7 +338,7 @@ def setting(cfg):
 
 def run_dir(cfg):
     """OUT/<dataset>/<setting>/<loss>/seed<seed>: runs of different data sets never share a folder (own data:
-    OUT/folder-<name>/..., own_data)."""
+    OUT/folder-<name>/..., owndata.resolve)."""
     return os.path.join(cfg["out"], cfg.get("data_name") or cfg["dataset"], setting(cfg), cfg["loss"],
                         f"seed{cfg['seed']}")
 

@@ -76,7 +76,7 @@ def main(argv=None):
         if spec.digest and spec.digest != cfg.get("data_sha256"):
             print(f"note: these images differ from the ones {ckpt_path} was trained and tested on (data_sha256); "
                   f"the accuracy is not result.json's", file=sys.stderr)
-        model = (model or model_of(ckpt_path, ck, spec)).to(device)
+        model = (model_of(ckpt_path, ck, spec) if model is None else model).to(device)
     except UserError as e:  # data.DataError too
         die(f"{e}")
     x, y_test = torch.from_numpy(d.x_test).to(device), d.y_test
