@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-import config
-from errors import Parser, UserError, die
-import data
-import engine
-from atomic import save_json
-from model import ARCHS
+from noisylabels import config
+from noisylabels.errors import Parser, UserError, die
+from noisylabels import data
+from noisylabels import engine
+from noisylabels.atomic import save_json
+from noisylabels.model import ARCHS
 
 # images_per_s: from the median of the timed turns; seconds: each turn's time for --steps steps.
 # The CPU flags that decide its speed here: AVX-512 and native bf16 (what --precision auto looks for).

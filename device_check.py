@@ -49,7 +49,7 @@ def parser():
 def tile(subset, dst, n_train, n_test):
     """dst/cifar-10-batches-py: the subset's training images repeated to n_train (5 batches), test to n_test."""
     sys.path.insert(0, HERE)
-    import data
+    from noisylabels import data
     src = os.path.join(subset, FOLDER)
     train = [data.read_batch(os.path.join(src, b)) for b in data.TRAIN_BATCHES]
     x, y = np.concatenate([a for a, _ in train]), np.concatenate([b for _, b in train])
@@ -138,8 +138,8 @@ def probe(argv):
     """Train the run argv describes in this process; print its first epoch's seconds and the peak GPU memory."""
     sys.path.insert(0, HERE)
     import torch
-    import config
-    import train
+    from noisylabels import config
+    from noisylabels import train
     out = train.run(config.parse_args(argv))
     with open(os.path.join(out, "log.csv"), newline="") as f:
         seconds = float(next(csv.DictReader(f))["seconds"])

@@ -1,0 +1,121 @@
+"""Evaluate a trained model on its data set's clean test set: accuracy, per-class accuracy, confusion matrix,
+and calibration (expected calibration error over 15 confidence bins, diagnose.py).
+
+Takes a run directory (uses its best.pt) or a checkpoint file, and writes eval.json
+beside the checkpoint. Its accuracy is computed by the same code as train.py's, so
+it equals result.json's test_acc_best exactly on the same device.
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+
+from . import config
+from . import data
+from . import diagnose
+from .errors import Parser, UserError, die
+from .engine import amp_dtype, model_dtype, model_for, pick_device, predict, set_determinism
+from .atomic import save_json
+
+
+def parser():
+    p = Parser(prog="evaluate.py", description="Evaluate a checkpoint on its data set's clean test set.")
+    p.add_argument("path", help="run directory (its best.pt is used) or a .pt checkpoint")
+    p.add_argument("--data-dir", default=None, help="the data set's folder (default: the run's own --data-dir)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto picks cuda when present (default: auto)")
+    return p
+
+
+def load_checkpoint(path):
+    """(checkpoint path, checkpoint) of a run directory's best.pt, or of a .pt file, checked to be this suite's."""
+    ckpt_path = os.path.join(path, "best.pt") if os.path.isdir(path) else path
+    if not os.path.isfile(ckpt_path):
+        raise UserError(f"no checkpoint at {ckpt_path}; give a run directory that holds best.pt, or a .pt file")
+    try:
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        ck["config"]["arch"]
+    except Exception as e:  # not a torch file, or not one of ours
+        raise UserError(f"{ckpt_path} is not a checkpoint of this suite ({type(e).__name__}); "
+                         f"point at a best.pt or last.pt written by train.py") from None
+    config.require_current(ck["config"], ckpt_path)
+    return ckpt_path, ck
+
+
+def model_of(ckpt_path, ck, spec):
+    """The checkpoint's network, shaped for the data set's Spec, with its weights."""
+    arch = ck["config"]["arch"]
+    model = model_for(arch, spec)
+    try:
+        model.load_state_dict(ck["model"])
+    except (RuntimeError, KeyError, TypeError) as e:
+        raise UserError(f"the weights in {ckpt_path} do not fit its architecture '{arch}' "
+                         f"({str(e).splitlines()[0].rstrip(':. ')}); the file was changed after train.py wrote it, "
+                         f"evaluate the run's own best.pt") from None
+    return model
+
+
+def confusion(y, pred, num_classes):
+    """C[i, j] = number of test images of class i predicted as j."""
+    return np.bincount(y * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def main(argv=None):
+    try:
+        args = parser().parse_args(argv)
+        device = pick_device(args.device)
+        ckpt_path, ck = load_checkpoint(args.path)
+        cfg = ck["config"]
+        set_determinism(cfg["deterministic"])  # before any CUDA work, as in train.py
+        # A named data set's shape is known without its files: the weights are checked before any data is read.
+        model = None if cfg["dataset"] in config.OWN else model_of(ckpt_path, ck, data.spec_for(cfg["dataset"]))
+        d, spec, keep_cache = data.for_run({**cfg, "data_dir": args.data_dir or cfg["data_dir"]})
+        if keep_cache:
+            keep_cache()
+        if spec.digest and spec.digest != cfg.get("data_sha256"):
+            print(f"note: these images differ from the ones {ckpt_path} was trained and tested on (data_sha256); "
+                  f"the accuracy is not result.json's", file=sys.stderr)
+        model = (model_of(ckpt_path, ck, spec) if model is None else model).to(device)
+    except UserError as e:  # data.DataError too
+        die(f"{e}")
+    x, y_test = torch.from_numpy(d.x_test).to(device), d.y_test
+    # The run's own precision and layout, so the accuracy matches its result.json.
+    amp = amp_dtype(cfg["precision_used"], device)
+    model = model.to(model_dtype(cfg["precision_used"]))
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    logits = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], spec, amp, fmt)
+    pred, cal = logits.argmax(1).cpu().numpy(), diagnose.calibration(logits, torch.from_numpy(y_test).to(device))
+    C = confusion(y_test, pred, spec.num_classes)
+    per_class = C.diagonal() / np.maximum(C.sum(1), 1)
+    acc = int(C.diagonal().sum()) / len(y_test)
+    out = {"checkpoint": ckpt_path, "epoch": ck.get("epoch"), "test_acc": acc, "n_test": len(y_test),
+           "dataset": spec.name, "per_class_acc": dict(zip(d.classes, per_class.round(6).tolist())),
+           "confusion_matrix": C.tolist(), "ece": cal["ece"],
+           "reliability": {k: cal[k] for k in ("count", "confidence", "accuracy")}}
+    where = os.path.join(os.path.dirname(ckpt_path), "eval.json")
+    save_json(where, out)
+    clean = "" if cfg["dataset"] in config.OWN else "clean "
+    print(f"{ckpt_path} (epoch {out['epoch']}): test accuracy {acc:.4f} on {len(y_test)} {clean}test images, "
+          f"expected calibration error {cal['ece']:.4f} ({diagnose.ECE_BINS} bins)")
+    if spec.num_classes > 10:  # a 100 x 100 matrix is for eval.json, not the terminal
+        print(f"per-class accuracy and the {spec.num_classes} x {spec.num_classes} confusion matrix: {where}")
+        return
+    print(table(d.classes, C))
+
+
+def table(classes, C):
+    """Per-class accuracy and the confusion matrix as one headed table: a row per true class, a column per
+    predicted class (numbered; the key is the row's number), then the class's images and accuracy."""
+    w = max(5, len(str(C.max())) + 1)
+    head = f"{'':>3} {'true class':<12}" + "".join(f"{j:>{w}}" for j in range(len(C))) + f"{'images':>8}{'accuracy':>10}"
+    lines = [f"{'':>16}predicted as class:", head]
+    for i, (name, row) in enumerate(zip(classes, C)):
+        n = row.sum()
+        lines.append(f"{i:>3} {name[:12]:<12}" + "".join(f"{v:>{w}d}" for v in row)
+                     + f"{n:>8d}{row[i] / max(n, 1):>10.4f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""The whole study in one command: every (noise setting, loss, seed) of a grid through train.py, then plot.py.
+
+Runs up to GPUS x JOBS_PER_GPU at once, each child pinned to one GPU by CUDA_VISIBLE_DEVICES; finished
+runs are skipped, interrupted ones resumed, runs another process is training are left to it, and a run
+whose config.json differs from what the grid asks is refused before anything starts. --submit hands the
+unfinished points to Slurm (slurm.py); scheduler.py runs them here, and a Slurm array task
+(SLURM_ARRAY_TASK_ID) runs its point alone.
+Each setting is a flag or the environment variable in capitals; a flag wins over its variable, both over
+the study. `bash run_grid.sh` finds a Python and runs this. Listing, dry runs and submitting need no torch.
+"""
+import os
+import shlex
+import subprocess
+import sys
+
+try:
+    from . import config
+    from . import noise
+    from . import presets
+    from . import rundir
+    from .atomic import save_json
+    from .errors import Parser, UserError, die, nearest
+except ImportError as e:  # a login node's Python without the suite's requirements
+    print(f"error: grid.py needs the Python package {e.name}; install the suite's requirements "
+          f"(pip install -r requirements.txt), or set PYTHON to the interpreter that has them", file=sys.stderr)
+    sys.exit(2)
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# What train.py gets from the grid itself, so EXTRA may not set it.
+GRID_SETS = ("--out", "--loss", "--noise", "--rate", "--seed", "--human-label", "--resume", "--dataset", "--preset")
+# The noise settings a grid can hold: <KIND>_RATES for every noise model with a rate, and the human label sets.
+NOISES = presets.NOISES
+SETTINGS = ["study", "dataset", "preset", "losses", "seeds", *NOISES, "epochs", "results",
+            "extra", "gpus", "jobs_per_gpu", "max_parallel", "sbatch_args"]
+
+
+def parser():
+    p = Parser(prog="run_grid.sh", add_help=False, description=(
+        "Runs train.py over every noise setting x loss x seed, skipping finished runs and resuming interrupted "
+        "ones, then calls plot.py on the results. Each flag can also be given as the environment variable in "
+        "capitals (STUDY, LOSSES, SEEDS, ...); a flag wins over its variable, and both win over the study."))
+    g = p.add_argument_group("The grid").add_argument
+    g("--study", help=f"a named study: {', '.join(presets.STUDIES)}; it sets the six below and RESULTS "
+                      f"(default: report)")
+    g("--dataset", help="data set: cifar10, cifar100, mnist, or your own (folder, npz: name it with EXTRA=\"--data-dir "
+                        "PATH\" and set the asymmetric rates to \"\") (default: the study's)")
+    g("--preset", help="train.py --preset of every run (default: the study's)")
+    g("--losses", help=f"losses to train (default: the study's; report: \"{presets.STUDIES['report']['losses']}\")")
+    g("--seeds", help=f"seeds (default: the study's; report: \"{presets.STUDIES['report']['seeds']}\")")
+    g("--sym-rates", help="symmetric noise rates; 0.0 is the clean run (default: the study's; report: "
+                          f"\"{presets.STUDIES['report']['sym_rates']}\")")
+    g("--asym-rates", help=f"asymmetric noise rates (default: the study's; report: "
+                           f"\"{presets.STUDIES['report']['asym_rates']}\")")
+    for kind in presets.RATE_KINDS[2:]:
+        g(f"--{kind}-rates", help=f"{noise.KIND_NAMES[kind]} noise rates (default: the study's; none in most)")
+    g("--human", help="human label sets to add: CIFAR-10N's, e.g. \"aggre worse\", or CIFAR-100N's \"noisy\" "
+                      "(default: none)")
+    g("--human-matched", help="human label sets whose transition counts --noise human-matched draws on random "
+                              "images, e.g. \"worse\" (default: none)")
+    g("--epochs", help="epochs of every run (default: the preset's)")
+    g("--results", help="results root, train.py's --out and plot.py's folder (default: results for the report, "
+                        "results/<study> for the others, results/<preset> for the report's grid under another preset)")
+    g("--extra", help="more train.py flags, shell-quoted, e.g. \"--arch cnn8\" (default: none)")
+    g = p.add_argument_group("Where it runs").add_argument
+    g("--gpus", help="number of GPUs to use (default: every visible GPU; 0: one run at a time on the CPU)")
+    g("--jobs-per-gpu", help="runs at once on each GPU (default: 1)")
+    g("--submit", action="store_true", help="submit the unfinished points to Slurm as one array job and a job that "
+                                            "runs plot.py after it, then exit (also SUBMIT=1) (default: off)")
+    g("--force", action="store_true", help="with --submit: submit even while an array of the same RESULTS is "
+                                           "queued or running (default: off)")
+    g("--max-parallel", help="with --submit: array tasks at once (default: no cap)")
+    g("--sbatch-args", help="with --submit: more sbatch options, e.g. \"--partition gpu --gres=gpu:1\" "
+                            "(default: none)")
+    g = p.add_argument_group("What it shows").add_argument
+    g("--dry-run", action="store_true", help="print the train.py commands and exit (default: off)")
+    g("--list", action="store_true", help="print the study and its numbered grid with each point's state, and "
+                                          "exit (default: off)")
+    g("-h", "--help", action="help", help="show this help and exit; PYTHON=... (a variable only) is the "
+                                          "interpreter of train.py (default: this one)")
+    return p
+
+
+def settings(args, env):
+    """Every setting resolved: the flag, else the variable (set, even empty), else the study's or the default."""
+    s = {k: getattr(args, k) if getattr(args, k) is not None else env.get(k.upper()) for k in SETTINGS}
+    s["study"] = s["study"] or "report"
+    if s["study"] not in presets.STUDIES:
+        raise UserError(f"unknown study '{s['study']}'; choose one of: {', '.join(presets.STUDIES)}"
+                        f"{nearest(s['study'], presets.STUDIES)}")
+    study = presets.STUDIES[s["study"]]
+    for k in ("dataset", "preset", "losses", "seeds", *NOISES):
+        s[k] = study.get(k, "") if s[k] is None else s[k]
+    own = ("seeds",) + NOISES
+    s["rates_from"] = study["rates_from"] if [s[k] for k in own] == [study.get(k, "") for k in own] else \
+        f"given here (the study's own: {study['rates_from']})"
+    for k, v in (("epochs", ""), ("extra", ""), ("gpus", ""), ("jobs_per_gpu", "1"),
+                 ("max_parallel", ""), ("sbatch_args", "")):
+        s[k] = v if s[k] is None else s[k]
+    # A study's runs have a folder of their own: run directories do not name the preset, so two protocols in one
+    # folder would take each other's finished runs for their own. The report's grid under another preset too.
+    if s["results"] is None:
+        own = s["study"] if s["preset"] == study["preset"] else f"{s['study']}-{s['preset']}"
+        s["results"] = os.path.join("results", s["preset"] if s["study"] == "report" else own) \
+            if (s["study"], s["preset"]) != ("report", "report") else "results"
+    if not s["results"] or any(c.isspace() for c in s["results"]):
+        raise UserError(f"RESULTS must be a folder name without spaces, got '{s['results']}'")
+    if not s["jobs_per_gpu"].isdigit() or int(s["jobs_per_gpu"]) < 1:
+        raise UserError(f"JOBS_PER_GPU must be a whole number >= 1, got '{s['jobs_per_gpu']}'")
+    return s
+
+
+def grid_points(s):
+    """[(argv, run dir, cfg)] in --list order: seed, then setting (the shared clean run first), then loss."""
+    extra = shlex.split(s["extra"])
+    for a in extra:
+        if a.split("=")[0] in GRID_SETS or a.startswith("--human-label"):
+            raise UserError(f"EXTRA may not hold {a}: the grid sets it (use RESULTS, DATASET, PRESET, LOSSES, "
+                            f"SYM_RATES/ASYM_RATES/IDN_RATES/.../HUMAN, SEEDS)")
+    if s["epochs"]:
+        extra += ["--epochs", s["epochs"]]
+    noises = [["--noise", k, "--rate", r] for k in presets.RATE_KINDS for r in s[f"{k}_rates"].split()]
+    noises += [["--noise", k.replace("_", "-"), "--human-label", h] for k in ("human", "human_matched")
+               for h in s[k].split()]
+    points, seen = [], set()
+    for seed in s["seeds"].split():
+        for n in noises:
+            for loss in s["losses"].split():
+                argv = ["--dataset", s["dataset"], "--preset", s["preset"], *n, "--loss", loss, "--seed", seed,
+                        "--out", s["results"], *extra]
+                # Every point is checked by train.py's own configuration code before anything starts: a typo
+                # in LOSSES fails here, not after an hour.
+                try:
+                    if {"-h", "--help"} & set(argv):
+                        raise UserError("--help is not a training flag")
+                    cfg = config.parse_args(argv)
+                    config.check(cfg)
+                    config.check_labels(cfg)
+                except UserError as e:
+                    raise UserError(f"grid point ({shlex.join(argv)}): {e}") from None
+                d = config.run_dir(cfg)
+                if d not in seen:  # the clean run reached from both schedules, an alias beside its loss: one run
+                    seen.add(d)
+                    points.append((argv, d, cfg))
+    if not points:
+        raise UserError("the grid is empty; give LOSSES, SEEDS and at least one rate")
+    return points
+
+
+def state(d, cfg):
+    """rundir.state, or differs: finished or started with values other than the grid asks for."""
+    st = rundir.state(d)
+    if st in ("done", "resume"):
+        was = rundir.recorded(d)
+        if was is not None and rundir.differences(cfg, was):
+            return "differs"
+    return st
+
+
+def refuse_differing(points):
+    for i, (_, d, cfg) in enumerate(points):
+        if state(d, cfg) == "differs":
+            diff = rundir.differences(cfg, rundir.recorded(d))
+            raise UserError(f"point {i} ({d}) was trained with other values than this grid asks for "
+                            f"({rundir.said_differences(diff)}, recorded -> asked); give this grid another RESULTS, "
+                            f"or remove {d} to train it again")
+
+
+def command(py, argv, resume):
+    return [py, os.path.join(HERE, "train.py"), *argv] + ["--resume"] * resume
+
+
+def record_study(s):
+    """RESULTS/study.json: what plot.py lays its study table out by."""
+    try:
+        os.makedirs(s["results"], exist_ok=True)
+        save_json(os.path.join(s["results"], "study.json"), {"name": s["study"], **{k: s[k] for k in (
+            "dataset", "preset", "losses", "seeds", *NOISES, "epochs", "rates_from")}})
+    except OSError:
+        raise UserError(f"cannot write into RESULTS={s['results']}; choose a writable folder") from None
+
+
+def prefetch(py, points):
+    """Runs started together on a fresh --data-dir would each download it: fetch each data set once, first."""
+    wanted = {}
+    for _, _, cfg in points:
+        if cfg["dataset"] in config.OWN:
+            continue  # nothing to download: the first run decodes the folder, and its cache serves the rest
+        key = (os.path.abspath(cfg["data_dir"]), cfg["dataset"])
+        wanted[key] = wanted.get(key, False) or cfg["noise"] in ("human", "human-matched")
+    for (data_dir, dataset), human in wanted.items():
+        cmd = [py, os.path.join(HERE, "data.py"), "--dataset", dataset, "--data-dir", data_dir] + ["--human"] * human
+        if subprocess.run(cmd).returncode != 0:
+            sys.exit(2)
+
+
+def listing(s, points):
+    print(f"study {s['study']}: {s['dataset']}, --preset {s['preset']}{', --epochs ' + s['epochs'] if s['epochs'] else ''}"
+          f", into {s['results']}")
+    print(f"  losses ({len(s['losses'].split())}): {s['losses']}")
+    rates = [f"{k.replace('_rates', '').replace('_', '-')}{' rates' if k.endswith('rates') else ''}: {s[k] or 'none'}"
+             for k in NOISES if s[k] or k in ("sym_rates", "asym_rates")]
+    print(f"  {'; '.join(rates)}; seeds ({len(s['seeds'].split())}): {s['seeds']}")
+    C = config.DATASETS[s["dataset"]].num_classes if s["dataset"] in config.DATASETS else None
+    for k in ("uniform", "idn") if C else ():  # where the fraction of labels changed is not the rate
+        said = {"uniform": "a resample may keep the class: rate x (C - 1) / C", "idn": "the truncated normal's mean"}
+        if s[f"{k}_rates"]:
+            e = ", ".join(f"{float(r):g} -> {noise.expected_rate(k, float(r), C):.4f}"
+                          for r in s[f"{k}_rates"].split())
+            print(f"  {k}: expected fraction of labels changed {e} ({said[k]})")
+    print(f"  rates and seeds from: {s['rates_from']}")
+    for i, (_, d, cfg) in enumerate(points):
+        print(f"{i:4d}  {state(d, cfg):<7} {d}")
+    print(f"{len(points)} runs; done: finished, resume: has last.pt, running: being trained now, new: not started, "
+          f"differs: trained with other values than asked")
+
+
+def main(argv=None, env=None):
+    env = os.environ if env is None else env
+    try:
+        args = parser().parse_args(argv)
+        submit = args.submit or env.get("SUBMIT", "") == "1"
+        if env.get("SUBMIT", "") not in ("", "0", "1"):
+            raise UserError(f"SUBMIT must be 1 (submit to Slurm) or empty, got '{env['SUBMIT']}'")
+        if args.force and not submit:
+            raise UserError("--force only applies to --submit")
+        s = settings(args, env)
+        points = grid_points(s)
+        py = env.get("PYTHON") or sys.executable
+        if args.list:
+            return listing(s, points)
+        refuse_differing(points)
+        if args.dry_run:
+            for i, (a, d, cfg) in enumerate(points):
+                st = state(d, cfg)
+                print(f"# {i} {st}: {d}" if st in ("done", "running") else shlex.join(command(py, a, st == "resume")))
+            return 0
+        if submit:
+            from . import slurm
+            return slurm.submit(s, points, py, args.force, record_study, prefetch)
+        from . import scheduler
+        if env.get("SLURM_ARRAY_TASK_ID"):
+            return scheduler.array_task(env["SLURM_ARRAY_TASK_ID"], points, py)
+        return scheduler.run_local(s, points, py)
+    except UserError as e:
+        die(e)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""Train one run of the noisy-label study: one noise setting, one loss, one model, one seed.
+
+Everything a run produces lives in its run directory: config.json (written first),
+noise.json (the realised transition matrix and rate), labels.npy and clean_labels.npy
+(the training labels, noisy and clean, before the split), log.csv (one row per epoch),
+sample_loss.npz (each training sample's -log p_y~ at the last and the selected epoch),
+best.pt and last.pt (written atomically), result.json (written last), and while it
+trains, claim.json (rundir.py): one process trains a run at a time.
+"""
+import csv
+import errno
+import os
+import shlex
+import signal
+import sys
+import time
+
+import numpy as np
+
+try:
+    import torch
+except ImportError:  # one line, not a traceback: the grid and the plots need no torch, training does
+    print("error: train.py needs torch, and this Python has none: pip install torch (the README's Install says "
+          "which build)", file=sys.stderr)
+    sys.exit(2)
+
+from . import batches
+from . import config
+from . import data
+from . import diagnose
+from . import labelfile
+from . import noise
+from . import rundir
+from . import tboard
+from .atomic import save_csv, save_json, save_torch
+from .engine import (OOM, apply_forced, epoch_generators, evaluate, load_optimizer, make_step, pick_device,
+                    set_determinism, train_epoch)
+from .errors import UserError, die
+
+# One row of log.csv per epoch. train_*: from the logits of the training steps themselves (no extra
+# pass). flipped_as_noisy / flipped_as_true: of the training samples whose label was flipped, the
+# fraction predicted as the noisy and as the true label (memorisation); unflipped_acc: accuracy on
+# the others; flip_auroc: diagnose.flip_auroc of the steps' -log p_y~. NaN where the split has no flipped (or no
+# unflipped) samples. test_ece: diagnose.calibration's ECE on the clean test set.
+LOG_COLUMNS = ["epoch", "train_loss", "train_acc_noisy", "train_acc_true", "train_flipped_as_noisy",
+               "train_flipped_as_true", "train_unflipped_acc", "train_flip_auroc", "val_loss", "val_acc",
+               "test_loss", "test_acc", "test_ece", "lr", "seconds"]
+# What needs the clean training labels: empty for own data without --clean-labels.
+MEMORISATION = ["train_acc_true", "train_flipped_as_noisy", "train_flipped_as_true", "train_unflipped_acc",
+                "train_flip_auroc"]
+
+
+def rng_states():
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def prepare(cfg, device):
+    """Load the data set, corrupt the training labels, split; returns device tensors, the noise record, the labels
+    and the data set's Spec. Own data (owndata.py): the folder's labels are the ones noise is applied to; the clean
+    labels memorisation is measured against are --clean-labels', and unknown without it."""
+    d, spec, keep_cache = data.for_run(cfg)
+    cfg["data_sha256"] = spec.digest or None  # own data: a resume on other images is refused
+    x, y_given, x_test, y_test, C = d.x_train, d.y_train, d.x_test, d.y_test, spec.num_classes
+    if cfg["noise"] == "uniform" and cfg["expected_rate"] is None and cfg["rate"]:
+        cfg["expected_rate"] = noise.expected_rate("uniform", cfg["rate"], C)  # own data: C is known only now
+    # Noise is applied to the whole training set before the split, as in the literature.
+    human = data.load_human(spec, cfg["data_dir"]) if cfg["noise"] in ("human", "human-matched") else None
+    given = labelfile.check(labelfile.read(cfg["labels"], cfg["labels_key"]), y_given, C, cfg["labels"]) \
+        if cfg["noise"] == "file" else None
+    y_noisy, T, extra = noise.noisy_labels(cfg, d, human, given)
+    clean = labelfile.check(labelfile.read(cfg["clean_labels"], None), y_given, C, cfg["clean_labels"]) \
+        if cfg.get("clean_labels") else None
+    known = cfg["dataset"] not in config.OWN or clean is not None
+    y_true = y_given if clean is None else clean
+    if clean is not None:
+        T = noise.transition_matrix(clean, y_noisy, C)
+    # Stratified by the labels a researcher would actually see: the noisy ones.
+    tr, va = batches.stratified_split(y_noisy, cfg["val_fraction"], [cfg["seed"], 1], C)
+    batches.check_split(y_noisy, tr, va, cfg["val_fraction"], d.classes)
+    if keep_cache:
+        keep_cache()  # a folder decoded now, for the next run; only once this run is known to start
+    on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+    splits = {"T": T, "x_tr": on(x[tr]), "y_tr": on(y_noisy[tr]), "y_tr_true": on(y_true[tr]), "x_va": on(x[va]),
+              "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test),
+              "tr": tr, "clean_known": known}
+    record = {"dataset": cfg["dataset"], "setting": config.setting(cfg), "transition_matrix": T.round(6).tolist(),
+              "realised_rate": float((y_noisy != y_true).mean()), "n_flipped": int((y_noisy != y_true).sum()),
+              "n_train_total": int(len(y_true)), "classes": d.classes, "expected_rate": cfg["expected_rate"],
+              "clean_labels": "the data set's" if cfg["dataset"] not in config.OWN else
+              cfg["clean_labels"] if known else "unknown: rate and matrix are against the given labels",
+              "warning": noise.adversarial(cfg["noise"], cfg["rate"] or 0.0, T), **extra}
+    if d.superclass_of is not None:  # plot.py draws CIFAR-100's matrix within each superclass from these
+        record.update(superclass_of=d.superclass_of.tolist(), superclasses=d.superclasses)
+    return splits, record, (y_noisy, y_true), spec
+
+
+def refuse_or_finish(cfg, out):
+    """Refuse what must not start (a run held by another process, one that exists without --resume); True when
+    the run is finished and --resume asks for nothing more."""
+    rundir.refuse_if_held(out)  # read only: the claim itself is taken once the data is loaded
+    has_last = os.path.exists(os.path.join(out, "last.pt"))
+    if has_last and not cfg["resume"]:
+        raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+    if not (cfg["resume"] and os.path.exists(os.path.join(out, "result.json"))):
+        return False
+    was = rundir.recorded(out) or {}
+    other = {k: v for k, v in rundir.differences(cfg, was).items() if k != "epochs"} if was else {}
+    if other:
+        raise UserError(f"{out} is a finished run with other values ({rundir.said_differences(other)}); repeat its "
+                        f"flags, or choose another --out for a new run")
+    if cfg["epochs"] > was.get("epochs", cfg["epochs"]) and has_last:
+        if cfg["force"]:
+            return False
+        raise UserError(f"{out} has finished its {was['epochs']} epochs; to train it on to {cfg['epochs']}, add "
+                        f"--force (the schedule then runs to epoch {cfg['epochs']} from where it is), or choose "
+                        f"another --out for a new run")
+    print(f"{out} is already finished (result.json exists); nothing to do")
+    return True
+
+
+def resume(cfg, out, step, device):
+    """Load last.pt into the model, optimizer and schedule; returns (start epoch, best, log rows, wall seconds)."""
+    last = os.path.join(out, "last.pt")
+    try:
+        ck = torch.load(last, map_location=device, weights_only=True)
+    except Exception as e:  # truncated or not a checkpoint: say so rather than print a traceback
+        raise UserError(f"cannot read {last} ({type(e).__name__}); delete it (and best.pt) to start "
+                        f"this run again from epoch 1") from None
+    config.require_current(ck["config"], last)
+    changed = rundir.differences(cfg, ck["config"])
+    if changed and not cfg["force"]:
+        raise UserError(f"--resume with different values ({rundir.said_differences(changed)}); repeat the original "
+                        f"flags, choose another --out, or add --force to continue with the new values")
+    if cfg["epochs"] < ck["epoch"]:
+        raise UserError(f"--epochs {cfg['epochs']} is fewer than the {ck['epoch']} epochs {out} has already "
+                        f"trained; give --epochs {ck['epoch']} or more, or start a new run with another --out")
+    never = sorted(set(changed) & config.FORCE_NEVER)
+    if never:
+        raise UserError(f"--force cannot change {', '.join(never)} of a run in progress (the model, optimizer or "
+                        f"data split would no longer fit); start a new run with another --out")
+    cfg["forced"] = ck["config"]["forced"]
+    if changed:  # recorded in config.json and the checkpoints: the run's settings changed at this epoch
+        print(f"--force: continuing with {rundir.said_differences(changed)}", file=sys.stderr)
+        cfg["forced"] = cfg["forced"] + [{"after_epoch": ck["epoch"], "changed": {k: list(v) for k, v in
+                                                                                  changed.items()}}]
+        save_json(os.path.join(out, "config.json"), cfg)
+    step.model.load_state_dict(ck["model"])
+    load_optimizer(step.opt, ck["optimizer"])
+    step.sched.load_state_dict(ck["scheduler"])
+    step.loss_fn.load_state_dict(ck.get("loss", {}))  # ELR's targets: what it has learnt so far
+    if changed:
+        apply_forced(cfg, step.opt, step.sched, ck["epoch"])
+    torch.set_rng_state(ck["rng"]["torch"])
+    if "cuda" in ck["rng"] and device.type == "cuda":
+        torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+    if ck["best"]["epoch"] == ck["epoch"]:  # killed between last.pt and best.pt: last.pt holds the best weights
+        save_torch(os.path.join(out, "best.pt"), {"model": ck["model"], "config": cfg, "epoch": ck["epoch"]})
+    print(f"resuming {out} after epoch {ck['epoch']}")
+    # log.csv is rewritten from the checkpoint's rows: no missing, partial or extra rows
+    return ck["epoch"] + 1, ck["best"], ck["log"], ck["wall"], ck["test_acc_last"], ck.get("sample_loss") or {}
+
+
+def one_epoch(cfg, step, S, epoch):
+    """Train and evaluate one epoch; returns its log row, validation accuracy (None without a split), test
+    accuracy, and the test set's calibration and the training samples' -log p_y~ of this epoch (diagnose.py)."""
+    t0, lr = time.time(), step.opt.param_groups[0]["lr"]
+    step.loss_fn.start_epoch(epoch)
+    gens = epoch_generators(cfg["seed"], epoch, S["x_tr"].device)
+    tr = train_epoch(step, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens, cfg["augment"],
+                     cfg["rotate"])
+    bad, per_sample = tr.pop("first_bad_batch"), tr.pop("sample_loss")
+    if not S["clean_known"]:  # own data without --clean-labels: nothing is known to be flipped
+        tr.update(dict.fromkeys(MEMORISATION))
+    if bad > 0 or not np.isfinite(tr["train_loss"]):
+        kept = f"last.pt still holds epoch {epoch - 1}" if epoch > 1 else "no checkpoint was written"
+        where = f"epoch {epoch}, batch {bad}" if bad > 0 else f"epoch {epoch}"
+        raise UserError(f"the training loss became NaN or inf in {where}, most likely because the learning rate "
+                        f"({cfg['lr']}) is too high for this loss; {kept}: lower --lr and start again, or continue "
+                        f"with --resume --force --lr SMALLER")
+    step.sched.step()
+    # Without a validation split there is no selection: the "best" model is the last epoch's, and the
+    # val columns are left empty (not 0) so no reader mistakes them for a measurement.
+    va_loss, va_acc, _ = evaluate(step, S["x_va"], S["y_va"], cfg["eval_batch_size"]) if len(S["x_va"]) else \
+        (None, None, None)
+    te_loss, te_acc, te_cal = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+    values = {**tr, "val_loss": va_loss, "val_acc": va_acc, "test_loss": te_loss, "test_acc": te_acc,
+              "test_ece": te_cal["ece"]}
+    row = {"epoch": epoch, **{k: "" if v is None else f"{v:.6f}" for k, v in values.items()}, "lr": f"{lr:.6g}",
+           "seconds": f"{time.time() - t0:.2f}"}
+    val = f"val ({'clean' if cfg['clean_val'] else 'noisy'} labels) loss {va_loss:.4f} acc {va_acc:.3f} | " \
+        if va_acc is not None else ""
+    true = f" true {tr['train_acc_true']:.3f}" if S["clean_known"] else ""
+    test = "test (clean)" if cfg["dataset"] not in config.OWN else "test"
+    print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr['train_loss']:.4f} acc noisy {tr['train_acc_noisy']:.3f}"
+          f"{true} | {val}{test} acc {te_acc:.3f} ECE {te_cal['ece']:.3f} | {row['seconds']} s")
+    return row, va_acc, te_acc, {"calibration": te_cal, "sample_loss": per_sample}
+
+
+def save_epoch(out, step, cfg, epoch, best, improved, rows, wall, te_acc, sample_loss):
+    """last.pt first: if the run dies before best.pt is written, resuming rewrites best.pt from last.pt."""
+    save_torch(os.path.join(out, "last.pt"), {
+        "model": step.model.state_dict(), "optimizer": step.opt.state_dict(), "scheduler": step.sched.state_dict(),
+        "epoch": epoch, "best": best, "config": cfg, "rng": rng_states(), "wall": wall, "log": rows,
+        "test_acc_last": te_acc, "loss": step.loss_fn.state_dict(), "sample_loss": sample_loss})
+    if improved:
+        save_torch(os.path.join(out, "best.pt"), {"model": step.model.state_dict(), "config": cfg, "epoch": epoch})
+    save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, rows)
+    rundir.renew(out)
+
+
+def finish(cfg, out, step, S, best, tested, te_acc, record, wall, rows, sample_loss):
+    """Test the selected model (again only when it is not the one just tested), write sample_loss.npz, then
+    result.json; tested is the epoch whose model te_acc and calibration (diagnose.py) measured here."""
+    selects = len(S["x_va"]) > 0
+    test_best, cal = te_acc, tested and tested["calibration"]  # the best model is the one just tested
+    if best["epoch"] != (tested and tested["epoch"]):
+        step.model.load_state_dict(torch.load(os.path.join(out, "best.pt"), map_location=S["x_te"].device,
+                                              weights_only=True)["model"])
+        _, test_best, cal = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+    if sample_loss:
+        diagnose.save_sample_loss(out, sample_loss, (S["y_tr"] != S["y_tr_true"]).cpu().numpy(), S["tr"],
+                                  best["epoch"], len(rows), S["clean_known"])
+    result = {"selection": "best validation" if selects else "last epoch", "best_epoch": best["epoch"],
+              "best_val_acc": best["val_acc"] if selects else None, "test_acc_best": test_best,
+              "test_acc_last": te_acc, **diagnose.result_fields(rows, best["epoch"], cal),
+              "realised_noise_rate": record["realised_rate"], "wall_seconds": round(wall, 2),
+              "torch": torch.__version__, "device": str(S["x_te"].device), "precision": cfg["precision_used"],
+              "git_commit": rundir.git_commit(), "command": shlex.join([os.path.basename(sys.executable)] + sys.argv)}
+    save_json(os.path.join(out, "result.json"), result)
+    how = f"val acc {best['val_acc']:.4f}" if selects else "no validation split, the last epoch"
+    print(f"best epoch {best['epoch']} ({how}): test acc {test_best:.4f} -> {out}")
+
+
+def run(cfg):
+    """Train the run cfg describes (config.parse_args), or resume it; returns its run directory."""
+    config.check(cfg)
+    config.check_data_dir(cfg)
+    config.check_labels(cfg)
+    out = config.run_dir(cfg)
+    if refuse_or_finish(cfg, out):
+        return out
+    if cfg["tensorboard"]:
+        tboard.require()
+    device = pick_device(cfg["device"])
+    set_determinism(cfg["deterministic"])
+    cfg = {**cfg, "run_dir": out, "data_dir": os.path.abspath(cfg["data_dir"]), "forced": []}  # evaluate.py finds it
+    S, record, labels, spec = prepare(cfg, device)
+    cfg["noise_warning"] = record["warning"]
+    step = make_step(cfg, device, spec)
+    step.loss_fn.bind(len(S["x_tr"]), S["T"], device, step.dtype)  # ELR's targets; fwd and bwd's transition matrix
+    cfg["precision_used"] = "bf16" if step.amp else "fp64" if step.dtype == torch.float64 else "fp32"
+    rundir.claim(out)  # nothing written before this line
+    tb = None
+    try:
+        start, best, rows, wall0, te_acc, losses = 1, {"epoch": 0, "val_acc": -1.0}, [], 0.0, None, {}
+        if cfg["resume"] and os.path.exists(os.path.join(out, "last.pt")):
+            start, best, rows, wall0, te_acc, losses = resume(cfg, out, step, device)
+        else:
+            save_json(os.path.join(out, "config.json"), cfg)
+            save_json(os.path.join(out, "noise.json"), record)
+            labelfile.save(out, *labels)  # --noise file --labels OUT/labels.npy trains on the same labels
+            if record["warning"]:
+                print(f"warning: {record['warning']}; training anyway", file=sys.stderr)
+        save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, rows)
+        print(f"{out}: {cfg['dataset']}, {cfg['arch']} on {device} ({cfg['precision_used']}), {len(S['x_tr'])} train "
+              f"/ {len(S['x_va'])} val / {len(S['x_te'])} test, realised noise rate {record['realised_rate']:.4f}")
+        t_start, tested = time.time() - wall0, None  # tested: the epoch whose model te_acc measured here
+        tb = tboard.writer(out, start, cfg) if cfg["tensorboard"] else None
+        for epoch in range(start, cfg["epochs"] + 1):
+            row, va_acc, te_acc, diag = one_epoch(cfg, step, S, epoch)
+            if tb:
+                tboard.epoch(tb, row)
+            tested = {"epoch": epoch, "calibration": diag["calibration"]}
+            improved = va_acc is None or va_acc > best["val_acc"]  # selection on validation only, never on test
+            if improved:
+                best = {"epoch": epoch, "val_acc": va_acc}
+            losses = {"last": diag["sample_loss"], "best": diag["sample_loss"] if improved else losses.get("best")}
+            rows.append(row)
+            save_epoch(out, step, cfg, epoch, best, improved, rows, time.time() - t_start, te_acc, losses)
+        finish(cfg, out, step, S, best, tested, te_acc, record, time.time() - t_start, rows, losses)
+    finally:
+        if tb:
+            tb.close()
+        rundir.release(out)
+    return out
+
+
+def epochs_done(cfg):
+    try:
+        with open(os.path.join(config.run_dir(cfg), "log.csv"), newline="") as f:
+            return len(list(csv.DictReader(f)))
+    except OSError:
+        return 0
+
+
+def main(argv=None):
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill (the grid's, Slurm's) ends it as Ctrl-C does
+    cfg = None
+    try:
+        cfg = config.parse_args(argv)
+        run(cfg)
+    except UserError as e:  # data.DataError too; any other exception is a bug, and keeps its traceback
+        die(e)
+    except KeyboardInterrupt:
+        n = epochs_done(cfg) if cfg else 0
+        die(f"interrupted after epoch {n}; run the same command with --resume to continue" if n else
+            "interrupted before the first epoch ended; run the same command again", 130)
+    except OOM:
+        b = cfg["batch_size"]
+        die(f"out of GPU memory at --batch-size {b}; start again with --batch-size {max(b // 2, 1)} (and a smaller "
+            f"--eval-batch-size), or continue with --resume --force --batch-size {max(b // 2, 1)}")
+    except OSError as e:  # disk full, a read-only or unwritable folder: the files written so far are whole
+        fix = "free some disk space" if e.errno == errno.ENOSPC else "check that --out and --data-dir are writable"
+        die(f"cannot write {e.filename or 'a file'} ({e.strerror or e}); {fix}, then run the same command with "
+            f"--resume; the files already written are intact")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""plot.py: every figure and table from a whole generated grid plus two real tiny runs; partial grids."""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from noisylabels import config
+from noisylabels import figures
+from noisylabels import plot
+from noisylabels import train
+from conftest import compute
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
+SETTINGS = ["none-0.0", "sym-0.2", "sym-0.5", "sym-0.8", "asym-0.1", "asym-0.25", "asym-0.4"]
+
+
+def rate_of(setting):
+    return {"human-aggre": 0.09, "human-worse": 0.4}.get(setting) or float(setting.split("-")[1])
+
+
+def accuracy(setting, loss, seed, last):
+    """A made-up but distinct test accuracy for every cell, seed and model choice."""
+    rate = rate_of(setting)
+    return round(0.9 - rate * (0.5 if loss == "ce" else 0.2) + 0.01 * LOSSES.index(loss) + 0.02 * seed
+                 - (0.05 if last else 0), 6)
+
+
+def write_run(root, setting, loss, seed, epochs=3, finished=True, dataset="cifar10", cfg=None):
+    """A generated run; dataset None writes the layout of runs from before 2026-12-01 (no data set folder)."""
+    d = os.path.join(root, *([dataset] if dataset else []), setting, loss, f"seed{seed}")
+    os.makedirs(d)
+    with open(os.path.join(d, "log.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, train.LOG_COLUMNS)
+        w.writeheader()
+        for e in range(1, epochs + 1):
+            w.writerow({c: e if c == "epoch" else round(0.1 * e + 0.01 * seed, 4) for c in train.LOG_COLUMNS})
+    rate, C = rate_of(setting), 100 if dataset == "cifar100" else 10
+    T = (1 - rate) * np.eye(C) + rate / (C - 1) * (1 - np.eye(C))
+    rec = {"transition_matrix": T.tolist(), "realised_rate": rate}
+    if dataset == "cifar100":
+        rec.update(classes=[f"class{k}" for k in range(100)], superclass_of=[k % 20 for k in range(100)],
+                   superclasses=[f"super{s}" for s in range(20)])
+    json.dump(rec, open(os.path.join(d, "noise.json"), "w"))
+    json.dump({"arch": "cnn8", **({"dataset": dataset} if dataset else {}), **(cfg or {})},
+              open(os.path.join(d, "config.json"), "w"))
+    if finished:
+        json.dump({"test_acc_best": accuracy(setting, loss, seed, False),
+                   "test_acc_last": accuracy(setting, loss, seed, True)}, open(os.path.join(d, "result.json"), "w"))
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory, cifar_dir):
+    """The report's whole grid with 2 seeds from generated logs, plus 2 real 1-epoch runs as seed 9."""
+    root = str(tmp_path_factory.mktemp("results"))
+    for s in SETTINGS:
+        for loss in LOSSES:
+            for seed in (1, 2):
+                write_run(root, s, loss, seed)
+    for loss in ("ce", "nce+mae"):
+        train.run(config.parse_args(["--data-dir", cifar_dir, "--out", root, "--arch", "cnn8", "--epochs", "1",
+                                     "--batch-size", "32", "--noise", "sym", "--rate", "0.5", "--loss", loss,
+                                     "--seed", "9", *compute(device="cpu")]))
+    return root
+
+
+def read_table(root):
+    with open(os.path.join(root, "figures", "cifar10", "table.csv"), newline="") as f:
+        return {(r["model"], r["loss"], r["setting"]): r for r in csv.DictReader(f) if r["metric"] == "test_acc"}
+
+
+def test_every_figure_and_table_from_a_whole_grid(grid, cifar_dir):
+    plot.main([grid, "--seeds", "2", "--data-dir", cifar_dir])
+    files = set(os.listdir(os.path.join(grid, "figures", "cifar10")))
+    expected = {"curves_sym-0.5.png", "curves_asym-0.25.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png",
+                "normalisation.png", "memorisation_sym-0.5.png", "images_sym-0.5.png", "table.md", "table.csv",
+                "sample_loss_sym-0.5.png", "reliability_sym-0.5.png"}  # the last two from the real runs alone
+    expected |= {f"transition_{s}.png" for s in SETTINGS if s != "none-0.0"}
+    assert files == expected
+    table = read_table(grid)
+    # Hand-computed: seeds 1 and 2 of (sym-0.8, nfl) score 0.9 - 0.16 + 0.03 + 0.02 = 0.79 and 0.81.
+    cell = table["best", "nfl", "sym-0.8"]
+    assert (cell["mean"], cell["std"], cell["n"]) == ("80.0000", f"{np.std([79, 81], ddof=1):.4f}", "2")
+    assert table["last", "nfl", "sym-0.8"]["mean"] == "75.0000"
+    assert table["best", "ce", "sym-0.5"]["n"] == "3"  # two generated seeds and the real run
+    md = open(os.path.join(grid, "figures", "cifar10", "table.md")).read()
+    # Best of the sym-0.8 column (best-validation model): nfl+mae, 0.9 - 0.16 + 0.05 + 0.03 = 0.82.
+    assert "| nfl+mae | " in md and "**82.00 ± 1.41**" in md
+
+
+def test_partial_grid_and_runs_in_progress(tmp_path):
+    write_run(str(tmp_path), "sym-0.5", "ce", 1)
+    write_run(str(tmp_path), "sym-0.5", "nce+mae", 1, finished=False)  # still running: curves only
+    write_run(str(tmp_path), "asym-0.4", "ce", 1, epochs=2)
+    write_run(str(tmp_path), "sym-0.5", "ce", 2, epochs=1, finished=False)  # a second seed just started
+    ce_runs = [r for r in plot.find_runs(str(tmp_path)) if r["setting"] == "sym-0.5" and r["loss"] == "ce"]
+    x, y, sd, n = figures.mean_curve(ce_runs, "val_acc")
+    assert list(x) == [1, 2, 3] and n == 2  # the new seed does not cut the curve to its one epoch
+    assert y[0] == pytest.approx((0.11 + 0.12) / 2) and y[2] == pytest.approx(0.31)
+    assert sd[0] == pytest.approx(0.01 / 2**0.5) and sd[2] == 0  # sample std of two seeds; one seed past epoch 1
+    plot.main([str(tmp_path), "--seeds", "2"])
+    files = set(os.listdir(tmp_path / "figures" / "cifar10"))
+    assert {"curves_sym-0.5.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png"} <= files
+    assert "curves_asym-0.25.png" not in files
+    table = read_table(str(tmp_path))
+    assert ("best", "nce+mae", "sym-0.5") not in table and ("best", "ce", "asym-0.4") in table
+    md = open(tmp_path / "figures" / "cifar10" / "table.md").read()
+    assert "| nce+mae |  |  |" in md  # blank cells, not a crash
+    assert "(n=1)" in md  # 2 seeds asked, 1 finished
+
+
+def test_only_losses_and_formats_restrict_the_output(grid, tmp_path):
+    root = str(tmp_path / "r")
+    shutil.copytree(grid, root, ignore=shutil.ignore_patterns("figures"))
+    plot.main([root, "--only", "sym-0.5,none-0.0", "--losses", "ce,nce+mae", "--format", "png,pdf"])
+    files = set(os.listdir(os.path.join(root, "figures", "cifar10")))
+    assert {"curves_sym-0.5.png", "curves_sym-0.5.pdf", "transition_sym-0.5.pdf"} <= files
+    assert not any("asym" in f for f in files)
+    assert {k[1] for k in read_table(root)} == {"ce", "nce+mae"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "no runs found"), (["--format", "bmpx"], None), (["--only", "sym-0.9"], "no runs match"),
+])
+def test_empty_or_unmatched_is_a_one_line_error(tmp_path, argv, message):
+    if message != "no runs found":
+        write_run(str(tmp_path), "sym-0.5", "ce", 1)
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path), *argv])
+    text = e.value.message
+    assert e.value.code == 2 and text.startswith("error: ") and "\n" not in text and (message or "unknown --format bmpx") in text
+
+
+def test_log_figures_need_no_torch(grid, tmp_path):
+    root = str(tmp_path / "r")
+    shutil.copytree(grid, root, ignore=shutil.ignore_patterns("figures"))
+    code = f"import sys; from noisylabels import plot; plot.main([{root!r}]); assert 'torch' not in sys.modules, 'torch was imported'"
+    p = subprocess.run([sys.executable, "-c", code], cwd=HERE, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+
+
+def test_human_settings_get_curves_transitions_and_columns(tmp_path):
+    for setting in ("human-worse", "asym-0.4", "human-aggre"):
+        for loss in ("ce", "nce+mae"):
+            write_run(str(tmp_path), setting, loss, 1)
+    plot.main([str(tmp_path)])
+    files = set(os.listdir(tmp_path / "figures" / "cifar10"))
+    assert {"curves_human-worse.png", "curves_human-aggre.png", "transition_human-worse.png",
+            "transition_human-aggre.png", "accuracy_vs_rate_asym.png", "memorisation_asym-0.4.png"} <= files
+    assert not any(f.startswith("accuracy_vs_rate_human") for f in files)  # a label set is not a rate
+    header = open(tmp_path / "figures" / "cifar10" / "table.md").read().splitlines()[2]
+    assert header == "| loss | asym-0.4 | human-aggre | human-worse |"  # CIFAR-10N's order: aggre before worse
+    assert figures.title_of("human-worse") == "human noise (CIFAR-10N worse)"
+    assert figures.title_of("human-noisy", "cifar100") == "human noise (CIFAR-100N noisy)"
+
+
+def test_each_data_set_is_drawn_apart_and_named(tmp_path):
+    for dataset in ("cifar100", "mnist"):
+        for loss in ("ce", "nce+mae"):
+            write_run(str(tmp_path), "asym-0.4", loss, 1, dataset=dataset)
+    write_run(str(tmp_path), "sym-0.5", "ce", 1)
+    plot.main([str(tmp_path)])
+    assert sorted(os.listdir(tmp_path / "figures")) == ["cifar10", "cifar100", "mnist"]
+    assert "transition_asym-0.4.png" in os.listdir(tmp_path / "figures" / "cifar100")  # the 100 x 100 matrix
+    md = open(tmp_path / "figures" / "cifar100" / "table.md").read()
+    assert md.startswith("### CIFAR-100: test accuracy (%), best-validation model")
+    assert "| loss | asym-0.4 |" in md and "sym-0.5" not in md  # no CIFAR-10 column in CIFAR-100's table
+    table = list(csv.DictReader(open(tmp_path / "figures" / "mnist" / "table.csv")))
+    assert {r["dataset"] for r in table} == {"mnist"} and len(table) == 4
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path), "--data-dir", str(tmp_path)])
+    assert e.value.code == 2 and "--data-dir serves one data set" in e.value.message
+
+
+def test_a_run_of_an_older_layout_is_left_out_and_named(tmp_path, capsys):
+    write_run(str(tmp_path), "sym-0.5", "ce", 1, dataset=None)  # OUT/<setting>/<loss>/seed<seed>: before 2026-12-01
+    write_run(str(tmp_path), "sym-0.5", "ce", 2)
+    assert [r["seed"] for r in plot.find_runs(str(tmp_path))] == ["2"]
+    note = capsys.readouterr().err
+    assert "sym-0.5/ce/seed1 is not a run of the current layout" in note and note.count("\n") == 1
+
+
+def drawn(draw, root, *args):
+    """The figures a figures.py function draws from the runs below root, kept open: {name: figure}."""
+    figs = {}
+    by_setting = {}
+    for r in plot.find_runs(str(root)):
+        by_setting.setdefault(r["setting"], {}).setdefault(r["loss"], []).append(r)
+    ds = plot.describe("cifar10", plot.find_runs(str(root)))
+    draw(by_setting, *args, ds, figures.loss_styles(["ce", "nce+mae"]), lambda fig, name: figs.update({name: fig}))
+    return figs
+
+
+def texts(fig):
+    return [t.get_text() for t in fig.findobj(figures.matplotlib.text.Text)]
+
+
+@pytest.mark.parametrize("clean_val, seeds", [(False, (1, 2)), (True, (1,))])
+def test_curves_say_which_labels_and_draw_seed_bands(tmp_path, clean_val, seeds):
+    for seed in seeds:
+        for loss in ("ce", "nce+mae"):
+            write_run(str(tmp_path), "sym-0.5", loss, seed, cfg={"clean_val": clean_val, "epochs": 3, "preset": "report"})
+    fig = drawn(figures.curves, tmp_path)["curves_sym-0.5"]
+    words = texts(fig)
+    labels = "clean" if clean_val else "noisy"
+    assert f"Validation accuracy ({labels} labels)" in words and "Test accuracy (clean labels)" in words
+    assert "Training loss, relative to epoch 1" in words
+    footer = next(t for t in words if t.startswith("Runs: "))
+    assert "cnn8" in footer and "--preset report" in footer and "3 epochs" in footer
+    for ax in fig.axes:  # a band (fill_between) per loss where two seeds ran, none for one
+        assert len(ax.collections) == (2 if len(seeds) > 1 else 0)
+    legend = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert legend == (["ce (n=2)", "nce+mae (n=2)"] if len(seeds) > 1 else ["ce", "nce+mae"])
+    # Relative training loss: each run's own column over its first epoch (0.1 e + 0.01 seed), averaged.
+    y = fig.axes[0].get_lines()[0].get_ydata()
+    want = np.mean([[(0.1 * e + 0.01 * s) / (0.1 + 0.01 * s) for e in (1, 2, 3)] for s in seeds], axis=0)
+    np.testing.assert_allclose(y, want, rtol=1e-4)
+    figures.plt.close("all")
+
+
+def test_accuracy_vs_rate_in_percent_with_one_rate_marked(tmp_path):
+    for seed in (1, 2):
+        write_run(str(tmp_path), "sym-0.4", "ce", seed)
+    write_run(str(tmp_path), "sym-0.2", "nce+mae", 1)
+    write_run(str(tmp_path), "sym-0.6", "nce+mae", 1)
+    fig = drawn(figures.accuracy_vs_rate, tmp_path)["accuracy_vs_rate_sym"]
+    ax = fig.axes[0]
+    assert list(ax.get_xticks()) == [20, 40, 60] and [t.get_text() for t in ax.get_xticklabels()] == ["20", "40", "60"]
+    assert ax.get_xlabel() == "symmetric noise rate (%)"
+    legend = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert legend == ["ce (one rate only)", "nce+mae"]
+    ce = ax.get_lines()[0]  # the errorbar's data line
+    assert ce.get_marker() == "D" and ce.get_markerfacecolor() == "none"
+    assert ce.get_ydata()[0] == pytest.approx(np.mean([accuracy("sym-0.4", "ce", s, False) for s in (1, 2)]) * 100)
+    figures.plt.close("all")
+
+
+def test_runs_of_other_epochs_are_refused_then_drawn_with_where(tmp_path):
+    for seed, epochs in ((1, 3), (2, 3), (3, 5)):
+        write_run(str(tmp_path), "sym-0.5", "ce", seed, epochs=epochs, cfg={"epochs": epochs})
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path)])
+    msg = e.value.message
+    assert e.value.code == 2 and "\n" not in msg and "epochs (3: 2 runs, 5: 1 run)" in msg and "--where epochs=3" in msg
+    assert not (tmp_path / "figures").exists()  # nothing drawn
+    plot.main([str(tmp_path), "--where", "epochs=3"])
+    assert read_table(str(tmp_path))["best", "ce", "sym-0.5"]["n"] == "2"
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path), "--where", "epoch=3"])
+    assert "no run's config.json has epoch" in e.value.message
+
+
+def test_a_value_the_loss_itself_sets_is_not_a_difference(tmp_path):
+    from noisylabels import presets
+
+    setup, where = presets.setup_values("report", "cifar10")
+    base = {"preset": "report", "epochs": 3}
+    write_run(str(tmp_path), "sym-0.5", "ce", 1,
+              cfg={**base, "weight_decay": setup["weight_decay"], "sources": {"weight_decay": where["weight_decay"]}})
+    write_run(str(tmp_path), "sym-0.5", "nfl", 1,  # its paper's weight decay of 0, as ANL's
+              cfg={**base, "weight_decay": 0.0, "sources": {"weight_decay": "the loss's paper values (ANL; registry.py)"}})
+    plot.main([str(tmp_path)])
+    write_run(str(tmp_path), "sym-0.5", "ce", 2,  # the same loss with another weight decay asked for: not a seed
+              cfg={**base, "weight_decay": 0.0, "sources": {"weight_decay": "flag"}})
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path)])
+    assert "weight_decay (0.0: 1 run, 0.0005: 1 run)" in e.value.message

@@ -1,0 +1,388 @@
+"""Interrupted, crashed or misused: kill -9 and resume, failures in a run, bad input through the CLIs, fuzzing."""
+import csv
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from noisylabels import atomic
+from noisylabels import config
+from noisylabels import engine
+from noisylabels import data
+from noisylabels import losses
+from noisylabels import noise
+from noisylabels import train
+from conftest import compute, interrupt_after_epoch_1, pickle_bytes, write_cifar
+from noisylabels.model import make_model
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+
+
+def run_args(cifar_dir, out, *extra, device=None):
+    """A 4-epoch cnn8 run; on the test switch's device, or on `device` (the failure tests stay on the CPU)."""
+    return ["--data-dir", cifar_dir, "--out", str(out), "--arch", "cnn8", "--epochs", "4", "--batch-size", "32",
+            "--noise", "sym", "--rate", "0.2", *compute(device), *extra]
+
+
+def cli(script, *argv, cwd=None, env=None, timeout=300):
+    cmd = ["bash", script] if script.endswith(".sh") else [sys.executable, script]
+    return subprocess.run(cmd + list(argv), capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                          env={**os.environ, **(env or {})})
+
+
+def snapshot(root):
+    """Every file and folder below root with its size and modification time."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            st_ = os.lstat(os.path.join(dirpath, name))
+            out[os.path.relpath(os.path.join(dirpath, name), root)] = (st_.st_size, st_.st_mtime_ns)
+    return out
+
+
+def whole_files(run):
+    """Every file a killed run left is whole: complete CSV rows, loadable checkpoints and JSON."""
+    for name in os.listdir(run):
+        path = os.path.join(run, name)
+        if name == "log.csv":
+            with open(path, newline="") as f:
+                rows = list(csv.reader(f))
+            assert rows[0] == train.LOG_COLUMNS and all(len(r) == len(train.LOG_COLUMNS) for r in rows)
+        elif name.endswith(".pt"):
+            torch.load(path, weights_only=True)
+        elif name.endswith(".json"):
+            json.load(open(path))
+        elif name.endswith(".npy"):
+            assert np.load(path).ndim == 1
+
+
+# --- Interruption ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_dir(tmp_path_factory):
+    """100 training images: 2 steps an epoch, so a kill lands in any part of a run, not mostly in one step."""
+    root = str(tmp_path_factory.mktemp("small"))
+    write_cifar(root, per_batch=20, n_test=20)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(small_dir, tmp_path_factory):
+    """The uninterrupted run that every killed-and-resumed run must reproduce, and its training time."""
+    out = tmp_path_factory.mktemp("ref")
+    run = train.run(config.parse_args(run_args(small_dir, out)))
+    return run, json.load(open(os.path.join(run, "result.json")))["wall_seconds"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kill_9_at_a_random_moment_then_resume_is_identical(reference, small_dir, tmp_path, seed):
+    cifar_dir, (ref, seconds) = small_dir, reference
+    run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path)))
+    delay = random.Random(seed).uniform(0.05, 0.85) * seconds  # anywhere in training: a step, a save, an eval
+    for _ in range(6):
+        shutil.rmtree(run, ignore_errors=True)  # a try whose kill came after the end
+        p = subprocess.Popen([sys.executable, os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not os.path.exists(os.path.join(run, "log.csv")) and p.poll() is None:
+            time.sleep(0.01)  # training starts once log.csv is written
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        if not os.path.exists(os.path.join(run, "result.json")):
+            break
+        delay /= 2  # this process ran faster than the reference did: the kill came after the end, try earlier
+    assert not os.path.exists(os.path.join(run, "result.json"))  # the kill came before the end
+    whole_files(run)
+    r = subprocess.run([sys.executable, os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path, "--resume")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    strip = lambda rows: [row[:-1] for row in rows]  # noqa: E731  (the seconds column)
+    logs = [strip(list(csv.reader(open(os.path.join(d, "log.csv"))))) for d in (run, ref)]
+    assert logs[0] == logs[1]
+    a, b = (json.load(open(os.path.join(d, "result.json"))) for d in (run, ref))
+    assert {k: a[k] for k in a if k not in ("wall_seconds", "command")} == \
+        {k: b[k] for k in b if k not in ("wall_seconds", "command")}
+    wa, wb = (torch.load(os.path.join(d, "best.pt"), weights_only=True)["model"] for d in (run, ref))
+    assert all(torch.equal(wa[k], wb[k]) for k in wb)
+    assert not [f for f in os.listdir(run) if f.endswith(".tmp")]
+
+
+def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypatch, cifar_dir, tmp_path):
+    interrupt_after_epoch_1(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3"))
+    with pytest.raises(SystemExit) as e:
+        train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001"))
+    assert "different values (lr 0.01 -> 0.001)" in e.value.message and "--force" in e.value.message
+    with pytest.raises(SystemExit) as e:
+        train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--arch", "resnet18", "--force"))
+    assert "--force cannot change arch" in e.value.message
+    # Forced to lr 0.001 after epoch 1, then stopped again after epoch 2.
+    interrupt_after_epoch_1(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001",
+                                                  "--force"))
+    with pytest.raises(SystemExit) as e:  # 2 epochs are done: the run cannot end after 1
+        train.main(run_args(cifar_dir, tmp_path, "--epochs", "1", "--resume", "--lr", "0.001", "--force"))
+    assert "--epochs 1 is fewer than the 2 epochs" in e.value.message and "\n" not in e.value.message
+    # The same flags again resume without --force: the earlier change is history, not a difference.
+    run = train.run(config.parse_args(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001")))
+    cfg = json.load(open(os.path.join(run, "config.json")))
+    assert cfg["lr"] == 0.001 and cfg["forced"] == [{"after_epoch": 1, "changed": {"lr": [0.01, 0.001]}}]
+    lrs = [float(r[train.LOG_COLUMNS.index("lr")]) for r in list(csv.reader(open(os.path.join(run, "log.csv"))))[1:]]
+    # Cosine over 3 epochs, 0.01 for epoch 1, then as if 0.001 had held from the start: 0.001 (1 + cos(pi e/3)) / 2.
+    assert lrs == pytest.approx([0.01, 0.00075, 0.00025], rel=1e-5)
+
+
+# --- Failures during a run ------------------------------------------------------------------------------------
+
+def test_nan_loss_names_epoch_and_batch_and_keeps_the_last_good_checkpoint(monkeypatch, cifar_dir, tmp_path):
+    make = engine.loss_from
+
+    def nan_at_epoch_2_batch_3(cfg, num_classes):
+        inner, calls = make(cfg, num_classes), []
+
+        class Poisoned(losses.Loss):
+            def __call__(self, logits, labels, idx=None):
+                out = inner(logits, labels, idx)
+                if logits.requires_grad:  # a training step, not evaluation
+                    calls.append(1)
+                    # 256 training images in batches of 32: 8 steps per epoch, so step 11 is epoch 2, batch 3.
+                    return out * float("nan") if len(calls) == 11 else out
+                return out
+        return Poisoned(inner.name, inner.num_classes, inner.parts, inner.hp)
+
+    monkeypatch.setattr(engine, "loss_from", nan_at_epoch_2_batch_3)
+    with pytest.raises(SystemExit) as e:
+        train.main(run_args(cifar_dir, tmp_path, device="cpu"))
+    msg = e.value.message
+    assert "epoch 2, batch 3" in msg and "--lr" in msg and "last.pt still holds epoch 1" in msg and "\n" not in msg
+    run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path, device="cpu")))
+    assert torch.load(os.path.join(run, "last.pt"), weights_only=True)["epoch"] == 1
+    assert torch.load(os.path.join(run, "best.pt"), weights_only=True)["epoch"] == 1
+    assert len(list(csv.reader(open(os.path.join(run, "log.csv"))))) == 2  # header and epoch 1
+    assert not os.path.exists(os.path.join(run, "result.json"))
+
+
+def test_out_of_memory_suggests_a_smaller_batch(monkeypatch, cifar_dir, tmp_path):
+    def oom(*a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(train, "train_epoch", oom)
+    with pytest.raises(SystemExit) as e:
+        train.main(run_args(cifar_dir, tmp_path, device="cpu"))
+    assert e.value.message.startswith("error: out of GPU memory at --batch-size 32; start again with "
+                                        "--batch-size 16")
+
+
+def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, cifar_dir, tmp_path):
+    save, n = train.save_torch, []
+
+    def full_on_second_last_pt(path, obj):
+        if path.endswith("last.pt"):
+            n.append(1)
+            if len(n) == 2:  # epoch 2's checkpoint meets a full disk: its bytes go to /dev/full, the real ENOSPC
+                with open("/dev/full", "wb") as full:
+                    return atomic.save_atomic(path, lambda f: (os.dup2(full.fileno(), f.fileno()), f.write(b"x")))
+        return save(path, obj)
+
+    monkeypatch.setattr(train, "save_torch", full_on_second_last_pt)
+    with pytest.raises(SystemExit) as e:
+        train.main(run_args(cifar_dir, tmp_path, device="cpu"))
+    msg = e.value.message
+    assert re.match(r"error: cannot write \S+last\.pt \(No space left on device\); free some disk space", msg)
+    run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path, device="cpu")))
+    assert torch.load(os.path.join(run, "last.pt"), weights_only=True)["epoch"] == 1
+    whole_files(run)
+    assert sorted(os.listdir(run)) == ["best.pt", "clean_labels.npy", "config.json", "labels.npy", "last.pt", "log.csv",
+                                       "noise.json"]
+
+
+def test_unwritable_results_folder_is_one_line(cifar_dir, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    p = cli(os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path / "file" / "results", device="cpu"))
+    assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+    assert "Not a directory" in p.stderr and "check that --out and --data-dir are writable" in p.stderr
+
+
+# --- Bad input, through the real command lines -----------------------------------------------------------------
+
+def corrupt(tmp, what):
+    """Prepare tmp/data for one bad-input case; returns the --data-dir."""
+    d = tmp / "data"
+    if what == "archive":
+        d.mkdir()
+        (d / data.DATASETS["cifar10"].sources[0].file).write_bytes(b"\x1f\x8b" + os.urandom(500))
+        return str(d)
+    folder = write_cifar(str(d), per_batch=10, n_test=10)
+    path = os.path.join(folder, "data_batch_2")
+    if what == "truncated":
+        content = open(path, "rb").read()[:3000]
+    else:
+        content = pickle_bytes({"weights": [0.1, 0.2], "note": "not CIFAR"})
+    open(path, "wb").write(content)
+    return str(d)
+
+
+def other_arch_checkpoint(tmp):
+    run = tmp / "run"
+    run.mkdir()
+    cfg = {**config.parse_args(["--arch", "cnn8", "--eval-batch-size", "64"]), "precision_used": "fp32"}
+    torch.save({"model": make_model("resnet18").state_dict(), "config": {**cfg, "arch": "cnn8", "eval_batch_size": 64,
+                                                                          "deterministic": True}, "epoch": 1},
+               run / "best.pt")
+    return str(run)
+
+
+def own(tmp, kind):
+    """A small folder data set in tmp/own with one thing wrong (kind), or an .npz of float images ("npz")."""
+    from PIL import Image
+    root = tmp / "own"
+    if kind == "npz":
+        np.savez(tmp / "own.npz", x_train=np.zeros((4, 8, 8), np.float32), y_train=np.zeros(4, int),
+                 x_test=np.zeros((2, 8, 8), np.float32), y_test=np.zeros(2, int))
+        return str(tmp / "own.npz")
+    files = {"train/a": 10, "train/b": 1 if kind == "small" else 10, "test/a": 2,
+             "test/c" if kind == "extra-test" else "test/b": 2}
+    for where, n in files.items():
+        os.makedirs(root / where)
+        for i in range(n):
+            Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(root / where / f"{i}.png")
+    if kind == "empty":
+        os.makedirs(root / "train" / "d")
+    if kind == "bad":
+        (root / "train" / "a" / "notes.png").write_text("not an image")
+    if kind == "notrain":
+        shutil.rmtree(root / "train")
+    return str(root)
+
+
+T = os.path.join(HERE, "train.py")
+D = os.path.join(HERE, "data.py")
+E = os.path.join(HERE, "evaluate.py")
+P = os.path.join(HERE, "plot.py")
+G = os.path.join(HERE, "run_grid.sh")
+OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}  # refused at once
+
+BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
+    (T, ["--loss", "huber"], r"unknown loss 'huber' \(did you mean phuber-ce\?\); choose one of"),
+    (T, ["--noise", "gaussian"], r"argument --noise: invalid choice: 'gaussian'.*see train.py --help"),
+    (T, ["--noise", "smy", "--rate", "0.2"], r"invalid choice: 'smy'.*\(did you mean sym\?\); see train.py --help"),
+    (T, ["--lsos", "ce"], r"unrecognized arguments: --lsos ce \(did you mean --loss\?\)"),
+    (T, ["--loss", "nce+rcee"], r"unknown loss 'nce\+rcee' \(did you mean nce\+rce\?\)"),
+    (T, ["--dataset", "mnsit"], r"invalid choice: 'mnsit'.*\(did you mean mnist\?\)"),
+    (T, ["--rate", "0.5"], r"--rate 0.5 needs a noise model, and --noise is none: add --noise sym \(or asym, pairflip"),
+    (T, ["--noise", "asym"], r"--noise asym needs --rate, the fraction of labels to flip"),
+    (T, ["--dataset", "mnist", "--data-dir", "{cifar}"], r"holds CIFAR-10's files, not MNIST's; add --dataset cifar10"),
+    (T, ["--arch", "vgg"], r"argument --arch: invalid choice: 'vgg'"),
+    (T, ["--noise", "sym", "--rate", "-0.1"], r"--rate must be in \[0, 1\], got -0.1"),
+    (T, ["--noise", "sym", "--rate", "1.5"], r"--rate must be in \[0, 1\], got 1.5"),
+    (T, ["--epochs", "0"], r"--epochs must be at least 1, got 0"),
+    (T, ["--epochs", "-3"], r"--epochs must be at least 1, got -3"),
+    (T, ["--batch-size", "0"], r"--batch-size must be at least 1, got 0"),
+    (T, ["--val-fraction", "-0.1"], r"--val-fraction must be in \[0, 1\), got -0.1"),
+    (T, ["--val-fraction", "1.2"], r"--val-fraction must be in \[0, 1\), got 1.2"),
+    (T, ["--val-fraction", "0", "--clean-val"], r"--clean-val needs a validation split, and --val-fraction is 0"),
+    (T, ["--data-dir", "{tmp}/nowhere"], r"--data-dir \S+nowhere does not exist; fix the path, or create it"),
+    (T, ["--data-dir", "corrupt:archive"], r"cifar-10-python.tar.gz has md5 \w+, expected \w+; delete it"),
+    (T, ["--data-dir", "corrupt:truncated"], r"cannot read \S+data_batch_2 as a CIFAR-10 batch"),
+    (T, ["--data-dir", "corrupt:other"], r"cannot read \S+data_batch_2 as a CIFAR-10 batch \(KeyError"),
+    (T, ["--dataset", "folder", "--data-dir", "own:empty"], r"\S+own/train/d/ holds no images; add some, or remove the "
+                                                           r"folder"),
+    (T, ["--dataset", "folder", "--data-dir", "own:bad"], r"Pillow cannot open \S+notes.png as an image; remove it, or add "
+                                                         r"--skip-bad-images"),
+    (T, ["--dataset", "folder", "--data-dir", "own:extra-test"], r"\S+own/test/c/ is a class that \S+own/train/ does not "
+                                                                r"have; add its training images"),
+    (T, ["--dataset", "folder", "--data-dir", "own:small"], r"class b has 1 image \(by its noisy labels\), and "
+                                                           r"--val-fraction 0.15 leaves it no validation image"),
+    (T, ["--dataset", "folder", "--data-dir", "own:notrain"], r"\S+own has no train/ folder; --dataset folder reads"),
+    (T, ["--dataset", "folder", "--data-dir", "own:ok", "--noise", "asym", "--rate", "0.2"],
+     r"--noise asym needs a class map of cifar10, cifar100 or mnist, and --dataset folder has none; use pairflip"),
+    (T, ["--dataset", "npz", "--data-dir", "own:npz"], r"own.npz: x_train is float32; store the images as uint8"),
+    (T, ["--clean-labels", "clean.npy"], r"--clean-labels applies to --dataset folder or npz only, not cifar10"),
+    (T, ["--image-size", "64"], r"--image-size applies to --dataset folder only, not cifar10"),
+    (D, ["--subset", "100"], r"--subset N and --out DIR go together"),
+    (D, ["--data-dir", "{cifar}", "--subset", "100000", "--out", "{tmp}/sub"], r"--subset 100000 must be between 1 and "
+                                                                              r"the 300 images there are"),
+    (E, ["{tmp}"], r"no checkpoint at \S+best.pt; give a run directory that holds best.pt"),
+    (E, ["other-arch"], r"the weights in \S+best.pt do not fit its architecture 'cnn8'"),
+    (P, ["{tmp}"], r"no runs found in \S+; expected <dataset>/<noise>-<rate>/<loss>/seed<seed>/log.csv"),
+    (G, ["--losses", "ce nce+ce", "--epochs", "1"], r"grid point \(.*--loss nce\+ce .*\): unknown loss 'nce\+ce'"),
+    (G, ["--study", "ma2020-cifar1O", "--list"], r"unknown study 'ma2020-cifar1O'; choose one of: .* \(did you mean "
+                                                r"ma2020-cifar10\?\)"),
+]
+
+
+@pytest.mark.parametrize("script, argv, message", BAD, ids=[f"{os.path.basename(s)} {' '.join(a)}" for s, a, _ in BAD])
+def test_bad_input_is_one_line_nothing_written(cifar_dir, tmp_path, script, argv, message):
+    tmp = tmp_path / "sandbox"
+    tmp.mkdir()
+    argv = [a.format(tmp=tmp, cifar=cifar_dir) for a in argv]
+    argv = [corrupt(tmp, a.split(":")[1]) if a.startswith("corrupt:") else a for a in argv]
+    argv = [other_arch_checkpoint(tmp) if a == "other-arch" else a for a in argv]
+    argv = [own(tmp, a.split(":")[1]) if a.startswith("own:") else a for a in argv]
+    if script == T:
+        argv = ["--arch", "cnn8", "--device", "cpu", "--data-dir", cifar_dir] + argv  # later flags win
+    before = snapshot(tmp)
+    p = cli(script, *argv, cwd=str(tmp), env={**OFFLINE, "PYTHON": sys.executable, "RESULTS": str(tmp / "results")})
+    assert p.returncode != 0
+    *progress, last = p.stderr.splitlines()
+    # One line of error; only a download may say what it tries before giving up.
+    assert "Traceback" not in p.stderr and last.startswith("error: "), p.stderr
+    assert all(line.startswith(("downloading ", "download failed (")) for line in progress), p.stderr
+    assert re.search(message, last), p.stderr
+    assert snapshot(tmp) == before  # no new or changed file, not even an empty results or data folder
+
+
+# --- Fuzzing ---------------------------------------------------------------------------------------------------
+
+DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.float32, np.float64, np.bool_]
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(0, 60), dtype=st.sampled_from(DTYPES), C=st.integers(-2, 12), lo=st.integers(-3, 3),
+       kind=st.sampled_from(list(noise.KINDS) + ["gaussian", ""]), seed=st.integers(0, 2**32),
+       rate=st.one_of(st.floats(-1, 2), st.sampled_from([float("nan"), float("inf"), 0.0, 1.0])),
+       ndim=st.sampled_from([1, 1, 1, 2]))
+def test_fuzz_noise_only_raises_value_errors(n, dtype, C, lo, kind, seed, rate, ndim):
+    labels = (np.arange(n) % max(C, 1) + lo).astype(dtype)
+    if ndim == 2:
+        labels = labels.reshape(1, -1)
+    try:
+        y, T = noise.make_noisy_labels(labels, kind, rate, seed, num_classes=C)
+    except ValueError as e:
+        assert str(e)
+        return
+    clean = labels.astype(np.int64)
+    assert y.shape == clean.shape and ((0 <= y) & (y < C)).all() and T.shape == (C, C)
+    flips = (y != clean).sum()
+    if kind == "sym":
+        assert flips == sum(round(rate * (clean == c).sum()) for c in range(C))
+    if kind == "none" or rate == 0:
+        assert flips == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=st.sampled_from(losses.NAMES), B=st.integers(0, 6), C=st.integers(0, 12), lo=st.integers(-2, 2),
+       dtype=st.sampled_from([torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64]),
+       ldtype=st.sampled_from([torch.int64, torch.int32, torch.uint8, torch.float32, torch.bool]),
+       shape=st.sampled_from(["ok", "ok", "ok", "1d", "3d", "short"]), seed=st.integers(0, 1000))
+def test_fuzz_losses_only_raise_value_errors(name, B, C, lo, dtype, ldtype, shape, seed):
+    g = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(B, C, generator=g) * 20).to(dtype)
+    labels = (torch.arange(B) % max(C, 1) + lo).to(ldtype)
+    logits = {"1d": logits.flatten(), "3d": logits[None]}.get(shape, logits)
+    labels = labels[:-1] if shape == "short" else labels
+    try:
+        loss = losses.get_loss(name, num_classes=C)(logits, labels)
+    except ValueError as e:
+        assert str(e)
+        return
+    assert loss.dtype in (torch.float32, torch.float64) and loss.ndim == 0 and torch.isfinite(loss)
