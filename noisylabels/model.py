@@ -111,7 +111,19 @@ ARCHS = {
 }
 
 
-def make_model(arch, num_classes=10, in_channels=3, size=32):
+# What each is, for model.py's list.
+DESCRIPTION = {"resnet18": "ResNet-18, CIFAR-style (3 x 3 stem, no max-pool): the report's network",
+               "resnet34": "ResNet-34, ye2023's CIFAR-100 network", "resnet50": "ResNet-50, ma2020's CIFAR-100 network",
+               "cnn4": "4-layer CNN of Ma et al. 2020 (MNIST's)", "cnn8": "8-layer CNN of Ma et al. 2020 (CIFAR-10's)"}
+
+
+def make_model(arch, num_classes=10, in_shape=(3, 32, 32)):
+    """The network `arch` (one of ARCHS) for images of in_shape (channels, height, width; square) and num_classes
+    classes, initialised as Ma et al.'s code does. Its output is the logits [B, num_classes]."""
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture '{arch}'; choose one of: {', '.join(ARCHS)}")
-    return init_weights(ARCHS[arch](num_classes, in_channels, size))
+    if len(in_shape) != 3 or in_shape[1] != in_shape[2] or min(in_shape) < 1:
+        raise ValueError(f"in_shape must be (channels, size, size) of square images, got {tuple(in_shape)}")
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be a whole number >= 2, got {num_classes}")
+    return init_weights(ARCHS[arch](num_classes, int(in_shape[0]), int(in_shape[1])))

@@ -85,7 +85,7 @@ def transition_matrix(clean, noisy, num_classes):
     return np.divide(counts, n, out=np.zeros_like(counts), where=n > 0)
 
 
-def make_noisy_labels(labels, kind, rate, seed, num_classes=10, flip_to=None):
+def synthetic_labels(labels, kind, rate, seed, num_classes=10, flip_to=None):
     """Return (noisy_labels, transition_matrix) for int64 labels in [0, num_classes).
 
     kind: 'none', 'sym' (each flipped sample goes to a uniformly chosen other class), 'asym' (each
@@ -96,7 +96,7 @@ def make_noisy_labels(labels, kind, rate, seed, num_classes=10, flip_to=None):
     """
     if kind not in SYNTHETIC:
         raise UserError(f"unknown noise type '{kind}' for synthetic noise; choose one of: {', '.join(SYNTHETIC)} "
-                         f"(human noise comes from CIFAR-10N: human_noisy_labels)")
+                         f"(human noise comes from CIFAR-N: human_noisy_labels)")
     if not 0.0 <= rate <= 1.0:
         raise UserError(f"noise rate must be in [0, 1], got {rate}")
     if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
@@ -134,6 +134,59 @@ def make_noisy_labels(labels, kind, rate, seed, num_classes=10, flip_to=None):
             else:
                 noisy[flip] = flip_to[c]
     return noisy, transition_matrix(clean, noisy, num_classes)
+
+
+def make_noisy_labels(labels, kind, rate=0.0, seed=0, num_classes=None, flip_to=None, *, dataset=None, images=None,
+                      superclass_of=None, human=None, human_label=None, cifar100="superclass"):
+    """(noisy labels int64 [N], realised transition matrix T [C, C]) of any noise model of the suite; the public API.
+
+    labels: the clean labels, integers in [0, num_classes). kind: 'none', 'sym', 'asym', 'pairflip', 'uniform'
+    (synthetic_labels says what each does), 'idn' (instance-dependent, Xia et al. 2020: needs the images
+    [N, ...] the flip rates are drawn from), 'human' (a CIFAR-N label set: `human` is the table read from its
+    file, human_label the set, the data set's default when None) or 'human-matched' (the human labels' counts in
+    every (class, label) cell, on images drawn at random). rate: the fraction to flip, in [0, 1] (ignored by the
+    human models). seed: the noise's own generator. num_classes: the data set's when `dataset` is given, else 10.
+    asym flips each class c in flip_to to flip_to[c]; without flip_to it takes the data set's map (CIFAR-100's
+    needs superclass_of, the coarse label of each fine label, or cifar100="blocks"); with neither dataset nor
+    flip_to it is CIFAR-10's map and needs num_classes 10.
+    """
+    if dataset is not None:
+        from .data import DATASETS  # the data sets' table; noise.py is read by data.py, not the other way round
+        if dataset not in DATASETS:
+            raise UserError(f"unknown dataset '{dataset}'{nearest(dataset, DATASETS)}; choose one of: "
+                            f"{', '.join(DATASETS)}")
+        if num_classes is not None and num_classes != DATASETS[dataset].num_classes:
+            raise UserError(f"num_classes {num_classes} differs from {dataset}'s {DATASETS[dataset].num_classes}; "
+                            f"give one of them")
+        num_classes = DATASETS[dataset].num_classes
+    num_classes = 10 if num_classes is None else num_classes
+    if kind not in KINDS or kind == "file":
+        raise UserError(f"unknown noise type '{kind}'{nearest(kind, KINDS)}; choose one of: "
+                        f"{', '.join(k for k in KINDS if k != 'file')} (labels from a file are the noise already)")
+    if kind in ("human", "human-matched"):
+        if human is None:
+            raise UserError(f"{kind} noise needs the CIFAR-N table: human=labelfile.read(...) of CIFAR-10_human.pt "
+                            f"or CIFAR-100_human.pt, or data.load_human(dataset, data_dir)")
+        ds = dataset or ("cifar100" if num_classes == 100 else "cifar10")
+        noisy, T = human_noisy_labels(human, human_label or HUMAN_DEFAULT[ds], labels, num_classes, ds)
+        return matched_labels(labels, noisy, seed, num_classes) if kind == "human-matched" else (noisy, T)
+    if kind == "idn":
+        if images is None:
+            raise UserError("idn noise draws each image's flip rate from the image itself: pass images=x "
+                            "(one row per label, e.g. uint8 [N, C, H, W])")
+        if len(images) != len(labels):
+            raise UserError(f"images has {len(images)} rows but labels {len(labels)}; give one image per label")
+        y = np.asarray(labels, dtype=np.int64)
+        noisy, _ = idn.instance_labels(np.asarray(images), y, rate, seed, num_classes)
+        return noisy, transition_matrix(y, noisy, num_classes)
+    if kind == "asym" and flip_to is None and dataset is not None:
+        flip_to = asym_map(dataset, superclass_of, cifar100) if dataset != "cifar100" or superclass_of is not None \
+            or cifar100 == "blocks" else None
+        if flip_to is None:
+            raise UserError("asymmetric CIFAR-100 noise flips each class to the next of its superclass: pass "
+                            "superclass_of (the coarse label of each fine label, data.load(...).superclass_of), or "
+                            "cifar100='blocks' for the released code's map")
+    return synthetic_labels(labels, kind, rate, seed, num_classes, flip_to)
 
 
 def human_noisy_labels(table, which, clean, num_classes=10, dataset="cifar10"):
@@ -222,7 +275,7 @@ def noisy_labels(cfg, d, human=None, from_file=None):
     flip_to = None
     if kind == "asym":
         flip_to = asym_map(cfg["dataset"], d.superclass_of, cfg.get("asym_cifar100") or "superclass")
-    noisy, T = make_noisy_labels(y, kind, cfg["rate"], seed, C, flip_to)
+    noisy, T = synthetic_labels(y, kind, cfg["rate"], seed, C, flip_to)
     return noisy, T, {}
 
 

@@ -26,7 +26,7 @@ CNN4_MNIST = 18_720 + 192 + 401_408 + 256 + 1_290
     ("cnn4", (3, 32, 32), 10, CNN4_MNIST + 2 * 32 * 9 + (64 * 64 - 64 * 49) * 128),
 ])
 def test_parameter_count_and_output_shape(arch, shape, classes, n_params):
-    m = make_model(arch, classes, shape[0], shape[1]).eval()
+    m = make_model(arch, classes, shape).eval()
     assert sum(p.numel() for p in m.parameters()) == n_params
     assert m(torch.zeros(2, *shape)).shape == (2, classes)
 
@@ -34,7 +34,7 @@ def test_parameter_count_and_output_shape(arch, shape, classes, n_params):
 @pytest.mark.parametrize("arch", list(ARCHS))
 @pytest.mark.parametrize("shape, classes", [((3, 32, 32), 100), ((1, 28, 28), 10)])
 def test_every_network_takes_every_data_set(arch, shape, classes):
-    m = make_model(arch, classes, shape[0], shape[1]).eval()
+    m = make_model(arch, classes, shape).eval()
     assert m(torch.zeros(2, *shape)).shape == (2, classes)
 
 
