@@ -58,9 +58,12 @@ def main(argv=None):
     except UserError as e:  # data.DataError too
         die(f"{e}")
     C = T.shape[0]
-    np.set_printoptions(precision=3, suppress=True, linewidth=160, threshold=C * C if C <= 10 else 100)
-    print(f"realised transition matrix T[true, label] ({C} x {C}):\n{T if C <= 10 else np.round(np.diag(T), 3)}"
-          + ("" if C <= 10 else "  (its diagonal: the fraction of each class kept)"))
+    if C <= 10:
+        print(f"realised transition matrix T[true class, label] ({C} x {C}):")
+        print("\n".join(" ".join(f"{v:.3f}" for v in row) for row in T))
+    else:  # 100 x 100 is no table to read: the fraction of each class kept
+        print(f"realised transition matrix: {C} x {C}; its diagonal, the fraction of each class kept:")
+        print("\n".join(" ".join(f"{v:.3f}" for v in np.diag(T)[i:i + 10]) for i in range(0, C, 10)))
     print(f"realised noise rate: {(noisy != d.y_train).mean():.4f} ({int((noisy != d.y_train).sum())} of "
           f"{len(noisy)} labels changed)")
     print(f"wrote {a.out}; train on it with: python train.py --dataset {a.dataset} --data-dir {a.data_dir} "
