@@ -48,6 +48,7 @@ def main(argv=None):
         return
     print(f"values on {a.dataset}, --noise {a.noise} --rate {a.rate or 0:g}"
           f"{f', --preset {a.preset}' if a.preset else ''}:")
+    rows = [r for r in rows if r["kind"] not in ("wrap", "alias")]  # a wrap's values are its loss's; an alias's too
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         try:

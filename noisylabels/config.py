@@ -207,33 +207,58 @@ def _wrapped(cfg):
     return canonical(f"{base}+{asked[0]}") if asked and not wraps else loss
 
 
+# The values a loss is built with (get_loss's keyword arguments): its own, those of every loss, q, its wrap's.
+LOSS_KEYS = OWN_KEYS + tuple(registry.EVERY_LOSS) + ("q",) + registry.WRAP_KEYS
+
+
+def loss_settings(loss, dataset, noise_kind, rate, preset, given=None, setting_=None, given_as="flag"):
+    """(values, sources) of a loss's values in a setting: the one resolution train.py's runs and get_loss share.
+
+    A value given (not None) wins; then the preset's loss table (presets.LOSS_TABLE: that loss's row on that data
+    set), then the loss's paper values for the data set and noise (registry.default_hp), with what its paper changes
+    in the training setup (registry.setup_of: ANL's and JAL's weight decay 0), then the preset's setup values (its
+    gamma and q), then registry.EVERY_LOSS. The keys are LOSS_KEYS and the setup keys the loss's row or paper sets;
+    a key none of them has is None, "not used by" the loss. loss: a canonical name; setting_: config.setting's
+    name of the noise (default: from noise_kind and rate); given_as: the source of a given value."""
+    given = given or {}
+    if setting_ is None:
+        setting_ = setting({"noise": noise_kind, "rate": rate, "human_label": None, "labels": "given"})
+    row, row_source = presets.loss_values(preset, dataset, loss, noise_kind)
+    own = {**default_hp(loss, dataset, setting_), **registry.setup_of(loss)}
+    setup, setup_sources = presets.setup_values(preset, dataset)
+    layers = [(row, row_source), (own, registry.source_of(loss, dataset)), (setup, None),
+              (registry.EVERY_LOSS, "registry.py")]
+    values, sources = {}, {}
+    for key in sorted(set(LOSS_KEYS) | set(row) | set(registry.setup_of(loss))):
+        if given.get(key) is not None:
+            values[key], sources[key] = given[key], given_as
+            continue
+        found, source = next(((v, s) for v, s in layers if key in v), ({key: None}, f"not used by {loss}"))
+        values[key], sources[key] = found[key], source or setup_sources[key]
+    return values, sources
+
+
 def resolve(cfg):
     """Fill every flag left unset from the preset's loss table, the loss's paper values, then the preset."""
     cfg = dict(cfg)
     loss = _wrapped(cfg)  # an unknown name fails here, before anything is written
     # Values a loss does not use are refused, and recorded as null, so config.json says what was trained.
-    used = uses(loss)
-    for key in OWN_KEYS:
-        if cfg.get(key) is not None and key not in used:
-            has = [n for n in SINGLE + list(PAIRS) + ["nce+agce"] if key in uses(n)]
-            raise UserError(f"--{key} does not apply to the loss '{loss}'; leave it out, or use a loss that "
-                            f"has it ({', '.join(has[:6])}{', ...' if len(has) > 6 else ''})")
+    unused = registry.not_read(loss, cfg)
+    if unused:
+        raise UserError(f"--{unused}")
     owndata.resolve(cfg)
     noise.resolve_flags(cfg, DATASETS[cfg["dataset"]].num_classes if cfg["dataset"] in DATASETS else None)
     if cfg["asym_cifar100"] is not None and cfg["dataset"] != "cifar100":
         raise UserError(f"--asym-cifar100 only applies to --dataset cifar100, not {cfg['dataset']}; leave it out")
-    row, row_source = presets.loss_values(cfg["preset"], cfg["dataset"], loss, cfg["noise"])
-    own = {**default_hp(loss, cfg["dataset"], setting(cfg)), **registry.setup_of(loss)}
+    values, sources = loss_settings(loss, cfg["dataset"], cfg["noise"], cfg["rate"], cfg["preset"], cfg, setting(cfg))
+    cfg.update(values)
     setup, setup_sources = presets.setup_values(cfg["preset"], cfg["dataset"])
-    layers = [(row, row_source), (own, registry.source_of(loss, cfg["dataset"])), (setup, None),
-              (registry.EVERY_LOSS, "registry.py")]
-    sources = {}
-    for key in sorted(set(setup) | set(OWN_KEYS) | set(registry.EVERY_LOSS) | set(registry.WRAP_KEYS)):
+    for key in sorted(set(setup) - set(values)):  # the rest of the training setup: the flag, else the preset's
         if cfg.get(key) is not None:
             sources[key] = "flag"
-            continue
-        values, source = next(((v, s) for v, s in layers if key in v), ({key: None}, f"not used by {loss}"))
-        cfg[key], sources[key] = values[key], source or setup_sources[key]
+        else:
+            cfg[key], sources[key] = setup[key], setup_sources[key]
+    sources = dict(sorted(sources.items()))
     if cfg["rotate"] and not cfg["augment"]:
         if sources["rotate"] == "flag":
             raise UserError(f"--rotate {cfg['rotate']:g} needs --augment (the rotation is part of the augmentation); "
@@ -270,8 +295,9 @@ def check(cfg):
         if not ok:
             raise UserError(f"--{key.replace('_', '-')} must be {need}, got {cfg[key]}")
     bad = registry.out_of_domain(cfg["loss"], cfg)  # the loss's own values: registry.py knows their ranges
-    if bad:
-        raise UserError(bad)
+    if bad:  # "q must be ..." said as the flag: "--q must be ..."
+        key, _, need = bad.partition(" must be ")
+        raise UserError(f"--{key.replace('_', '-')} must be {need}")
     if cfg["M"] is not None and cfg["M"] > 2 and not cfg["augment"]:
         raise UserError(f"gjs with --M {cfg['M']} reads {cfg['M'] - 1} augmented views of each image, and --augment is "
                         f"off, so they would all be the same image; add --augment, or use --M 2 (JS)")
@@ -319,7 +345,7 @@ def require_current(recorded, where):
 
 def loss_values(cfg):
     """The values a run's loss is built with (engine.loss_from builds it)."""
-    return {k: cfg.get(k) for k in OWN_KEYS + tuple(registry.EVERY_LOSS) + ("q",) + registry.WRAP_KEYS}
+    return {k: cfg.get(k) for k in LOSS_KEYS}
 
 
 def setting(cfg):

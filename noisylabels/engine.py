@@ -105,9 +105,9 @@ class Step:
         with autocast(x.device, self.amp):
             # One forward pass per view, as GJS's released code makes them: each view has its own BatchNorm statistics.
             logits = self.net(x) if x.ndim == 4 else torch.stack([self.net(v) for v in x])  # [B, C] or [V, B, C]
-        loss = self.loss_fn(logits, y, idx)  # float32: the losses leave autocast themselves
-        l1 = self.loss_fn.l1
-        objective = loss + l1 * sum(p.abs().sum() for p in self.model.parameters()) if l1 else loss
+        loss = self.loss_fn.data_term(logits, y, idx)  # float32: the losses leave autocast themselves
+        # ANL's and JAL's delta * sum |theta| (Loss.penalty) is optimised, not logged
+        objective = loss + self.loss_fn.penalty(self.model.parameters()) if self.loss_fn.l1 else loss
         self.opt.zero_grad(set_to_none=True)
         objective.backward()
         if self.grad_clip:
@@ -135,8 +135,7 @@ def loss_from(cfg, num_classes):
 
 def model_for(arch, spec):
     """The network `arch`, shaped for the data set: its channels, image size and classes."""
-    C, H, _ = spec.shape
-    return make_model(arch, spec.num_classes, C, H)
+    return make_model(arch, spec.num_classes, tuple(spec.shape))
 
 
 # What train_epoch adds up on the device over an epoch, summed in one tensor so that reading them is one sync.
@@ -147,8 +146,8 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0)
     """One pass over the training split; returns the train_* columns of the log as a dict, and under
     "sample_loss" each sample's -log p_y~ [N] as its step computed it (NaN for a sample no batch held).
 
-    The loss logged is the data term (with ANL-CE-ER's regulariser of each batch); ANL's L1 penalty
-    (loss_fn.l1 > 0) is added to what is optimised, not to what is logged.
+    The loss logged is the data term (Loss.data_term, with ANL-CE-ER's regulariser of each batch); ANL's and JAL's
+    L1 penalty (Loss.penalty, where loss_fn.l1 > 0) is added to what is optimised, not to what is logged.
     """
     from tqdm import tqdm
 
@@ -195,9 +194,18 @@ def predict(model, x, batch_size, spec, amp=None, fmt=torch.contiguous_format):
 
 
 def evaluate(step, x, y, batch_size):
-    """(mean loss, accuracy, calibration) of the model on one split; calibration is diagnose.calibration's dict."""
+    """(mean loss, accuracy, calibration) of the model on one split; calibration is diagnose.calibration's dict.
+
+    The loss is computed in the loss's evaluation mode (Loss: ELR is CE, GJS of one view JS, no L1 term), and
+    the loss's mode is restored after."""
     logits = predict(step.model, x, batch_size, step.spec, step.amp, step.fmt)
-    loss, correct = step.loss_fn(logits, y).item(), (logits.argmax(1) == y).sum().item()
+    was_training = step.loss_fn.training
+    step.loss_fn.eval()
+    try:
+        loss = step.loss_fn(logits, y).item()
+    finally:
+        step.loss_fn.train(was_training)
+    correct = (logits.argmax(1) == y).sum().item()
     return loss, correct / len(y), diagnose.calibration(logits, y)
 
 

@@ -4,7 +4,8 @@ Each formula takes the log-probabilities log_p [B, C] and the labels y [B] and r
 as those of losses.py do; the few that need more read it from the batch context a Loss passes them by keyword:
 `views` (the log-probabilities of the other augmented views, [V - 1, B, C], for GJS), `idx` (the samples'
 positions in the training split, for ELR), `targets` (ELR's running targets [N, C]) and `T` (the noise's
-transition matrix [C, C], for forward and backward correction). Where a released code base scales a loss
+transition matrix [C, C], for forward and backward correction): the buffers of a losses.Loss, which checks, before a
+formula runs, that what its mode needs is there. Where a released code base scales a loss
 differently from its paper's formula, the formula here computes what that code computes (docs/losses.md).
 logit_clip and sparse_logits change the logits before any loss sees them.
 """
@@ -12,6 +13,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from .errors import UserError
 
 P_FLOOR = 1e-7  # NLS's floor of p: what keeps it bounded below
 EPS_FLOOR = 1e-8  # the eps-softmax code's floor of its p
@@ -90,7 +93,8 @@ def js(log_p, y, pi, **_):
     return _gjs(log_p, y, pi)
 
 
-# GJS with M - 1 predictions of augmented views of each image (`views`); without them (evaluation), it is JS.
+# GJS with M - 1 predictions of augmented views of each image (`views`); without them it is JS: a Loss passes none
+# only in evaluation (loss.eval()), and refuses a training batch of one view where M > 2 (losses.Loss).
 def gjs(log_p, y, pi, views=None, **_):
     return _gjs(log_p, y, pi, views)
 
@@ -141,14 +145,15 @@ def amse(log_p, y, a, **_):
 
 # ELR, Liu et al. 2020, "Early-Learning Regularization Prevents Memorization of Noisy Labels": CE plus
 # lamb log(1 - <t_i, p_i>), t_i a running average of sample i's predictions (beta its momentum). The target
-# update is the released code's: p clamped to [1e-4, 1 - 1e-4], renormalised, detached. Without idx (the
-# validation and test splits, which have no targets) it is CE alone.
+# update is the released code's: p clamped to [1e-4, 1 - 1e-4], renormalised, detached. Without idx it is CE alone:
+# a Loss passes none in evaluation (loss.eval()), and refuses a training batch without them (losses.Loss).
 def elr(log_p, y, beta, lamb, idx=None, targets=None, **_):
     ce = -_pick(log_p, y)
     if idx is None:
         return ce
     if targets is None:
-        raise ValueError("elr needs its targets: call Loss.bind(n_train) before training with sample indices")
+        raise UserError("elr keeps a running target per training sample and has none: give get_loss('elr', ..., "
+                        "n_train=N) or call loss.bind(N) first, N the training split's size")
     p = log_p.exp().clamp(1e-4, 1 - 1e-4)
     targets[idx] = beta * targets[idx] + (1 - beta) * (p / p.sum(1, keepdim=True)).detach().to(targets.dtype)
     return ce + lamb * torch.log1p(-(targets[idx] * p).sum(1))
@@ -156,7 +161,8 @@ def elr(log_p, y, beta, lamb, idx=None, targets=None, **_):
 
 def _transition(T, log_p):
     if T is None:
-        raise ValueError("fwd and bwd need the noise's transition matrix: get_loss(..., transition=T) or Loss.bind")
+        raise UserError("fwd and bwd need the noise's transition matrix T [C, C]: get_loss(name, transition=T) or "
+                        "loss.bind(n_train, transition=T)")
     return T.to(log_p.device, log_p.dtype)
 
 

@@ -105,7 +105,10 @@ def test_value_and_float64_gradient_match_the_paper(name, scale, C):
     y[0] = z[0].argmax()  # one label the model already predicts: the eps-softmax's other branch
     v = {**registry.EVERY_LOSS, **registry.default_hp(name)}
     loss = get_loss(name, C, transition=T_OF[C])
-    ours = loss.per_sample(z, y)
+    if name == "elr":
+        loss.eval()  # the paper's ELR without its targets: CE
+    # gjs in training reads M - 1 views: here M - 1 copies of z (the reference's M - 1 predictions p)
+    ours = loss.per_sample(z.expand(loss.views, -1, -1) if loss.views > 1 else z, y)
     theirs = ref(name, z, y, v)
     torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
     g1, = torch.autograd.grad(ours.sum(), z)
@@ -152,7 +155,7 @@ def test_js_tends_to_ce_and_to_mae_at_the_ends_of_pi():
 def test_limits_the_papers_state():
     z = torch.randn(8, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 3
     y = torch.arange(8)
-    L = lambda name, **v: get_loss(name, 10, **v)(z, y)  # noqa: E731
+    L = lambda name, **v: get_loss(name, 10, **v).eval()(z, y)  # noqa: E731  (evaluation: no L1 term, ELR is CE)
     ce, p_y = L("ce"), torch.softmax(z, 1)[torch.arange(8), y]
     torch.testing.assert_close(L("ls", t=0.0), ce)
     torch.testing.assert_close(L("boot-soft", beta=1.0), ce)
@@ -224,16 +227,17 @@ def test_elr_targets_follow_the_released_update_and_enter_the_loss():
     v1 = loss(z, y, idx)
     p = torch.softmax(z, 1).clamp(1e-4, 1 - 1e-4)
     t = (1 - beta) * p / p.sum(1, keepdim=True)  # from zeros
-    torch.testing.assert_close(loss.ctx["targets"][idx], t)
-    assert loss.ctx["targets"][[1, 2, 4]].abs().sum() == 0  # the other samples' targets are untouched
+    torch.testing.assert_close(loss.targets[idx], t)
+    assert loss.targets[[1, 2, 4]].abs().sum() == 0  # the other samples' targets are untouched
     expected = F.cross_entropy(z, y) + lamb * torch.log(1 - (t * p).sum(1)).mean()
     torch.testing.assert_close(v1, expected)
     loss(z, y, idx)
-    torch.testing.assert_close(loss.ctx["targets"][idx], beta * t + (1 - beta) * p / p.sum(1, keepdim=True))
+    torch.testing.assert_close(loss.targets[idx], beta * t + (1 - beta) * p / p.sum(1, keepdim=True))
     state = loss.state_dict()
+    assert list(state) == ["targets"]  # the checkpoint's key, as before losses were modules
     other = get_loss("elr", C, beta=beta, lamb=lamb).bind(5)
     other.load_state_dict(state)
-    assert torch.equal(other.ctx["targets"], loss.ctx["targets"])
+    assert torch.equal(other.targets, loss.targets)
 
 
 def test_logit_clipping_the_paper_and_the_released_rule():
@@ -279,17 +283,24 @@ def test_sparse_regularisation_its_logits_term_and_schedule():
 WRAPPED = ["ce+lc", "ce+lc-released", "ce+sr", "gce+sr", "nce+rce+lc", "gjs+sr"]
 
 
+def views(loss, z):
+    """z [B, C] as the loss reads it in training: gjs's M - 1 views [M - 1, B, C] (here copies), else z itself."""
+    return z.expand(loss.views, -1, -1) if loss.views > 1 else z
+
+
 @pytest.mark.parametrize("name", WRAPPED)
 def test_wrapped_losses_are_finite_float32_and_have_true_gradients(name):
     z = torch.tensor([[1e4, 0.0, -1e4, 1.0], [0.0, 1e4, 0.0, 0.0]], requires_grad=True)
     y = torch.tensor([2, 1])
-    v = get_loss(name, 4)(z, y)
+    loss = get_loss(name, 4)
+    v = loss(views(loss, z), y)
     v.backward()
     assert torch.isfinite(v) and torch.isfinite(z.grad).all()
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert get_loss(name, 4)(z.bfloat16(), y).dtype == torch.float32
+        assert loss(views(loss, z.bfloat16()), y).dtype == torch.float32
     z64 = torch.randn(4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda t: get_loss(name, 5)(t, torch.tensor([0, 1, 4, 2])), (z64,))
+    five = get_loss(name, 5)
+    assert torch.autograd.gradcheck(lambda t: five(views(five, t), torch.tensor([0, 1, 4, 2])), (z64,))
 
 
 def test_review_mends_fwd_with_an_unused_label_stray_wrap_values_and_an_older_checkpoint():
@@ -303,6 +314,6 @@ def test_review_mends_fwd_with_an_unused_label_stray_wrap_values_and_an_older_ch
         get_loss("ce", logit_clip=2.0)
     elr = get_loss("elr", 4).bind(5)
     elr.load_state_dict({})  # a checkpoint written before losses had state: the targets start at 0
-    assert elr.ctx["targets"].abs().sum() == 0
+    assert elr.targets.abs().sum() == 0
     z = torch.tensor([[-math.inf, 0.0, 1.0]])
     assert torch.isfinite(get_loss("boot-soft", 3)(z, torch.tensor([1])))
