@@ -109,8 +109,8 @@ class Check:
 
 
 def tests(c, ctx):
-    # quick: only collected, so that the switch and the files are checked without running them twice in CI
-    files = ["test_train.py", "test_reliability.py", "test_speed.py"]
+    # quick: only collected, so that the switch and the marked tests are checked without running them twice in CI
+    files = ["-m", "gpu"]  # the tests marked gpu (pyproject.toml): end to end, resume, evaluate, speed
     rc, s, text = c.run([sys.executable, "-m", "pytest", "-q", "--device", ctx["device"], *files,
                          *(["--collect-only"] if ctx["quick"] else [])], timeout=c.left())
     last = (text.strip().splitlines() or ["no output"])[-1]

@@ -14,7 +14,7 @@ import torch
 from noisylabels import batches
 from noisylabels import data
 from noisylabels import fetch
-from conftest import ARCHIVE, FOLDER, pickle_bytes, write_cifar
+from helpers import ARCHIVE, FOLDER, pickle_bytes, shared, write_cifar
 
 C10 = data.DATASETS["cifar10"]
 
@@ -38,9 +38,7 @@ def test_reads_generated_folder_of_any_batch_size(tmp_path):
 
 
 def test_reads_the_real_subset():
-    root = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "cifar10-subset")
-    if not os.path.isdir(root):
-        pytest.skip("../shared/cifar10-subset is not beside this checkout")
+    root = shared("cifar10-subset")
     x, y, xt, yt = data.load("cifar10", root)[:4]
     assert len(x) == 5170 and len(xt) == 1017
     assert np.bincount(y, minlength=10).min() > 400  # every class present in real proportions

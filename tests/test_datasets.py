@@ -9,25 +9,16 @@ import pickle
 import numpy as np
 import pytest
 
-from noisylabels import config
-import conftest
+import helpers
 from noisylabels import batches
+from noisylabels import config
 from noisylabels import data
 from noisylabels import fetch
 from noisylabels import noise
 from noisylabels import train
-from conftest import compute, idx_bytes, make_archive, mnist_files, write_cifar100, write_mnist
+from helpers import compute, idx_bytes, make_archive, mnist_files, shared, write_cifar100, write_mnist
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
-SHARED = os.path.join(HERE, "..", "shared")
 C100, MNIST = data.DATASETS["cifar100"], data.DATASETS["mnist"]
-
-
-def shared(name):
-    path = os.path.join(SHARED, name)
-    if not os.path.isdir(path):
-        pytest.skip(f"../shared/{name} is not beside this checkout")
-    return path
 
 
 # CIFAR-100 --------------------------------------------------------------------------------------------------------
@@ -238,6 +229,7 @@ def mnist_dir(tmp_path_factory):
     return write_mnist(str(tmp_path_factory.mktemp("mnist")), n_train=600, n_test=200)
 
 
+@pytest.mark.slow
 def test_mnist_run_learns_with_cnn4(mnist_dir, tmp_path):
     # Seen: test accuracy 1.00 in fp32 and in bf16 after 3 epochs (the bars are easy); chance is 0.10.
     out = train.run(config.parse_args(["--dataset", "mnist", "--data-dir", mnist_dir, "--out", str(tmp_path),
@@ -250,6 +242,7 @@ def test_mnist_run_learns_with_cnn4(mnist_dir, tmp_path):
     assert json.load(open(os.path.join(out, "config.json")))["arch"] == "cnn4"
 
 
+@pytest.mark.slow
 def test_cifar100_run_records_superclasses_and_evaluates(tmp_path):
     write_cifar100(str(tmp_path / "d"), n_train=400, n_test=100)
     out = train.run(config.parse_args(["--dataset", "cifar100", "--data-dir", str(tmp_path / "d"), "--out",
@@ -260,7 +253,7 @@ def test_cifar100_run_records_superclasses_and_evaluates(tmp_path):
     i, j = np.nonzero(T)
     assert (sup[i] == sup[j]).all() and rec["n_flipped"] == 200 and len(rec["classes"]) == 100
     from noisylabels import evaluate
-    evaluate.main([out, "--device", conftest.DEVICE])
+    evaluate.main([out, "--device", helpers.DEVICE])
     ev = json.load(open(os.path.join(out, "eval.json")))
     assert ev["test_acc"] == json.load(open(os.path.join(out, "result.json")))["test_acc_best"]
     assert len(ev["confusion_matrix"]) == 100 and ev["dataset"] == "cifar100"
@@ -284,6 +277,7 @@ def test_a_cifar100_class_without_images_is_named_by_the_asym_error_and_drawn(tm
     assert len(fig.axes) == 1 + 1 + 20  # the heat map, its colour bar, and a panel for each known superclass
 
 
+@pytest.mark.slow
 def test_mnist_augmentation_never_flips(tmp_path, monkeypatch):
     from noisylabels import engine
     flips, augment = [], batches.augment

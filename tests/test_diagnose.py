@@ -14,7 +14,7 @@ from noisylabels import config
 from noisylabels import diagnose
 from noisylabels import evaluate
 from noisylabels import train
-from conftest import compute, write_cifar
+from helpers import compute, write_cifar
 
 
 def logits_with_confidence(conf, pred, C=2):
@@ -95,14 +95,15 @@ def test_bf16_logits_are_measured_in_float32():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A real 2-epoch run at sym 0.4 with a validation split."""
+    """A real 2-epoch run at sym 0.4 with a validation split (cnn4: the diagnostics are tested, not the network)."""
     root = tmp_path_factory.mktemp("diag")
     write_cifar(str(root / "data"), per_batch=40, n_test=100)
-    return train.run(config.parse_args(["--data-dir", str(root / "data"), "--out", str(root / "r"), "--arch", "cnn8",
+    return train.run(config.parse_args(["--data-dir", str(root / "data"), "--out", str(root / "r"), "--arch", "cnn4",
                                         "--epochs", "2", "--batch-size", "32", "--noise", "sym", "--rate", "0.4",
                                         "--loss", "ce", *compute(device="cpu")]))
 
 
+@pytest.mark.slow
 def test_a_run_writes_its_diagnostics(run):
     rows = list(csv.DictReader(open(os.path.join(run, "log.csv"))))
     res = json.load(open(os.path.join(run, "result.json")))
@@ -122,6 +123,7 @@ def test_a_run_writes_its_diagnostics(run):
     assert n_seen == len(z["last"]) // 32 * 32
 
 
+@pytest.mark.slow
 def test_evaluate_reports_the_selected_models_ece(run, capsys):
     evaluate.main([run, "--device", "cpu"])
     ev = json.load(open(os.path.join(run, "eval.json")))

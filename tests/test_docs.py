@@ -18,9 +18,8 @@ from noisylabels import plot
 from noisylabels import presets
 from noisylabels.data import DATASETS
 from noisylabels.registry import canonical, default_hp
-from test_protocols import grid_list
+from helpers import G, ROOT as HERE, grid_list
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 PAGES = ["README.md"] + sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "docs", "*.md")))
 PARSERS = {"train.py": config.parser, "plot.py": plot.parser, "evaluate.py": evaluate.parser,
            "bench.py": bench.parser, "data.py": data.parser}
@@ -108,18 +107,24 @@ def test_the_pages_hold_commands_of_every_script():
     assert len(DOCUMENTED) > 45  # 57 when this was written; a collector that stopped finding them would show here
 
 
-@pytest.mark.parametrize("page,line", DOCUMENTED, ids=[f"{p}: {c[:70]}" for p, c in DOCUMENTED])
+def by_process(line):
+    """A run_grid.sh line is checked by run_grid.sh --list, a process: the slow tier's."""
+    return pytest.mark.slow if COMMAND.match(line).group(2) == "bash run_grid.sh" else ()
+
+
+@pytest.mark.parametrize("page,line", [pytest.param(p, c, marks=by_process(c), id=f"{p}: {c[:70]}")
+                                       for p, c in DOCUMENTED])
 def test_a_documented_command_is_taken_by_its_script(page, line, tmp_path):
     check_command(line, str(tmp_path))
 
 
-@pytest.mark.parametrize("line,why", [
+@pytest.mark.parametrize("line,why", [pytest.param(line, why, marks=by_process(line)) for line, why in [
     ("python train.py --noise asym --noise-rate 0.25 --loss nfl", "unrecognized arguments: --noise-rate"),
     ("python train.py --loss nfl --noise sym --rate 1.5", "--rate must be in"),
     ("python plot.py results/ --only-settings sym-0.5", "unrecognized arguments: --only-settings"),
     ("bash run_grid.sh --loss ce", "unrecognized arguments: --loss ce (did you mean --losses?)"),
     ("LOSSES=nfll bash run_grid.sh", "unknown loss"),
-])
+]])
 def test_a_renamed_flag_or_a_bad_value_fails_the_check(line, why, tmp_path, capsys):
     with pytest.raises(AssertionError) as e:
         check_command(line, str(tmp_path))
@@ -161,6 +166,7 @@ def test_no_heading_of_the_old_readme_is_lost():
     assert [h for h in HEADINGS_7AF6114 if h not in now] == []
 
 
+@pytest.mark.slow
 def test_the_list_of_old_headings_is_the_old_readmes():
     p = subprocess.run(["git", "show", "7af6114:README.md"], cwd=HERE, capture_output=True, text=True)
     if p.returncode != 0:
@@ -290,9 +296,10 @@ def test_train_help_is_grouped():
     assert all(f"\n{g}:\n" in helped for g in groups)
 
 
+@pytest.mark.slow
 def test_run_grid_help_is_grouped():
     from noisylabels import grid
-    p = subprocess.run(["bash", os.path.join(HERE, "run_grid.sh"), "--help"], capture_output=True, text=True)
+    p = subprocess.run(["bash", G, "--help"], capture_output=True, text=True)
     assert p.returncode == 0
     assert [l for l in p.stdout.splitlines() if l.endswith(":") and not l.startswith(" ")] == \
         ["The grid:", "Where it runs:", "What it shows:"]

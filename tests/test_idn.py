@@ -13,9 +13,7 @@ from scipy import stats
 
 from noisylabels import data
 from noisylabels import idn
-
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
-SHARED = os.path.join(HERE, "..", "shared")
+from helpers import ROOT as HERE, SHARED
 SUBSETS = {"cifar10": os.path.join(SHARED, "cifar10-subset"), "mnist": os.path.join(SHARED, "mnist-subset")}
 
 
@@ -113,6 +111,7 @@ def test_within_a_class_the_image_predicts_its_flip_target():
     assert hit / total > base / total + 0.1
 
 
+@pytest.mark.slow
 def test_the_same_labels_with_numpys_blas_capped_at_sse3():
     """numpy's float32 products are the only arithmetic that could depend on the CPU: OpenBLAS picks its kernels
     by instruction set. Told to use its Prescott kernels in a subprocess (it reports "Katmai" then, "SkylakeX" by

@@ -14,8 +14,7 @@ import torch
 
 import noisylabels
 from noisylabels import data, labelfile, noise
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT
 
 
 def command(name):
@@ -23,6 +22,7 @@ def command(name):
     return importlib.import_module(name)
 
 
+@pytest.mark.slow
 def test_the_public_api_is_named_in_init_and_imports_no_torch_until_used():
     assert set(noisylabels.__all__) == {"get_loss", "list_losses", "make_noisy_labels", "make_model", "UserError"}
     code = "import sys, noisylabels, noisylabels.grid; assert 'torch' not in sys.modules; " \
@@ -122,6 +122,7 @@ def library_example():
         return re.search(r"```python\n(.*?)```", f.read(), re.S).group(1)
 
 
+@pytest.mark.slow
 def test_the_library_example_runs_here():
     p = subprocess.run([sys.executable, "-c", library_example()], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)

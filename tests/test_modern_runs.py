@@ -1,24 +1,22 @@
 """The 2017-2025 baselines through the command line: out-of-range values refused in one line, values that follow
-the data set and the noise, ELR and sparse regularisation killed and resumed exactly, the modern study's grid."""
+the data set and the noise, ELR and sparse regularisation stopped and resumed exactly, the modern study's grid."""
 import csv
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from noisylabels import config
-from conftest import compute, write_cifar
+from noisylabels import train
 from noisylabels.errors import UserError
+from helpers import G, T, compute, interrupt_after_epoch
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+OUT_OF_DOMAIN = [
 
 
-@pytest.mark.parametrize("argv, message", [
     (["--loss", "phuber-ce", "--tau", "1"], r"--tau must be > 1 for phuber-ce, got 1"),
     (["--loss", "js", "--pi", "1"], r"--pi must be in \(0, 1\) for js, got 1"),
     (["--loss", "gjs", "--pi", "-0.1"], r"--pi must be in \(0, 1\) for gjs"),
@@ -38,18 +36,24 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the reposi
     (["--loss", "ce", "--no-sr-normalise"], r"--sr-normalise and --no-sr-normalise apply to sparse regularisation"),
     (["--loss", "ce", "--pi", "0.5"], r"--pi does not apply to the loss 'ce'"),
     (["--loss", "mse", "--beta", "0.5"], r"--beta does not apply to the loss 'mse'"),
-])
+]
+
+
+@pytest.mark.parametrize("argv, message", OUT_OF_DOMAIN)
 def test_out_of_domain_values_are_one_line(argv, message, tmp_path):
-    # In-process, as train.py's main reads them (UserError: one line, exit 2); two go through the command line too.
+    # In-process, as train.py's main reads them (UserError: one line, exit 2); two go through the command line below.
     with pytest.raises(UserError) as e:
         cfg = config.parse_args([*argv, "--out", str(tmp_path)])
         config.check(cfg)
     assert re.search(message, str(e.value)) and "\n" not in str(e.value), str(e.value)
-    if argv[1] in ("phuber-ce", "ce+lc+sr"):
-        r = subprocess.run([sys.executable, os.path.join(HERE, "train.py"), *argv, "--out", str(tmp_path)],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1, r.stderr
-        assert "Traceback" not in r.stderr and re.search(message, r.stderr) and not os.listdir(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv, message", [(a, m) for a, m in OUT_OF_DOMAIN if a[1] in ("phuber-ce", "ce+lc+sr")])
+def test_out_of_domain_values_through_the_command_line(argv, message, tmp_path):
+    r = subprocess.run([sys.executable, T, *argv, "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr and re.search(message, r.stderr) and not os.listdir(tmp_path)
 
 
 def test_a_wrap_flag_names_the_run_and_the_values_follow_the_noise():
@@ -67,40 +71,25 @@ def test_a_wrap_flag_names_the_run_and_the_values_follow_the_noise():
     assert (amse["a"], amse["delta"], amse["weight_decay"]) == (30.0, 5e-5, 0.0)
 
 
-# --- ELR's targets and SR's schedule survive kill -9 ---------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("tiny"))
-    write_cifar(root, per_batch=24, n_test=20)
-    return root
-
+# --- ELR's targets and SR's schedule survive a stop and a resume -----------------------------------------------------
 
 def args(data_dir, out, loss, *extra):
     return ["--data-dir", data_dir, "--out", str(out), "--arch", "cnn4", "--epochs", "4", "--batch-size", "20",
             "--noise", "sym", "--rate", "0.4", "--loss", loss, *compute(precision="fp32"), *extra]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["elr", "ce+sr"])
-def test_kill_9_and_resume_are_identical_for_losses_with_state(loss, tiny_dir, tmp_path):
-    ref = tmp_path / "ref"
-    subprocess.run([sys.executable, os.path.join(HERE, "train.py"), *args(tiny_dir, ref, loss)], check=True,
-                   capture_output=True, timeout=300)
-    out = tmp_path / "cut"
-    p = subprocess.Popen([sys.executable, os.path.join(HERE, "train.py"), *args(tiny_dir, out, loss)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    run = config.run_dir(config.parse_args(args(tiny_dir, out, loss)))
-    log = os.path.join(run, "log.csv")
-    deadline = time.time() + 120
-    while time.time() < deadline and p.poll() is None and not (os.path.exists(log) and
-                                                               sum(1 for _ in open(log)) >= 3):
-        time.sleep(0.005)  # the header and two epochs: ELR's targets have moved twice
-    assert p.poll() is None, "the run ended before it could be killed mid-run"
-    os.killpg(p.pid, signal.SIGKILL)
-    p.wait()
-    subprocess.run([sys.executable, os.path.join(HERE, "train.py"), *args(tiny_dir, out, loss, "--resume")],
-                   check=True, capture_output=True, timeout=300)
-    ref_run = config.run_dir(config.parse_args(args(tiny_dir, ref, loss)))
+def test_stopped_after_two_epochs_and_resumed_is_identical_for_losses_with_state(loss, tiny_cifar_dir, tmp_path,
+                                                                                monkeypatch):
+    """Stopped once epoch 2's last.pt is written (ELR's targets have moved twice), as a kill there would stop it, then
+    resumed: the same rows, weights and loss state as an unbroken run. A kill at a random moment, through a real
+    process: test_reliability.py."""
+    ref_run = train.run(config.parse_args(args(tiny_cifar_dir, tmp_path / "ref", loss)))
+    interrupt_after_epoch(monkeypatch, args(tiny_cifar_dir, tmp_path / "cut", loss), epoch=2)
+    run = config.run_dir(config.parse_args(args(tiny_cifar_dir, tmp_path / "cut", loss)))
+    assert torch.load(os.path.join(run, "last.pt"), weights_only=True)["epoch"] == 2  # log.csv is written after it
+    assert train.run(config.parse_args(args(tiny_cifar_dir, tmp_path / "cut", loss, "--resume"))) == run
     rows = [[r[:-1] for r in csv.reader(open(os.path.join(d, "log.csv")))] for d in (run, ref_run)]
     assert rows[0] == rows[1] and len(rows[0]) == 5
     a, b = (torch.load(os.path.join(d, "last.pt"), weights_only=True) for d in (run, ref_run))
@@ -111,8 +100,9 @@ def test_kill_9_and_resume_are_identical_for_losses_with_state(loss, tiny_dir, t
         assert b["loss"]["targets"].abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_the_modern_study_lists_every_point_with_its_released_values(tmp_path):
-    r = subprocess.run(["bash", os.path.join(HERE, "run_grid.sh"), "--study", "modern-cifar10", "--list"],
+    r = subprocess.run(["bash", G, "--study", "modern-cifar10", "--list"],
                        capture_output=True, text=True, timeout=300, cwd=tmp_path,
                        env={**os.environ, "PYTHON": sys.executable})
     assert r.returncode == 0, r.stderr

@@ -16,11 +16,7 @@ from noisylabels import labelfile
 from noisylabels import noise
 from noisylabels import presets
 from noisylabels import train
-from conftest import compute, human_table
-from test_reliability import cli, snapshot
-
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
-T = os.path.join(HERE, "train.py")
+from helpers import G, T, cli, compute, human_table, snapshot
 
 
 def labels_of(sizes):
@@ -102,8 +98,10 @@ def test_every_format_reads_back(tmp_path):
         assert (labelfile.read(str(tmp_path / f), key) == y).all(), name
 
 
+@pytest.mark.slow
 def test_a_runs_labels_train_the_same_run_again(cifar_dir, tmp_path):
-    base = ["--data-dir", cifar_dir, "--out", str(tmp_path), "--arch", "cnn8", "--epochs", "2", "--batch-size", "32",
+    # cnn4: the labels are tested, not the network
+    base = ["--data-dir", cifar_dir, "--out", str(tmp_path), "--arch", "cnn4", "--epochs", "2", "--batch-size", "32",
             "--seed", "5", *compute(precision="fp32")]
     first = train.run(config.parse_args(base + ["--noise", "pairflip", "--rate", "0.3"]))
     labels, clean = np.load(os.path.join(first, "labels.npy")), np.load(os.path.join(first, "clean_labels.npy"))
@@ -126,8 +124,9 @@ def test_a_runs_labels_train_the_same_run_again(cifar_dir, tmp_path):
     assert other != again and open(os.path.join(again, "log.csv")).read() == before
 
 
+@pytest.mark.slow
 def test_a_warning_line_and_config_json_for_adversarial_labels(cifar_dir, tmp_path, capsys):
-    train.main(["--data-dir", cifar_dir, "--out", str(tmp_path), "--arch", "cnn8", "--epochs", "1", "--noise", "asym",
+    train.main(["--data-dir", cifar_dir, "--out", str(tmp_path), "--arch", "cnn4", "--epochs", "1", "--noise", "asym",
                 "--rate", "0.7", "--batch-size", "64", *compute(precision="fp32")])
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
     assert len(said) == 1 and "adversarial rather than noisy" in said[0]
@@ -180,6 +179,7 @@ def test_bad_noise_input_is_one_line_nothing_written(cifar_dir, tmp_path, monkey
     assert snapshot(tmp) == before
 
 
+@pytest.mark.slow
 def test_a_file_of_another_length_through_the_command_line(cifar_dir, tmp_path):
     bad_files(tmp_path, 300)
     before = snapshot(tmp_path)
@@ -190,6 +190,7 @@ def test_a_file_of_another_length_through_the_command_line(cifar_dir, tmp_path):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_the_grid_runs_every_noise_models_rates(tmp_path):
     env = {"IDN_RATES": "0.2 0.4", "PAIRFLIP_RATES": "0.3", "UNIFORM_RATES": "0.5", "HUMAN_MATCHED": "aggre",
            "SYM_RATES": "", "ASYM_RATES": "", "LOSSES": "ce", "SEEDS": "1", "RESULTS": str(tmp_path)}
@@ -197,16 +198,17 @@ def test_the_grid_runs_every_noise_models_rates(tmp_path):
     dirs = [os.path.relpath(d, str(tmp_path)) for _, d, _ in grid.grid_points(s)]
     assert dirs == [os.path.join("cifar10", x, "ce", "seed1") for x in
                     ("pairflip-0.3", "uniform-0.5", "idn-0.2", "idn-0.4", "human-matched-aggre")]
-    p = cli(os.path.join(HERE, "run_grid.sh"), "--list", env={**env, "PYTHON": sys.executable})
+    p = cli(G, "--list", env={**env, "PYTHON": sys.executable})
     assert "idn: expected fraction of labels changed 0.2 -> 0.2055, 0.4 -> 0.4000" in p.stdout, p.stderr
     assert "uniform: expected fraction of labels changed 0.5 -> 0.4500" in p.stdout
     assert {"idn-0.2", "idn-0.4"} <= set(presets.study_settings("modern-cifar10"))
 
 
+@pytest.mark.slow
 def test_plot_draws_the_new_settings(cifar_dir, tmp_path):
     from noisylabels import plot
     for noise_args in (["--noise", "idn", "--rate", "0.4"], ["--noise", "uniform", "--rate", "0.5"]):
-        train.run(config.parse_args(["--data-dir", cifar_dir, "--out", str(tmp_path), "--arch", "cnn8", "--epochs", "1",
+        train.run(config.parse_args(["--data-dir", cifar_dir, "--out", str(tmp_path), "--arch", "cnn4", "--epochs", "1",
                                      "--batch-size", "64", *noise_args, *compute(precision="fp32")]))
     plot.main([str(tmp_path), "--data-dir", cifar_dir, "--memorisation", "idn-0.4"])
     out = tmp_path / "figures" / "cifar10"

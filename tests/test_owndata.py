@@ -15,8 +15,7 @@ from noisylabels import evaluate
 from noisylabels import figures
 from noisylabels import owndata
 from noisylabels import train
-from conftest import compute
-from test_datasets import shared
+from helpers import compute, shared
 
 N_TRAIN, N_TEST = 200, 60
 
@@ -99,6 +98,7 @@ def log_rows(run):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 def test_a_folder_run_evaluates_to_its_result_and_its_npz_gives_the_same_run(real, tmp_path, capsys):
     root = folder_copy(real, tmp_path)
     clean = tmp_path / "clean.npy"
@@ -123,6 +123,7 @@ def test_a_folder_run_evaluates_to_its_result_and_its_npz_gives_the_same_run(rea
     assert other.endswith(os.path.join("npz-pets", "sym-0.2", "ce", "seed42")) and log_rows(other) == rows
 
 
+@pytest.mark.slow
 def test_without_clean_labels_memorisation_is_empty_and_the_figures_say_so(real, tmp_path, capsys):
     root = folder_copy(real, tmp_path)
     run = train.run(config.parse_args(run_args(root, tmp_path / "r")))
@@ -156,6 +157,7 @@ def test_skip_bad_images_leaves_them_out_and_counts_them(real, tmp_path, capsys)
         owndata.load("folder", root)  # the cache of a skipping run does not hide the file from one that does not
 
 
+@pytest.mark.slow
 def test_a_run_is_not_resumed_on_other_images(real, tmp_path, capsys):
     root = folder_copy(real, tmp_path)
     argv = run_args(root, tmp_path / "r", "folder", "--epochs", "1")

@@ -16,8 +16,9 @@ import time
 
 import pytest
 
-from conftest import write_mnist
+from helpers import write_mnist
 
+pytestmark = pytest.mark.slow
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 TOL = 2e-6
 # The same kernels on every CPU of CI: ATen's, MKL's and oneDNN's instruction sets capped at AVX2, which all of them

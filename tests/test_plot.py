@@ -1,6 +1,5 @@
 """plot.py: every figure and table from a whole generated grid plus two real tiny runs; partial grids."""
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -13,45 +12,9 @@ from noisylabels import config
 from noisylabels import figures
 from noisylabels import plot
 from noisylabels import train
-from conftest import compute
+from helpers import PLOT_LOSSES as LOSSES, ROOT, accuracy, compute, write_run
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
-LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
 SETTINGS = ["none-0.0", "sym-0.2", "sym-0.5", "sym-0.8", "asym-0.1", "asym-0.25", "asym-0.4"]
-
-
-def rate_of(setting):
-    return {"human-aggre": 0.09, "human-worse": 0.4}.get(setting) or float(setting.split("-")[1])
-
-
-def accuracy(setting, loss, seed, last):
-    """A made-up but distinct test accuracy for every cell, seed and model choice."""
-    rate = rate_of(setting)
-    return round(0.9 - rate * (0.5 if loss == "ce" else 0.2) + 0.01 * LOSSES.index(loss) + 0.02 * seed
-                 - (0.05 if last else 0), 6)
-
-
-def write_run(root, setting, loss, seed, epochs=3, finished=True, dataset="cifar10", cfg=None):
-    """A generated run; dataset None writes the layout of runs from before 2026-12-01 (no data set folder)."""
-    d = os.path.join(root, *([dataset] if dataset else []), setting, loss, f"seed{seed}")
-    os.makedirs(d)
-    with open(os.path.join(d, "log.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, train.LOG_COLUMNS)
-        w.writeheader()
-        for e in range(1, epochs + 1):
-            w.writerow({c: e if c == "epoch" else round(0.1 * e + 0.01 * seed, 4) for c in train.LOG_COLUMNS})
-    rate, C = rate_of(setting), 100 if dataset == "cifar100" else 10
-    T = (1 - rate) * np.eye(C) + rate / (C - 1) * (1 - np.eye(C))
-    rec = {"transition_matrix": T.tolist(), "realised_rate": rate}
-    if dataset == "cifar100":
-        rec.update(classes=[f"class{k}" for k in range(100)], superclass_of=[k % 20 for k in range(100)],
-                   superclasses=[f"super{s}" for s in range(20)])
-    json.dump(rec, open(os.path.join(d, "noise.json"), "w"))
-    json.dump({"arch": "cnn8", **({"dataset": dataset} if dataset else {}), **(cfg or {})},
-              open(os.path.join(d, "config.json"), "w"))
-    if finished:
-        json.dump({"test_acc_best": accuracy(setting, loss, seed, False),
-                   "test_acc_last": accuracy(setting, loss, seed, True)}, open(os.path.join(d, "result.json"), "w"))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +25,7 @@ def grid(tmp_path_factory, cifar_dir):
         for loss in LOSSES:
             for seed in (1, 2):
                 write_run(root, s, loss, seed)
-    for loss in ("ce", "nce+mae"):
+    for loss in ("ce", "nce+mae"):  # cnn8, as the generated runs say: plot.py pools only runs trained alike
         train.run(config.parse_args(["--data-dir", cifar_dir, "--out", root, "--arch", "cnn8", "--epochs", "1",
                                      "--batch-size", "32", "--noise", "sym", "--rate", "0.5", "--loss", loss,
                                      "--seed", "9", *compute(device="cpu")]))
@@ -74,6 +37,7 @@ def read_table(root):
         return {(r["model"], r["loss"], r["setting"]): r for r in csv.DictReader(f) if r["metric"] == "test_acc"}
 
 
+@pytest.mark.slow
 def test_every_figure_and_table_from_a_whole_grid(grid, cifar_dir):
     plot.main([grid, "--seeds", "2", "--data-dir", cifar_dir])
     files = set(os.listdir(os.path.join(grid, "figures", "cifar10")))
@@ -114,6 +78,7 @@ def test_partial_grid_and_runs_in_progress(tmp_path):
     assert "(n=1)" in md  # 2 seeds asked, 1 finished
 
 
+@pytest.mark.slow
 def test_only_losses_and_formats_restrict_the_output(grid, tmp_path):
     root = str(tmp_path / "r")
     shutil.copytree(grid, root, ignore=shutil.ignore_patterns("figures"))
@@ -136,11 +101,12 @@ def test_empty_or_unmatched_is_a_one_line_error(tmp_path, argv, message):
     assert e.value.code == 2 and text.startswith("error: ") and "\n" not in text and (message or "unknown --format bmpx") in text
 
 
+@pytest.mark.slow
 def test_log_figures_need_no_torch(grid, tmp_path):
     root = str(tmp_path / "r")
     shutil.copytree(grid, root, ignore=shutil.ignore_patterns("figures"))
     code = f"import sys; from noisylabels import plot; plot.main([{root!r}]); assert 'torch' not in sys.modules, 'torch was imported'"
-    p = subprocess.run([sys.executable, "-c", code], cwd=HERE, capture_output=True, text=True, timeout=300)
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
 
 
@@ -159,6 +125,7 @@ def test_human_settings_get_curves_transitions_and_columns(tmp_path):
     assert figures.title_of("human-noisy", "cifar100") == "human noise (CIFAR-100N noisy)"
 
 
+@pytest.mark.slow  # no process and no training, but CIFAR-100's 100 x 100 transition matrix takes 10 s to draw
 def test_each_data_set_is_drawn_apart_and_named(tmp_path):
     for dataset in ("cifar100", "mnist"):
         for loss in ("ce", "nce+mae"):

@@ -2,8 +2,6 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,10 +14,7 @@ from noisylabels import noise
 from noisylabels import plot
 from noisylabels import presets
 from noisylabels import train
-from conftest import compute, write_mnist
-from test_plot import write_run
-
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+from helpers import compute, grid_list, write_mnist, write_run
 
 
 # Augmentation and noise ----------------------------------------------------------------------------------------
@@ -67,6 +62,7 @@ def no_val_run(tmp_path_factory):
     return data, out, run
 
 
+@pytest.mark.slow
 def test_no_validation_trains_on_everything_and_keeps_the_last_epoch(no_val_run):
     data, out, run = no_val_run
     rows = list(csv.DictReader(open(os.path.join(run, "log.csv"))))
@@ -84,6 +80,7 @@ def test_no_validation_trains_on_everything_and_keeps_the_last_epoch(no_val_run)
     assert json.load(open(os.path.join(run, "eval.json")))["test_acc"] == res["test_acc_best"]
 
 
+@pytest.mark.slow
 def test_plot_draws_runs_without_validation(no_val_run):
     _, out, _ = no_val_run
     plot.main([out])
@@ -92,9 +89,11 @@ def test_plot_draws_runs_without_validation(no_val_run):
     assert os.path.isfile(os.path.join(out, "figures", "mnist", "accuracy_vs_rate_sym.png"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss, key, value", [("anl-ce-er", "lamb", 2.0), ("nce+agce", "a", 6.0)])
-def test_the_new_losses_train_under_ye2023(cifar_dir, tmp_path, loss, key, value):
-    run = train.run(config.parse_args(["--data-dir", cifar_dir, "--out", str(tmp_path), "--preset", "ye2023",
+def test_the_new_losses_train_under_ye2023(tiny_cifar_dir, tmp_path, loss, key, value):
+    # 100 images: the losses' values and their training are tested, not what they learn
+    run = train.run(config.parse_args(["--data-dir", tiny_cifar_dir, "--out", str(tmp_path), "--preset", "ye2023",
                                        "--epochs", "1", "--loss", loss, "--noise", "asym", "--rate", "0.2",
                                        *compute(device="cpu")]))
     row = next(csv.DictReader(open(os.path.join(run, "log.csv"))))
@@ -117,12 +116,7 @@ def test_the_paper_presets_standardise_with_the_released_statistics():
 
 # Studies ---------------------------------------------------------------------------------------------------------
 
-def grid_list(tmp_path, *flags, **env):
-    e = {"PATH": os.environ["PATH"], "PYTHON": sys.executable, "GPUS": "0", **env}
-    return subprocess.run(["bash", os.path.join(HERE, "run_grid.sh"), *flags, "--list"], env=e, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("study, runs", [("report", 42), ("ma2020-mnist", 405), ("ye2023-cifar100", 378),
                                          ("ye2023-mnist", 351)])
 def test_each_study_lists_its_whole_grid(tmp_path, study, runs):
@@ -136,6 +130,7 @@ def test_each_study_lists_its_whole_grid(tmp_path, study, runs):
     assert sum(line.split()[-1].startswith(f"{where}/{s['dataset']}/") for line in lines[4:-1]) == runs
 
 
+@pytest.mark.slow
 def test_variables_win_over_the_study(tmp_path):
     p = grid_list(tmp_path, STUDY="ye2023-mnist", LOSSES="ce nce+ael", SEEDS="5", ASYM_RATES="0.3")
     assert p.returncode == 0 and p.stdout.splitlines()[-1].startswith("12 runs")  # 2 losses x (5 sym + 1 asym)
@@ -143,6 +138,8 @@ def test_variables_win_over_the_study(tmp_path):
     assert "rates and seeds from: given here (the study's own: not in ANL's repository" in p.stdout
     p = grid_list(tmp_path, PRESET="ma2020")  # the report's grid under another protocol: a folder of its own
     assert p.stdout.splitlines()[0] == "study report: cifar10, --preset ma2020, into results/ma2020"
+    p = grid_list(tmp_path, STUDY="ma2020-mnist", PRESET="ye2023")  # a study under another preset: its own folder
+    assert p.stdout.splitlines()[0].endswith("into results/ma2020-mnist-ye2023")
     p = grid_list(tmp_path, STUDY="ma2020-mnist", EXTRA="--preset report")
     assert p.returncode == 2 and "EXTRA may not hold --preset" in p.stderr
     p = grid_list(tmp_path, STUDY="ma2020-svhn")
@@ -218,9 +215,8 @@ def test_a_run_of_another_preset_is_not_taken_for_this_ones(tmp_path):
     cfg = config.parse_args(["--preset", "ma2020", "--out", str(tmp_path), "--noise", "sym", "--rate", "0.4"])
     os.makedirs(config.run_dir(cfg))
     json.dump({"preset": "ma2020"}, open(os.path.join(config.run_dir(cfg), "config.json"), "w"))
-    config.check(cfg)  # its own protocol: fine
+    config.check(cfg)  # its own protocol: fine (a study under another preset gets its own folder of the grid:
+    # test_variables_win_over_the_study)
     other = config.parse_args(["--preset", "ye2023", "--out", str(tmp_path), "--noise", "sym", "--rate", "0.4"])
     with pytest.raises(ValueError, match=r"holds a run of --preset ma2020, not ye2023; give this protocol its own --out"):
         config.check(other)
-    p = grid_list(tmp_path, STUDY="ma2020-mnist", PRESET="ye2023")  # a study under another preset: its own folder
-    assert p.stdout.splitlines()[0].endswith("into results/ma2020-mnist-ye2023")

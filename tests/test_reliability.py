@@ -18,37 +18,15 @@ from hypothesis import strategies as st
 
 from noisylabels import atomic
 from noisylabels import config
-from noisylabels import engine
 from noisylabels import data
+from noisylabels import engine
+from noisylabels import evaluate
 from noisylabels import losses
 from noisylabels import noise
+from noisylabels import plot
 from noisylabels import train
-from conftest import compute, interrupt_after_epoch_1, pickle_bytes, write_cifar
 from noisylabels.model import make_model
-
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
-
-
-def run_args(cifar_dir, out, *extra, device=None):
-    """A 4-epoch cnn8 run; on the test switch's device, or on `device` (the failure tests stay on the CPU)."""
-    return ["--data-dir", cifar_dir, "--out", str(out), "--arch", "cnn8", "--epochs", "4", "--batch-size", "32",
-            "--noise", "sym", "--rate", "0.2", *compute(device), *extra]
-
-
-def cli(script, *argv, cwd=None, env=None, timeout=300):
-    cmd = ["bash", script] if script.endswith(".sh") else [sys.executable, script]
-    return subprocess.run(cmd + list(argv), capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env={**os.environ, **(env or {})})
-
-
-def snapshot(root):
-    """Every file and folder below root with its size and modification time."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            st_ = os.lstat(os.path.join(dirpath, name))
-            out[os.path.relpath(os.path.join(dirpath, name), root)] = (st_.st_size, st_.st_mtime_ns)
-    return out
+from helpers import D, E, G, P, T, cli, interrupt_after_epoch, pickle_bytes, run_args, snapshot, write_cifar
 
 
 def whole_files(run):
@@ -70,42 +48,54 @@ def whole_files(run):
 # --- Interruption ----------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def small_dir(tmp_path_factory):
-    """100 training images: 2 steps an epoch, so a kill lands in any part of a run, not mostly in one step."""
-    root = str(tmp_path_factory.mktemp("small"))
-    write_cifar(root, per_batch=20, n_test=20)
-    return root
+def reference(tiny_cifar_dir, tmp_path_factory):
+    """The uninterrupted run that the killed-and-resumed run must reproduce, and its training time.
 
-
-@pytest.fixture(scope="module")
-def reference(small_dir, tmp_path_factory):
-    """The uninterrupted run that every killed-and-resumed run must reproduce, and its training time."""
+    100 training images: 2 steps an epoch, so a kill lands in any part of a run, not mostly in one step."""
     out = tmp_path_factory.mktemp("ref")
-    run = train.run(config.parse_args(run_args(small_dir, out)))
+    run = train.run(config.parse_args(run_args(tiny_cifar_dir, out)))
     return run, json.load(open(os.path.join(run, "result.json")))["wall_seconds"]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_kill_9_at_a_random_moment_then_resume_is_identical(reference, small_dir, tmp_path, seed):
-    cifar_dir, (ref, seconds) = small_dir, reference
-    run = config.run_dir(config.parse_args(run_args(cifar_dir, tmp_path)))
-    delay = random.Random(seed).uniform(0.05, 0.85) * seconds  # anywhere in training: a step, a save, an eval
-    for _ in range(6):
-        shutil.rmtree(run, ignore_errors=True)  # a try whose kill came after the end
-        p = subprocess.Popen([sys.executable, os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while not os.path.exists(os.path.join(run, "log.csv")) and p.poll() is None:
-            time.sleep(0.01)  # training starts once log.csv is written
+def claimed_by(run, pid):
+    try:
+        return json.load(open(os.path.join(run, "claim.json")))["pid"] == pid
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.gpu
+def test_kill_9_at_three_random_moments_then_resume_is_identical(reference, tiny_cifar_dir, tmp_path):
+    """Killed with SIGKILL three times, each at a random moment of a process's training (a step, a save, an eval),
+    the last two in processes that had resumed the killed one and taken over its stale claim; then resumed to the
+    end: the same rows, result and weights as the unbroken run, every file whole after each kill."""
+    cifar_dir, (ref, seconds) = tiny_cifar_dir, reference
+    argv = run_args(cifar_dir, tmp_path, "--resume")  # --resume on no run starts it
+    run = config.run_dir(config.parse_args(argv))
+    rng, kills, tries, killed = random.Random(1), 0, 0, None
+    delay = rng.uniform(0.05, 0.85) * seconds / 3  # a third of the run at most per process: 3 kills before the end
+    while kills < 3 and tries < 8:
+        tries += 1
+        if killed:  # the killed process's claim is left behind, naming a dead pid: the next process takes it over
+            assert json.load(open(os.path.join(run, "claim.json")))["pid"] == killed
+        p = subprocess.Popen([sys.executable, T, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not claimed_by(run, p.pid) and p.poll() is None:
+            time.sleep(0.01)  # training starts once the process holds the run
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait()
-        if not os.path.exists(os.path.join(run, "result.json")):
-            break
-        delay /= 2  # this process ran faster than the reference did: the kill came after the end, try earlier
-    assert not os.path.exists(os.path.join(run, "result.json"))  # the kill came before the end
-    whole_files(run)
-    r = subprocess.run([sys.executable, os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path, "--resume")],
-                       capture_output=True, text=True, timeout=300)
+        if os.path.exists(os.path.join(run, "result.json")):  # this process finished before its kill
+            if kills:
+                break  # a resumed process ran faster than the reference did: fewer kills, the same verdict
+            shutil.rmtree(run)  # the first kill came after the end: again, killed earlier
+            delay /= 2
+            continue
+        kills, killed = kills + 1, p.pid
+        whole_files(run)
+        delay = rng.uniform(0.05, 0.85) * seconds / 3
+    assert kills  # at least the first kill came before the end
+    r = subprocess.run([sys.executable, T, *argv], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     strip = lambda rows: [row[:-1] for row in rows]  # noqa: E731  (the seconds column)
     logs = [strip(list(csv.reader(open(os.path.join(d, "log.csv"))))) for d in (run, ref)]
@@ -116,10 +106,13 @@ def test_kill_9_at_a_random_moment_then_resume_is_identical(reference, small_dir
     wa, wb = (torch.load(os.path.join(d, "best.pt"), weights_only=True)["model"] for d in (run, ref))
     assert all(torch.equal(wa[k], wb[k]) for k in wb)
     assert not [f for f in os.listdir(run) if f.endswith(".tmp")]
+    assert not os.path.exists(os.path.join(run, "claim.json"))  # the last claim taken over is released
 
 
+@pytest.mark.slow
+@pytest.mark.gpu
 def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypatch, cifar_dir, tmp_path):
-    interrupt_after_epoch_1(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3"))
+    interrupt_after_epoch(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3"))
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001"))
     assert "different values (lr 0.01 -> 0.001)" in e.value.message and "--force" in e.value.message
@@ -127,7 +120,7 @@ def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypat
         train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--arch", "resnet18", "--force"))
     assert "--force cannot change arch" in e.value.message
     # Forced to lr 0.001 after epoch 1, then stopped again after epoch 2.
-    interrupt_after_epoch_1(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001",
+    interrupt_after_epoch(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001",
                                                   "--force"))
     with pytest.raises(SystemExit) as e:  # 2 epochs are done: the run cannot end after 1
         train.main(run_args(cifar_dir, tmp_path, "--epochs", "1", "--resume", "--lr", "0.001", "--force"))
@@ -143,23 +136,24 @@ def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypat
 
 # --- Failures during a run ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_nan_loss_names_epoch_and_batch_and_keeps_the_last_good_checkpoint(monkeypatch, cifar_dir, tmp_path):
-    make = engine.loss_from
+    make = engine.model_for
 
-    def nan_at_epoch_2_batch_3(cfg, num_classes):
-        inner, calls = make(cfg, num_classes), []
+    def nan_at_epoch_2_batch_3(arch, spec):
+        """The run's network, whose logits (so the loss) turn NaN in one training step; a hook, not a wrapper, so the
+        checkpoints hold the network's own weights."""
+        model, calls = make(arch, spec), []
 
-        class Poisoned(losses.Loss):
-            def __call__(self, logits, labels, idx=None):
-                out = inner(logits, labels, idx)
-                if logits.requires_grad:  # a training step, not evaluation
-                    calls.append(1)
-                    # 256 training images in batches of 32: 8 steps per epoch, so step 11 is epoch 2, batch 3.
-                    return out * float("nan") if len(calls) == 11 else out
-                return out
-        return Poisoned(inner.name, inner.num_classes, inner.parts, inner.hp)
+        def poison(module, inputs, logits):
+            if module.training:  # a training step, not evaluation
+                calls.append(1)
+                # 256 training images in batches of 32: 8 steps per epoch, so step 11 is epoch 2, batch 3.
+                return logits * float("nan") if len(calls) == 11 else logits
+        model.register_forward_hook(poison)
+        return model
 
-    monkeypatch.setattr(engine, "loss_from", nan_at_epoch_2_batch_3)
+    monkeypatch.setattr(engine, "model_for", nan_at_epoch_2_batch_3)
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path, device="cpu"))
     msg = e.value.message
@@ -182,6 +176,7 @@ def test_out_of_memory_suggests_a_smaller_batch(monkeypatch, cifar_dir, tmp_path
                                         "--batch-size 16")
 
 
+@pytest.mark.slow
 def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, cifar_dir, tmp_path):
     save, n = train.save_torch, []
 
@@ -205,11 +200,13 @@ def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, cifar_dir, tmp_
                                        "noise.json"]
 
 
-def test_unwritable_results_folder_is_one_line(cifar_dir, tmp_path):
+def test_unwritable_results_folder_is_one_line(cifar_dir, tmp_path, capsys):
     (tmp_path / "file").write_text("not a folder")
-    p = cli(os.path.join(HERE, "train.py"), *run_args(cifar_dir, tmp_path / "file" / "results", device="cpu"))
-    assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
-    assert "Not a directory" in p.stderr and "check that --out and --data-dir are writable" in p.stderr
+    with pytest.raises(SystemExit) as e:  # train.py's main, as its process runs it
+        train.main(run_args(cifar_dir, tmp_path / "file" / "results", device="cpu"))
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "Traceback" not in err and err.count("\n") == 1
+    assert "Not a directory" in err and "check that --out and --data-dir are writable" in err
 
 
 # --- Bad input, through the real command lines -----------------------------------------------------------------
@@ -264,11 +261,6 @@ def own(tmp, kind):
     return str(root)
 
 
-T = os.path.join(HERE, "train.py")
-D = os.path.join(HERE, "data.py")
-E = os.path.join(HERE, "evaluate.py")
-P = os.path.join(HERE, "plot.py")
-G = os.path.join(HERE, "run_grid.sh")
 OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}  # refused at once
 
 BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
@@ -320,24 +312,63 @@ BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
 ]
 
 
-@pytest.mark.parametrize("script, argv, message", BAD, ids=[f"{os.path.basename(s)} {' '.join(a)}" for s, a, _ in BAD])
-def test_bad_input_is_one_line_nothing_written(cifar_dir, tmp_path, script, argv, message):
-    tmp = tmp_path / "sandbox"
-    tmp.mkdir()
+# Through a real process: one case of each script and both of run_grid.sh's, whose refusal is bash's and grid.py's.
+# The others through the script's main in this process: a refusal there is what its process prints and exits with
+# (errors.die: one line on stderr, exit 2), and a Traceback would be an exception other than SystemExit.
+PROCESS = {(T, "--loss huber"), (T, "--data-dir corrupt:archive"), (D, "--subset 100"), (E, "{tmp}"), (P, "{tmp}")}
+MAINS = {T: train.main, D: data.main, E: evaluate.main, P: plot.main}
+
+
+def bad_case(cifar_dir, tmp, argv, script):
+    """The sandbox prepared for one row of BAD, and the row's arguments filled in."""
     argv = [a.format(tmp=tmp, cifar=cifar_dir) for a in argv]
     argv = [corrupt(tmp, a.split(":")[1]) if a.startswith("corrupt:") else a for a in argv]
     argv = [other_arch_checkpoint(tmp) if a == "other-arch" else a for a in argv]
     argv = [own(tmp, a.split(":")[1]) if a.startswith("own:") else a for a in argv]
     if script == T:
         argv = ["--arch", "cnn8", "--device", "cpu", "--data-dir", cifar_dir] + argv  # later flags win
+    return argv
+
+
+def assert_one_line_refusal(code, err, message):
+    assert code != 0
+    *progress, last = err.splitlines()
+    # One line of error; only a download may say what it tries before giving up.
+    assert "Traceback" not in err and last.startswith("error: "), err
+    assert all(line.startswith(("downloading ", "download failed (")) for line in progress), err
+    assert re.search(message, last), err
+
+
+IN_PROCESS = [b for b in BAD if b[0] != G and (b[0], " ".join(b[1])) not in PROCESS]
+BY_PROCESS = [b for b in BAD if b not in IN_PROCESS]
+ids = lambda rows: [f"{os.path.basename(s)} {' '.join(a)}" for s, a, _ in rows]  # noqa: E731
+
+
+@pytest.mark.parametrize("script, argv, message", IN_PROCESS, ids=ids(IN_PROCESS))
+def test_bad_input_is_one_line_nothing_written(cifar_dir, tmp_path, monkeypatch, capsys, script, argv, message):
+    tmp = tmp_path / "sandbox"
+    tmp.mkdir()
+    argv = bad_case(cifar_dir, tmp, argv, script)
+    before = snapshot(tmp)
+    monkeypatch.chdir(tmp)
+    for k, v in OFFLINE.items():
+        monkeypatch.setenv(k, v)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        MAINS[script](argv)
+    assert_one_line_refusal(e.value.code, capsys.readouterr().err, message)
+    assert snapshot(tmp) == before  # no new or changed file, not even an empty results or data folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, argv, message", BY_PROCESS, ids=ids(BY_PROCESS))
+def test_bad_input_through_the_command_line_is_one_line_nothing_written(cifar_dir, tmp_path, script, argv, message):
+    tmp = tmp_path / "sandbox"
+    tmp.mkdir()
+    argv = bad_case(cifar_dir, tmp, argv, script)
     before = snapshot(tmp)
     p = cli(script, *argv, cwd=str(tmp), env={**OFFLINE, "PYTHON": sys.executable, "RESULTS": str(tmp / "results")})
-    assert p.returncode != 0
-    *progress, last = p.stderr.splitlines()
-    # One line of error; only a download may say what it tries before giving up.
-    assert "Traceback" not in p.stderr and last.startswith("error: "), p.stderr
-    assert all(line.startswith(("downloading ", "download failed (")) for line in progress), p.stderr
-    assert re.search(message, last), p.stderr
+    assert_one_line_refusal(p.returncode, p.stderr, message)
     assert snapshot(tmp) == before  # no new or changed file, not even an empty results or data folder
 
 

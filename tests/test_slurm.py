@@ -15,14 +15,13 @@ import time
 
 import pytest
 
-from conftest import compute, write_cifar
-
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
-GRID = os.path.join(HERE, "run_grid.sh")
+from helpers import G as GRID, compute
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel")
 
 missing = [d for d in DAEMONS if shutil.which(d) is None and not os.path.exists(f"/usr/sbin/{d}")]
 pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.slurm,
     pytest.mark.skipif(bool(missing), reason=f"needs Debian's slurm-wlm and munge packages ({', '.join(missing)} "
                                              f"not found): apt-get install slurm-wlm munge"),
     pytest.mark.skipif(os.geteuid() != 0, reason="slurmd must run as root to start jobs"),
@@ -107,18 +106,13 @@ def cluster(tmp_path_factory):
                 pass
 
 
-@pytest.fixture(scope="module")
-def cifar_dir(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("tiny"))
-    write_cifar(root, per_batch=20, n_test=20)
-    return root
-
-
-def grid_env(cluster, cifar_dir, results, **extra):
-    """A 2-loss x 2-setting grid of 1-epoch cnn8 runs on the generated data, on the CPU."""
+def grid_env(cluster, tiny_cifar_dir, results, **extra):
+    """A 2-loss x 2-setting grid of 1-epoch cnn4 runs on the generated data, on the CPU (Slurm is tested, not the
+    network)."""
     return {**cluster, "PYTHON": sys.executable, "LOSSES": "ce nce+mae", "SYM_RATES": "0.0 0.5", "ASYM_RATES": "",
             "SEEDS": "7", "EPOCHS": "1", "RESULTS": str(results), "GPUS": "0",
-            "EXTRA": f"--arch cnn8 --batch-size 32 --data-dir {cifar_dir} {' '.join(compute(device='cpu'))}", **extra}
+            "EXTRA": f"--arch cnn4 --batch-size 32 --data-dir {tiny_cifar_dir} {' '.join(compute(device='cpu'))}",
+            **extra}
 
 
 def grid(env, *flags, timeout=300):
@@ -144,8 +138,8 @@ def states(env, *flags):
     return [w[1] for w in out if len(w) == 3 and w[0].isdigit()]  # the grid's lines, less the study's header
 
 
-def test_submit_runs_every_point_then_collects_and_resubmits_nothing(cluster, cifar_dir, tmp_path):
-    env = grid_env(cluster, cifar_dir, tmp_path / "r", LOSSES="mae")  # the flag below wins over the variable
+def test_submit_runs_every_point_then_collects_and_resubmits_nothing(cluster, tiny_cifar_dir, tmp_path):
+    env = grid_env(cluster, tiny_cifar_dir, tmp_path / "r", LOSSES="mae")  # the flag below wins over the variable
     flags = ("--losses", "ce nce+mae", "--submit")
     p = grid({**env, "SBATCH_ARGS": "--hold"}, *flags)  # held: it cannot finish before the check below
     assert p.returncode == 0, p.stdout + p.stderr
@@ -167,9 +161,10 @@ def test_submit_runs_every_point_then_collects_and_resubmits_nothing(cluster, ci
     assert not (tmp_path / "r" / "cifar10" / "none-0.0" / "mae").exists()  # the tasks ran the flags' grid
 
 
-def test_a_cancelled_point_is_the_only_one_resubmitted_and_it_resumes(cluster, cifar_dir, tmp_path):
+def test_a_cancelled_point_is_the_only_one_resubmitted_and_it_resumes(cluster, tiny_cifar_dir, tmp_path):
     res = tmp_path / "r"
-    env = grid_env(cluster, cifar_dir, res, EPOCHS="60", SYM_RATES="0.0", LOSSES="ce nce+mae")
+    # 15 cnn4 epochs (0.2-1 s each here): time to cancel point 0 after its first; each point trains all of them once
+    env = grid_env(cluster, tiny_cifar_dir, res, EPOCHS="15", SYM_RATES="0.0", LOSSES="ce nce+mae")
     p = grid(env, "--submit", "--max-parallel", "1")  # one at a time: point 0 runs while 1 waits
     assert p.returncode == 0, p.stdout + p.stderr
     assert "at most 1 at once" in p.stdout
@@ -178,7 +173,7 @@ def test_a_cancelled_point_is_the_only_one_resubmitted_and_it_resumes(cluster, c
     deadline = time.time() + 240
     while not last.exists():
         assert time.time() < deadline, "point 0 wrote no last.pt"
-        time.sleep(0.2)
+        time.sleep(0.05)
     subprocess.run(["scancel", f"{array}_0"], env=env, check=True)
     wait_for(env, array, collect)
     assert states(env) == ["resume", "done"]
@@ -190,8 +185,8 @@ def test_a_cancelled_point_is_the_only_one_resubmitted_and_it_resumes(cluster, c
     assert "resuming" in log and "--resume" in log
 
 
-def test_bad_grid_or_no_sbatch_submits_nothing(cluster, cifar_dir, tmp_path):
-    env = grid_env(cluster, cifar_dir, tmp_path / "r", LOSSES="ce nce+ce")
+def test_bad_grid_or_no_sbatch_submits_nothing(cluster, tiny_cifar_dir, tmp_path):
+    env = grid_env(cluster, tiny_cifar_dir, tmp_path / "r", LOSSES="ce nce+ce")
     queue = lambda: subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True).stdout  # noqa
     before = queue()
     p = grid(env, "--submit")
@@ -202,6 +197,6 @@ def test_bad_grid_or_no_sbatch_submits_nothing(cluster, cifar_dir, tmp_path):
     for name in os.listdir("/usr/bin"):
         if name != "sbatch":
             (bin_dir / name).symlink_to(os.path.join("/usr/bin", name))
-    p = grid({**grid_env(cluster, cifar_dir, tmp_path / "r"), "PATH": str(bin_dir)}, "--submit")
+    p = grid({**grid_env(cluster, tiny_cifar_dir, tmp_path / "r"), "PATH": str(bin_dir)}, "--submit")
     assert p.returncode == 2 and "--submit needs Slurm's sbatch and squeue on the PATH" in p.stderr
     assert p.stderr.count("\n") == 1 and not (tmp_path / "r").exists()

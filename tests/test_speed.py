@@ -11,16 +11,14 @@ import pytest
 import torch
 
 import bench
+import helpers
 from noisylabels import config
-from noisylabels.errors import UserError
-import conftest
 from noisylabels import data
 from noisylabels import engine
 from noisylabels import train
-from conftest import compute
+from noisylabels.errors import UserError
 from noisylabels.model import make_model
-
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+from helpers import ROOT, compute
 CPU = torch.device("cpu")
 # bf16 keeps 8 significant bits: rounding to it moves a value by at most 2^-8 (0.4 %) of itself. cnn8
 # rounds its activations to bf16 after each of its 8 weight layers, and an input laid out otherwise is
@@ -32,13 +30,13 @@ BF16_LOGITS = 8 * 2**-8
 
 def step_for(*flags):
     """A cnn8 Step on the test switch's device; flags pin the precision where a test needs one."""
-    return engine.make_step(config.parse_args(["--arch", "cnn8", *compute(), *flags]), torch.device(conftest.DEVICE))
+    return engine.make_step(config.parse_args(["--arch", "cnn8", *compute(), *flags]), torch.device(helpers.DEVICE))
 
 
 def batch(n, seed):
     """n uint8 images [n, 3, 32, 32] on the switch's device."""
     g = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g).to(conftest.DEVICE)
+    return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g).to(helpers.DEVICE)
 
 
 def assert_close_as(precision, a, b):
@@ -95,6 +93,7 @@ def test_cpuinfo_variable_points_auto_at_another_file(tmp_path, monkeypatch):
     assert engine.cpu_has_bf16()
 
 
+@pytest.mark.gpu
 def test_bf16_step_keeps_loss_and_gradients_float32():
     step = step_for("--precision", "bf16", "--loss", "nce+rce")
     x = engine.inputs(batch(4, 0), step.fmt, step.spec)
@@ -110,6 +109,7 @@ def test_bf16_step_keeps_loss_and_gradients_float32():
     assert any(not torch.equal(a, b) for a, b in zip(before, step.model.parameters()))  # it did step
 
 
+@pytest.mark.gpu
 def test_channels_last_changes_the_layout_not_the_maths(true_fp32):
     # SGD: Adam would blow rounding differences in near-zero gradients up to whole lr-sized steps.
     flags = ["--optimizer", "sgd", "--precision", "fp32"]
@@ -134,11 +134,12 @@ def test_channels_last_changes_the_layout_not_the_maths(true_fp32):
     assert ((wa - wb).norm() / wa.norm()).item() < 1e-3
 
 
+@pytest.mark.gpu
 def test_channels_last_in_bf16_agrees_to_bf16_rounding():
     # One forward and its loss. Not the gradients: BatchNorm's backward subtracts near-equal bf16 values,
     # and layouts then differ by up to a third of a gradient's scale (measured), so steps diverge.
     a, b = step_for("--channels-last", "--precision", "bf16"), step_for("--no-channels-last", "--precision", "bf16")
-    x, y = batch(8, 0), torch.arange(8, device=conftest.DEVICE) % 10
+    x, y = batch(8, 0), torch.arange(8, device=helpers.DEVICE) % 10
     out = []
     for s in (a, b):
         s.model.train()
@@ -154,6 +155,7 @@ def test_channels_last_in_bf16_agrees_to_bf16_rounding():
     assert abs(lossa.item() - lossb.item()) <= 2 * BF16_LOGITS * lb.float().abs().max().item()
 
 
+@pytest.mark.gpu
 def test_compiled_model_is_trained_but_plain_one_is_saved():
     s = step_for("--compile")
     assert s.net is not s.model and isinstance(s.net, torch._dynamo.eval_frame.OptimizedModule)
@@ -187,8 +189,10 @@ def test_resume_keeps_fused_kernels():
     assert all(st["step"].item() == 2 for st in fused.state.values())
 
 
-def test_a_checkpoint_of_an_older_layout_is_refused_not_resumed(cifar_dir, tmp_path):
-    flags = ["--data-dir", cifar_dir, "--out", str(tmp_path), "--arch", "cnn8", "--epochs", "1", "--batch-size",
+@pytest.mark.slow
+@pytest.mark.gpu
+def test_a_checkpoint_of_an_older_layout_is_refused_not_resumed(tiny_cifar_dir, tmp_path):
+    flags = ["--data-dir", tiny_cifar_dir, "--out", str(tmp_path), "--arch", "cnn4", "--epochs", "1", "--batch-size",
              "32", *compute(precision="fp32")]
     run = train.run(config.parse_args(flags))
     os.remove(os.path.join(run, "result.json"))
@@ -202,6 +206,7 @@ def test_a_checkpoint_of_an_older_layout_is_refused_not_resumed(cifar_dir, tmp_p
     assert not os.path.exists(os.path.join(run, "result.json")) and not os.path.exists(os.path.join(run, "claim.json"))
 
 
+@pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_predict_agrees_across_layouts_and_batch_sizes(true_fp32, precision):
     s = step_for("--precision", precision)
@@ -212,10 +217,12 @@ def test_predict_agrees_across_layouts_and_batch_sizes(true_fp32, precision):
     assert_close_as(precision, a, b)
 
 
+@pytest.mark.slow
+@pytest.mark.gpu
 def test_bench_quick_writes_its_table(tmp_path):
     # CI's smoke test of bench.py, through its command line: both architectures, all three modes.
     out = tmp_path / "bench.json"
-    p = subprocess.run([sys.executable, os.path.join(HERE, "bench.py"), "--quick", *compute(), "--out", str(out)],
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "bench.py"), "--quick", *compute(), "--out", str(out)],
                        capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     b = json.loads(out.read_text())
@@ -223,7 +230,7 @@ def test_bench_quick_writes_its_table(tmp_path):
                                                              for m in ("baseline", "suite", "limit")]
     assert all(r["images_per_s"] > 0 and len(r["seconds"]) == 1 and r["seconds"][0] > 0 for r in b["rows"])
     assert b["settings"]["batch_size"] == 16 and b["settings"]["steps"] == 2
-    assert b["machine"]["cpu_count"] == os.cpu_count() and (b["machine"]["gpu"] is None) == (conftest.DEVICE == "cpu")
+    assert b["machine"]["cpu_count"] == os.cpu_count() and (b["machine"]["gpu"] is None) == (helpers.DEVICE == "cpu")
     flags = engine.cpu_flags()
     assert b["machine"]["cpu_flags"] == ([f for f in bench.ISA_FLAGS if f in flags] if flags else None)
     for arch, r in b["ratios"].items():
@@ -231,7 +238,7 @@ def test_bench_quick_writes_its_table(tmp_path):
         assert r["suite/baseline"] == pytest.approx(ips["suite"] / ips["baseline"], abs=6e-4)
         assert r["suite/limit"] == pytest.approx(ips["suite"] / ips["limit"], abs=6e-4)
         assert f"{r['suite/baseline']:.2f}x" in p.stdout
-    suite_precision = "bf16" if engine.amp_dtype(conftest.PRECISION, torch.device(conftest.DEVICE)) else "fp32"
+    suite_precision = "bf16" if engine.amp_dtype(helpers.PRECISION, torch.device(helpers.DEVICE)) else "fp32"
     assert [r["precision"] for r in b["rows"]] == ["fp32", suite_precision, suite_precision] * 2
 
 
@@ -245,15 +252,30 @@ def test_baseline_dataset_matches_the_suites_preprocessing():
     assert aug[0][0].shape == (3, 32, 32) and aug[0][1] == 0
 
 
-@pytest.mark.parametrize("flags, message, code", [
+BENCH_BAD = [
     (["--steps", "0"], "--steps must be at least 1", 2),
     (["--workers", "-1"], "--workers must be at least 0", 2),
     (["--arch", "vgg"], "invalid choice: 'vgg'", 2),
     (["--out", "no/such/folder/b.json"], "cannot write no/such/folder/b.json", 2),  # before any timing
     (["--arch", "cnn8", "--batch-size", "1000000000"], "out of memory at --batch-size 1000000000", 2),  # 126 TiB
-])
-def test_bench_bad_flags_are_one_line_errors(tmp_path, flags, message, code):
-    p = subprocess.run([sys.executable, os.path.join(HERE, "bench.py"), *flags], capture_output=True, text=True,
+]
+
+
+@pytest.mark.parametrize("flags, message, code", BENCH_BAD)
+def test_bench_bad_flags_are_one_line_errors(tmp_path, monkeypatch, capsys, flags, message, code):
+    """bench.py's main in this process: its refusal is what its process prints and exits with (one case below)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        bench.main(flags)
+    err = capsys.readouterr().err
+    assert e.value.code == code and message in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err and not (tmp_path / "bench.json").exists()
+
+
+@pytest.mark.slow
+def test_bench_bad_flags_through_the_command_line(tmp_path):
+    flags, message, code = BENCH_BAD[0]
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "bench.py"), *flags], capture_output=True, text=True,
                        timeout=120, cwd=tmp_path)
     assert p.returncode == code and message in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert "Traceback" not in p.stderr and not (tmp_path / "bench.json").exists()

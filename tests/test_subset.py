@@ -11,9 +11,7 @@ import pytest
 from noisylabels import data
 from noisylabels import subset
 from noisylabels.errors import UserError
-from test_datasets import shared
-
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+from helpers import D, T, shared
 
 
 def test_first_per_class_by_hand():
@@ -29,7 +27,7 @@ def test_first_per_class_by_hand():
 
 
 def cut(*argv, cwd):
-    return subprocess.run([sys.executable, os.path.join(HERE, "data.py"), *argv], capture_output=True, text=True,
+    return subprocess.run([sys.executable, D, *argv], capture_output=True, text=True,
                           cwd=cwd, timeout=300)
 
 
@@ -48,6 +46,7 @@ def downloaded(name, tmp_path):
     return str(where)
 
 
+@pytest.mark.slow
 def test_an_mnist_subset_is_the_first_of_each_class_the_same_bytes_twice_and_trains(tmp_path):
     src = downloaded("mnist-subset", tmp_path)
     for out in ("a", "b"):
@@ -62,12 +61,13 @@ def test_an_mnist_subset_is_the_first_of_each_class_the_same_bytes_twice_and_tra
     assert np.bincount(part.y_train).tolist() == [60] * 10 and np.bincount(part.y_test).tolist() == [20] * 10
     for c in range(10):  # each class's first 60 training images, in their order
         np.testing.assert_array_equal(part.x_train[part.y_train == c], full.x_train[full.y_train == c][:60])
-    r = subprocess.run([sys.executable, os.path.join(HERE, "train.py"), "--dataset", "mnist", "--data-dir", "a",
+    r = subprocess.run([sys.executable, T, "--dataset", "mnist", "--data-dir", "a",
                         "--epochs", "1", "--precision", "fp32", "--device", "cpu"], capture_output=True, text=True,
                        cwd=tmp_path, timeout=300)
     assert r.returncode == 0 and "510 train / 90 val / 200 test" in r.stdout, r.stderr
 
 
+@pytest.mark.slow
 def test_a_cifar10_subset_keeps_the_batch_files_and_the_human_labels_of_its_images(tmp_path):
     src = downloaded("cifar10-subset", tmp_path)
     p = cut("--data-dir", src, "--subset", "103", "--human", "--out", "c", cwd=tmp_path)
@@ -86,6 +86,7 @@ def test_a_cifar10_subset_keeps_the_batch_files_and_the_human_labels_of_its_imag
     assert (cut_["clean_label"] == part.y_train).all()
 
 
+@pytest.mark.slow
 def test_a_cifar100_subset_keeps_its_superclasses_and_refuses_a_folder_in_use(tmp_path):
     src = downloaded("cifar100-subset", tmp_path)
     assert cut("--dataset", "cifar100", "--data-dir", src, "--subset", "300", "--test-subset", "200", "--human",

@@ -9,7 +9,7 @@ import pytest
 from noisylabels import config
 from noisylabels import tboard
 from noisylabels import train
-from conftest import compute
+from helpers import compute
 
 pytest.importorskip("tensorboard", reason="tensorboard is not installed: pip install tensorboard (CI installs it)")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
@@ -27,6 +27,7 @@ def events(run):
     return ea
 
 
+@pytest.mark.slow
 def test_the_events_hold_every_epochs_values_and_the_configuration(cifar_dir, tmp_path):
     run = train.run(config.parse_args(args(cifar_dir, tmp_path, "--epochs", "2")))
     run = train.run(config.parse_args(args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--force")))
