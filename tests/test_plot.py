@@ -18,7 +18,7 @@ SETTINGS = ["none-0.0", "sym-0.2", "sym-0.5", "sym-0.8", "asym-0.1", "asym-0.25"
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory, cifar_dir):
+def grid(tmp_path_factory, tiny_cifar_dir):
     """The report's whole grid with 2 seeds from generated logs, plus 2 real 1-epoch runs as seed 9."""
     root = str(tmp_path_factory.mktemp("results"))
     for s in SETTINGS:
@@ -26,7 +26,7 @@ def grid(tmp_path_factory, cifar_dir):
             for seed in (1, 2):
                 write_run(root, s, loss, seed)
     for loss in ("ce", "nce+mae"):  # cnn8, as the generated runs say: plot.py pools only runs trained alike
-        train.run(config.parse_args(["--data-dir", cifar_dir, "--out", root, "--arch", "cnn8", "--epochs", "1",
+        train.run(config.parse_args(["--data-dir", tiny_cifar_dir, "--out", root, "--arch", "cnn8", "--epochs", "1",
                                      "--batch-size", "32", "--noise", "sym", "--rate", "0.5", "--loss", loss,
                                      "--seed", "9", *compute(device="cpu")]))
     return root
@@ -38,8 +38,8 @@ def read_table(root):
 
 
 @pytest.mark.slow
-def test_every_figure_and_table_from_a_whole_grid(grid, cifar_dir):
-    plot.main([grid, "--seeds", "2", "--data-dir", cifar_dir])
+def test_every_figure_and_table_from_a_whole_grid(grid, tiny_cifar_dir):
+    plot.main([grid, "--seeds", "2", "--data-dir", tiny_cifar_dir])
     files = set(os.listdir(os.path.join(grid, "figures", "cifar10")))
     expected = {"curves_sym-0.5.png", "curves_asym-0.25.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png",
                 "normalisation.png", "memorisation_sym-0.5.png", "images_sym-0.5.png", "table.md", "table.csv",

@@ -111,7 +111,8 @@ def test_kill_9_at_three_random_moments_then_resume_is_identical(reference, tiny
 
 @pytest.mark.slow
 @pytest.mark.gpu
-def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypatch, cifar_dir, tmp_path):
+def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypatch, tiny_cifar_dir, tmp_path):
+    cifar_dir = tiny_cifar_dir  # 100 images: the settings and their record are tested, not what the run learns
     interrupt_after_epoch(monkeypatch, run_args(cifar_dir, tmp_path, "--epochs", "3"))
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001"))
@@ -177,7 +178,8 @@ def test_out_of_memory_suggests_a_smaller_batch(monkeypatch, cifar_dir, tmp_path
 
 
 @pytest.mark.slow
-def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, cifar_dir, tmp_path):
+def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, tiny_cifar_dir, tmp_path):
+    cifar_dir = tiny_cifar_dir  # 100 images: two epochs' files are tested, not what the run learns
     save, n = train.save_torch, []
 
     def full_on_second_last_pt(path, obj):
