@@ -6,6 +6,7 @@ themselves are noisylabels/losses.py's and noisylabels/modern.py's.
 """
 from noisylabels.errors import Parser, UserError, die
 from noisylabels.losses import Loss, get_loss, list_losses  # noqa: F401  (the library's loss API, for a clone)
+from noisylabels.noise import RATED
 
 
 def parser():
@@ -13,9 +14,10 @@ def parser():
                                              "in one setting takes.")
     p.add_argument("--dataset", choices=["cifar10", "cifar100", "mnist"],
                    help="the values a run on this data set takes (default: none, the papers' values)")
-    p.add_argument("--noise", default="sym", help="with --dataset: the noise model, as train.py's --noise "
-                                                  "(default: %(default)s)")
-    p.add_argument("--rate", type=float, help="with --dataset: the noise rate (default: 0, the clean run)")
+    p.add_argument("--noise", default="none", help="with --dataset: the noise model, as train.py's --noise "
+                                                   "(default: %(default)s)")
+    p.add_argument("--rate", type=float, help="with --dataset: the noise rate, needed by the noise models with "
+                                              "a rate (default: none)")
     p.add_argument("--preset", choices=["report", "ma2020", "ye2023"],
                    help="with --dataset: the protocol (default: the one whose released configuration has the loss "
                         "on that data set, ma2020 else ye2023)")
@@ -33,6 +35,8 @@ def main(argv=None):
         a = parser().parse_args(argv)
         if a.dataset is None and (a.rate is not None or a.preset is not None):
             raise UserError("--rate and --preset say which setting's values to show: add --dataset")
+        if a.dataset is not None and a.noise in RATED and a.rate is None:
+            raise UserError(f"--noise {a.noise} needs --rate, the fraction of labels it flips (e.g. --rate 0.4)")
         rows = list_losses()
         if a.loss is not None:
             rows = [r for r in rows if r["name"] == a.loss] or [{"name": get_loss(a.loss).name, "kind": "",
@@ -43,8 +47,9 @@ def main(argv=None):
         die(f"{e}")
     if a.dataset is None:
         width = max(len(r["name"]) for r in rows)
+        print(f"{'--loss':{width}}  {'kind':14} {'values':40} paper")
         for r in rows:
-            print(f"{r['name']:{width}}  {r['kind']:8} {shown(r['values']) or '-':40} {r['paper']}")
+            print(f"{r['name']:{width}}  {r['kind']:14} {shown(r['values']) or '-':40} {r['paper']}")
         return
     print(f"values on {a.dataset}, --noise {a.noise} --rate {a.rate or 0:g}"
           f"{f', --preset {a.preset}' if a.preset else ''}:")

@@ -336,13 +336,13 @@ class Loss(nn.Module):
             return (*out, idx)
         if not self.training:
             return (*out, None)  # evaluation: CE alone
-        if idx is None:
-            raise UserError(f"{name} in training reads each sample's position in the training split: loss(logits, y, "
-                            f"idx) with idx [B] (int64); for a validation or test loss call loss.eval() (CE alone)")
         if self.targets is None:
             raise UserError(f"{name} keeps a running target per training sample and has none: give "
                             f"get_loss('{name}', ..., n_train=N) or call loss.bind(N) first, N the training split's "
-                            f"size")
+                            f"size; then loss(logits, y, idx) with each sample's position idx [B] in that split")
+        if idx is None:
+            raise UserError(f"{name} in training reads each sample's position in the training split: loss(logits, y, "
+                            f"idx) with idx [B] (int64); for a validation or test loss call loss.eval() (CE alone)")
         n = len(self.targets)
         if idx.shape != (B,) or idx.dtype not in (torch.int64, torch.int32):
             raise UserError(f"idx must be integers of shape [{B}], got {idx.dtype} {list(idx.shape)}")

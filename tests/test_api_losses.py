@@ -163,8 +163,9 @@ def test_elr_in_training_needs_its_indices_and_its_targets():
         get_loss("elr", n_train=8)(z, y)
     with pytest.raises(ValueError, match=r"^elr keeps a running target per training sample and has none: give "
                                          r"get_loss\('elr', \.\.\., n_train=N\) or call loss.bind\(N\) first, N the "
-                                         r"training split's size$"):
-        get_loss("elr")(z, y, torch.arange(4))
+                                         r"training split's size; then loss\(logits, y, idx\) with each sample's "
+                                         r"position idx \[B\] in that split$"):
+        get_loss("elr")(z, y)  # neither: the one message names both
     with pytest.raises(ValueError, match=r"^idx must lie in \[0, 8\) \(n_train 8\), got 5\.\.8$"):
         get_loss("elr", n_train=8)(z, y, torch.arange(5, 9))
     loss = get_loss("elr", n_train=8)

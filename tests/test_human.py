@@ -102,7 +102,7 @@ def test_noisy_labels_and_alignment():
     shifted = np.roll(clean, 1)
     with pytest.raises(ValueError, match="differs from the training labels at 20 images"):
         noise.human_noisy_labels(table, "worse", shifted)
-    with pytest.raises(ValueError, match="unknown noise type 'human'"):
+    with pytest.raises(ValueError, match="human noise needs the CIFAR-N table: human="):
         noise.make_noisy_labels(clean, "human", 0.0, 0)
 
 

@@ -162,3 +162,17 @@ def test_pip_installs_the_package_and_the_example_runs_outside_the_repository(tm
     p = subprocess.run([py, "-c", library_example()], cwd=away, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "Loss(nce+rce" in p.stdout
+
+
+def test_losses_py_lists_every_loss_and_a_settings_values(capsys):
+    command("losses").main([])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:2] == ["--loss", "kind"] and len(out) == 1 + len(noisylabels.list_losses())
+    assert any(line.split()[:3] == ["gce", "active", "q=0.7"] for line in out)
+    command("losses").main(["--dataset", "cifar100", "--noise", "sym", "--rate", "0.4"])
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["nce+rce"].split()[1:] == ["alpha=10", "beta=0.1", "(ma2020)"]  # Ma et al.'s CIFAR-100 values
+    assert "tau=10" in rows["phuber-ce"] and "refused: q must be in (0, 1] for gce, got 3" in rows["gce+aul"]
+    with pytest.raises(SystemExit) as e:
+        command("losses").main(["--dataset", "cifar100", "--noise", "sym"])
+    assert e.value.code == 2 and "--noise sym needs --rate" in capsys.readouterr().err

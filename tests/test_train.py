@@ -251,7 +251,7 @@ def test_anl_l1_term_is_optimised():
         ref.b.copy_(model.b)
     x, y = torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.tensor([0, 1, 2, 3])
     loss_fn = get_loss("anl-ce", delta=0.1)
-    g = torch.autograd.grad(loss_fn(ref(x.float()), y), ref.b)[0]  # the model ignores the pixels
+    g = torch.autograd.grad(loss_fn.data_term(ref(x.float()), y), ref.b)[0]  # the model ignores the pixels
     before = model.b.detach().clone()
     engine.train_epoch(engine.Step(model, torch.optim.SGD(model.parameters(), lr=1.0), loss_fn), x, y, y, 4,
                       engine.epoch_generators(0, 1, "cpu"), augment=False)
