@@ -3,6 +3,7 @@ small data sets made on the fly, the command lines and argument builders several
 
 Test files import from here (`from helpers import ...`), never from one another.
 """
+import contextlib
 import csv
 import gzip
 import io
@@ -169,11 +170,34 @@ def cli(script, *argv, cwd=None, env=None, timeout=300):
                           env={**os.environ, **(env or {})})
 
 
+def in_process(main, argv, cwd, *args):
+    """A script's main(argv, *args) in this process, in cwd: a CompletedProcess of its exit status, stdout and stderr,
+    as its own process would give them (a refusal is errors.die's one line on stderr and exit 2; anything else that
+    goes wrong raises here, as it would print a traceback there). Where the process itself is what is tested, the
+    tests start one."""
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(argv), *args) or 0
+    except SystemExit as x:
+        code = x.code
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess([getattr(main, "__module__", "main"), *argv], code, out.getvalue(),
+                                       err.getvalue())
+
+
 def grid_list(cwd, *flags, **env):
-    """run_grid.sh FLAGS --list in cwd, with only PATH, PYTHON, GPUS=0 and env in its environment."""
+    """run_grid.sh FLAGS --list in cwd, with only PATH, PYTHON, GPUS=0 and env in its environment: (returncode,
+    stdout, stderr) as its process would give them.
+
+    In this process: run_grid.sh execs `python -m noisylabels.grid` with its arguments, and grid.main takes the
+    environment as a dict; the bash around it is test_grid.py's (a missing or mistyped Python, no numpy, no torch).
+    """
+    from noisylabels import grid
     e = {"PATH": os.environ["PATH"], "PYTHON": sys.executable, "GPUS": "0", **env}
-    return subprocess.run(["bash", G, *flags, "--list"], env=e, cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return in_process(grid.main, [*flags, "--list"], cwd, e)
 
 
 def snapshot(root):

@@ -73,7 +73,8 @@ def fill(parser, args):
 
 
 def check_command(line, cwd):
-    """Raise AssertionError unless the real parser of its script takes the line (run_grid.sh: its --list)."""
+    """Raise AssertionError unless the real parser of its script takes the line (run_grid.sh: its --list, through
+    grid.main in this process, which run_grid.sh execs)."""
     env, script, rest = COMMAND.match(line).groups()
     args = shlex.split(rest, comments=True)
     if script == "bash run_grid.sh":
@@ -107,24 +108,18 @@ def test_the_pages_hold_commands_of_every_script():
     assert len(DOCUMENTED) > 45  # 57 when this was written; a collector that stopped finding them would show here
 
 
-def by_process(line):
-    """A run_grid.sh line is checked by run_grid.sh --list, a process: the slow tier's."""
-    return pytest.mark.slow if COMMAND.match(line).group(2) == "bash run_grid.sh" else ()
-
-
-@pytest.mark.parametrize("page,line", [pytest.param(p, c, marks=by_process(c), id=f"{p}: {c[:70]}")
-                                       for p, c in DOCUMENTED])
+@pytest.mark.parametrize("page,line", DOCUMENTED, ids=[f"{p}: {c[:70]}" for p, c in DOCUMENTED])
 def test_a_documented_command_is_taken_by_its_script(page, line, tmp_path):
     check_command(line, str(tmp_path))
 
 
-@pytest.mark.parametrize("line,why", [pytest.param(line, why, marks=by_process(line)) for line, why in [
+@pytest.mark.parametrize("line,why", [
     ("python train.py --noise asym --noise-rate 0.25 --loss nfl", "unrecognized arguments: --noise-rate"),
     ("python train.py --loss nfl --noise sym --rate 1.5", "--rate must be in"),
     ("python plot.py results/ --only-settings sym-0.5", "unrecognized arguments: --only-settings"),
     ("bash run_grid.sh --loss ce", "unrecognized arguments: --loss ce (did you mean --losses?)"),
     ("LOSSES=nfll bash run_grid.sh", "unknown loss"),
-]])
+])
 def test_a_renamed_flag_or_a_bad_value_fails_the_check(line, why, tmp_path, capsys):
     with pytest.raises(AssertionError) as e:
         check_command(line, str(tmp_path))

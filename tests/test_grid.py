@@ -33,8 +33,9 @@ def listed(env):
     return {int(w[0]): (w[1], w[2]) for w in out if len(w) == 3 and w[0].isdigit()}  # less the study's header
 
 
-def test_failed_run_is_reported_then_redone_alone(tiny_cifar_dir, tmp_path):
-    """Two points (the other tests here cover the grid's size): one finishes, one fails, the rerun redoes that one."""
+def test_failed_run_is_reported_then_redone_alone_and_other_values_are_refused(tiny_cifar_dir, tmp_path):
+    """Two points (the other tests here cover the grid's size): one finishes, one fails, the rerun redoes that one;
+    then the finished grid with other values is refused and listed as `differs`."""
     res = tmp_path / "results"
     env = env_for(tiny_cifar_dir, res, LOSSES="ce")
     bad = res / "cifar10" / "sym-0.5" / "ce" / "seed7"
@@ -62,6 +63,14 @@ def test_failed_run_is_reported_then_redone_alone(tiny_cifar_dir, tmp_path):
     assert "summary: 2 runs: 1 done, 1 skipped (already finished), 0 failed" in p.stdout
     assert before == {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in finished}  # untouched
     assert json.load(open(bad / "result.json"))["best_epoch"] == 1
+
+    # The finished grid asked for with other values: refused before anything starts, not skipped as finished.
+    p = grid({**env, "EPOCHS": "2"})
+    assert p.returncode == 2 and p.stderr.count("\n") == 1
+    assert "point 0 (" in p.stderr and "other values than this grid asks for (epochs 1 -> 2" in p.stderr
+    assert "give this grid another RESULTS, or remove" in p.stderr
+    assert [s for s, _ in listed({**env, "EPOCHS": "2"}).values()] == ["differs", "differs"]
+    assert [s for s, _ in listed(env).values()] == ["done", "done"]
 
 
 def test_list_dry_run_and_slurm_index_agree(tiny_cifar_dir, tmp_path):
@@ -232,26 +241,15 @@ def test_list_dry_run_and_submit_need_no_torch(tiny_cifar_dir, tmp_path):
 
 
 def test_two_grids_on_one_results_train_each_point_once(tiny_cifar_dir, tmp_path):
-    env = env_for(tiny_cifar_dir, tmp_path / "r", EPOCHS="2")
+    env = env_for(tiny_cifar_dir, tmp_path / "r", LOSSES="ce", EPOCHS="2")  # 2 points, both grids asking for each
     procs = [subprocess.Popen(["bash", GRID], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     logs = sorted((tmp_path / "r").glob("cifar10/*/*/seed7/train.log"))
-    assert len(logs) == 4 and all(f.read_text().count("\n== ") + f.read_text().startswith("== ") == 1 for f in logs)
-    assert all("summary: 4 runs" in out for out, _ in outs)
+    assert len(logs) == 2 and all(f.read_text().count("\n== ") + f.read_text().startswith("== ") == 1 for f in logs)
+    assert all("summary: 2 runs" in out for out, _ in outs)
     assert (tmp_path / "r" / "figures" / "cifar10" / "table.md").is_file()
-
-
-def test_a_finished_run_of_other_values_is_refused_not_skipped(tiny_cifar_dir, tmp_path):
-    env = env_for(tiny_cifar_dir, tmp_path / "r", LOSSES="ce", SYM_RATES="0.0")
-    assert grid(env).returncode == 0
-    p = grid({**env, "EPOCHS": "2"})
-    assert p.returncode == 2 and p.stderr.count("\n") == 1
-    assert "point 0 (" in p.stderr and "other values than this grid asks for (epochs 1 -> 2" in p.stderr
-    assert "give this grid another RESULTS, or remove" in p.stderr
-    assert [s for s, _ in listed({**env, "EPOCHS": "2"}).values()] == ["differs"]
-    assert [s for s, _ in listed(env).values()] == ["done"]
 
 
 def test_no_python_or_no_numpy_is_one_line(tmp_path):

@@ -3,8 +3,6 @@ the data set and the noise, ELR and sparse regularisation stopped and resumed ex
 import csv
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -12,7 +10,7 @@ import torch
 from noisylabels import config
 from noisylabels import train
 from noisylabels.errors import UserError
-from helpers import G, T, compute, interrupt_after_epoch
+from helpers import compute, grid_list, interrupt_after_epoch
 
 OUT_OF_DOMAIN = [
 
@@ -48,12 +46,14 @@ def test_out_of_domain_values_are_one_line(argv, message, tmp_path):
     assert re.search(message, str(e.value)) and "\n" not in str(e.value), str(e.value)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("argv, message", [(a, m) for a, m in OUT_OF_DOMAIN if a[1] in ("phuber-ce", "ce+lc+sr")])
-def test_out_of_domain_values_through_the_command_line(argv, message, tmp_path):
-    r = subprocess.run([sys.executable, T, *argv, "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert "Traceback" not in r.stderr and re.search(message, r.stderr) and not os.listdir(tmp_path)
+def test_out_of_domain_values_through_train_py_main(argv, message, tmp_path, capsys):
+    """train.py's main: what its process prints and exits with (a process of it: test_reliability.py's table)."""
+    with pytest.raises(SystemExit) as e:
+        train.main([*argv, "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and re.search(message, err) and not os.listdir(tmp_path)
 
 
 def test_a_wrap_flag_names_the_run_and_the_values_follow_the_noise():
@@ -100,11 +100,8 @@ def test_stopped_after_two_epochs_and_resumed_is_identical_for_losses_with_state
         assert b["loss"]["targets"].abs().sum() > 0
 
 
-@pytest.mark.slow
 def test_the_modern_study_lists_every_point_with_its_released_values(tmp_path):
-    r = subprocess.run(["bash", G, "--study", "modern-cifar10", "--list"],
-                       capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                       env={**os.environ, "PYTHON": sys.executable})
+    r = grid_list(tmp_path, "--study", "modern-cifar10")
     assert r.returncode == 0, r.stderr
     assert "675 runs" in r.stdout  # 25 losses x (4 sym + 3 asym + 2 idn rates) x 3 seeds, each checked by config.check
     for ds, m in (("cifar10", 1e3), ("cifar100", 1e2)):

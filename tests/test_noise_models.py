@@ -4,7 +4,6 @@ import csv
 import json
 import os
 import re
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from noisylabels import labelfile
 from noisylabels import noise
 from noisylabels import presets
 from noisylabels import train
-from helpers import G, T, cli, compute, human_table, snapshot
+from helpers import compute, grid_list, human_table, snapshot
 
 
 def labels_of(sizes):
@@ -164,8 +163,8 @@ BAD = [(["--noise", "file"], r"--noise file needs --labels PATH"),
 
 @pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_bad_noise_input_is_one_line_nothing_written(cifar_dir, tmp_path, monkeypatch, capsys, argv, message):
-    """train.py's main in this process (its refusals are the CLI's: one line on stderr, exit 2); one case below
-    goes through a real process."""
+    """train.py's main in this process: its refusals are its process's (one line on stderr, exit 2), which
+    test_reliability.py's table checks through real processes."""
     tmp = tmp_path / "sandbox"
     tmp.mkdir()
     bad_files(tmp, 300)
@@ -179,18 +178,6 @@ def test_bad_noise_input_is_one_line_nothing_written(cifar_dir, tmp_path, monkey
     assert snapshot(tmp) == before
 
 
-@pytest.mark.slow
-def test_a_file_of_another_length_through_the_command_line(cifar_dir, tmp_path):
-    bad_files(tmp_path, 300)
-    before = snapshot(tmp_path)
-    p = cli(T, "--data-dir", cifar_dir, "--out", str(tmp_path / "results"), "--noise", "file", "--labels",
-            str(tmp_path / "short.npy"), "--device", "cpu")
-    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr, p.stderr
-    assert "holds 299 labels but the training set has 300 images" in p.stderr
-    assert snapshot(tmp_path) == before
-
-
-@pytest.mark.slow
 def test_the_grid_runs_every_noise_models_rates(tmp_path):
     env = {"IDN_RATES": "0.2 0.4", "PAIRFLIP_RATES": "0.3", "UNIFORM_RATES": "0.5", "HUMAN_MATCHED": "aggre",
            "SYM_RATES": "", "ASYM_RATES": "", "LOSSES": "ce", "SEEDS": "1", "RESULTS": str(tmp_path)}
@@ -198,7 +185,7 @@ def test_the_grid_runs_every_noise_models_rates(tmp_path):
     dirs = [os.path.relpath(d, str(tmp_path)) for _, d, _ in grid.grid_points(s)]
     assert dirs == [os.path.join("cifar10", x, "ce", "seed1") for x in
                     ("pairflip-0.3", "uniform-0.5", "idn-0.2", "idn-0.4", "human-matched-aggre")]
-    p = cli(G, "--list", env={**env, "PYTHON": sys.executable})
+    p = grid_list(tmp_path, **env)
     assert "idn: expected fraction of labels changed 0.2 -> 0.2055, 0.4 -> 0.4000" in p.stdout, p.stderr
     assert "uniform: expected fraction of labels changed 0.5 -> 0.4500" in p.stdout
     assert {"idn-0.2", "idn-0.4"} <= set(presets.study_settings("modern-cifar10"))

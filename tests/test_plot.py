@@ -57,6 +57,7 @@ def test_every_figure_and_table_from_a_whole_grid(grid, tiny_cifar_dir):
     assert "| nfl+mae | " in md and "**82.00 ± 1.41**" in md
 
 
+@pytest.mark.slow  # plot.main draws a folder's figures: 3 to 7 s here, no process and no training
 def test_partial_grid_and_runs_in_progress(tmp_path):
     write_run(str(tmp_path), "sym-0.5", "ce", 1)
     write_run(str(tmp_path), "sym-0.5", "nce+mae", 1, finished=False)  # still running: curves only
@@ -110,6 +111,7 @@ def test_log_figures_need_no_torch(grid, tmp_path):
     assert p.returncode == 0, p.stderr
 
 
+@pytest.mark.slow  # plot.main draws a folder's figures: 3 to 7 s here, no process and no training
 def test_human_settings_get_curves_transitions_and_columns(tmp_path):
     for setting in ("human-worse", "asym-0.4", "human-aggre"):
         for loss in ("ce", "nce+mae"):
@@ -207,6 +209,7 @@ def test_accuracy_vs_rate_in_percent_with_one_rate_marked(tmp_path):
     figures.plt.close("all")
 
 
+@pytest.mark.slow  # plot.main draws a folder's figures: 3 to 7 s here, no process and no training
 def test_runs_of_other_epochs_are_refused_then_drawn_with_where(tmp_path):
     for seed, epochs in ((1, 3), (2, 3), (3, 5)):
         write_run(str(tmp_path), "sym-0.5", "ce", seed, epochs=epochs, cfg={"epochs": epochs})
@@ -222,6 +225,7 @@ def test_runs_of_other_epochs_are_refused_then_drawn_with_where(tmp_path):
     assert "no run's config.json has epoch" in e.value.message
 
 
+@pytest.mark.slow  # plot.main draws a folder's figures: 3 to 7 s here, no process and no training
 def test_a_value_the_loss_itself_sets_is_not_a_difference(tmp_path):
     from noisylabels import presets
 

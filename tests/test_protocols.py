@@ -116,7 +116,6 @@ def test_the_paper_presets_standardise_with_the_released_statistics():
 
 # Studies ---------------------------------------------------------------------------------------------------------
 
-@pytest.mark.slow
 @pytest.mark.parametrize("study, runs", [("report", 42), ("ma2020-mnist", 405), ("ye2023-cifar100", 378),
                                          ("ye2023-mnist", 351)])
 def test_each_study_lists_its_whole_grid(tmp_path, study, runs):
@@ -130,7 +129,6 @@ def test_each_study_lists_its_whole_grid(tmp_path, study, runs):
     assert sum(line.split()[-1].startswith(f"{where}/{s['dataset']}/") for line in lines[4:-1]) == runs
 
 
-@pytest.mark.slow
 def test_variables_win_over_the_study(tmp_path):
     p = grid_list(tmp_path, STUDY="ye2023-mnist", LOSSES="ce nce+ael", SEEDS="5", ASYM_RATES="0.3")
     assert p.returncode == 0 and p.stdout.splitlines()[-1].startswith("12 runs")  # 2 losses x (5 sym + 1 asym)
@@ -138,8 +136,6 @@ def test_variables_win_over_the_study(tmp_path):
     assert "rates and seeds from: given here (the study's own: not in ANL's repository" in p.stdout
     p = grid_list(tmp_path, PRESET="ma2020")  # the report's grid under another protocol: a folder of its own
     assert p.stdout.splitlines()[0] == "study report: cifar10, --preset ma2020, into results/ma2020"
-    p = grid_list(tmp_path, STUDY="ma2020-mnist", PRESET="ye2023")  # a study under another preset: its own folder
-    assert p.stdout.splitlines()[0].endswith("into results/ma2020-mnist-ye2023")
     p = grid_list(tmp_path, STUDY="ma2020-mnist", EXTRA="--preset report")
     assert p.returncode == 2 and "EXTRA may not hold --preset" in p.stderr
     p = grid_list(tmp_path, STUDY="ma2020-svhn")
@@ -153,6 +149,7 @@ def write_study(root, name, losses, seeds="1 2"):
     return study
 
 
+@pytest.mark.slow  # plot.main draws a folder's figures: 3 to 7 s here, no process and no training
 def test_the_study_table_has_the_papers_rows_and_columns(tmp_path):
     root = str(tmp_path / "results" / "ma2020-cifar10")
     write_study(root, "ma2020-cifar10", "nfl+mae ce nce")  # the study's own order, not the report's
@@ -180,6 +177,7 @@ def test_the_study_table_has_the_papers_rows_and_columns(tmp_path):
                                                               for s in ("none-0.0", "sym-0.2", "asym-0.4")}
 
 
+@pytest.mark.slow  # plot.main draws a folder's figures: 3 to 7 s here, no process and no training
 def test_two_studies_in_one_results_folder_stay_apart(tmp_path):
     for name in ("ma2020-mnist", "ye2023-mnist"):
         root = str(tmp_path / name)
@@ -215,8 +213,9 @@ def test_a_run_of_another_preset_is_not_taken_for_this_ones(tmp_path):
     cfg = config.parse_args(["--preset", "ma2020", "--out", str(tmp_path), "--noise", "sym", "--rate", "0.4"])
     os.makedirs(config.run_dir(cfg))
     json.dump({"preset": "ma2020"}, open(os.path.join(config.run_dir(cfg), "config.json"), "w"))
-    config.check(cfg)  # its own protocol: fine (a study under another preset gets its own folder of the grid:
-    # test_variables_win_over_the_study)
+    config.check(cfg)  # its own protocol: fine
     other = config.parse_args(["--preset", "ye2023", "--out", str(tmp_path), "--noise", "sym", "--rate", "0.4"])
     with pytest.raises(ValueError, match=r"holds a run of --preset ma2020, not ye2023; give this protocol its own --out"):
         config.check(other)
+    p = grid_list(tmp_path, STUDY="ma2020-mnist", PRESET="ye2023")  # a study under another preset: its own folder
+    assert p.stdout.splitlines()[0].endswith("into results/ma2020-mnist-ye2023")

@@ -333,7 +333,7 @@ def bad_case(cifar_dir, tmp, argv, script):
 
 
 def assert_one_line_refusal(code, err, message):
-    assert code != 0
+    assert code == 2, err  # every script's refusal
     *progress, last = err.splitlines()
     # One line of error; only a download may say what it tries before giving up.
     assert "Traceback" not in err and last.startswith("error: "), err

@@ -139,25 +139,26 @@ def states(env, *flags):
 
 
 def test_submit_runs_every_point_then_collects_and_resubmits_nothing(cluster, tiny_cifar_dir, tmp_path):
-    env = grid_env(cluster, tiny_cifar_dir, tmp_path / "r", LOSSES="mae")  # the flag below wins over the variable
+    # 2 points (2 losses, one setting): an array of them, and the collect job after it
+    env = grid_env(cluster, tiny_cifar_dir, tmp_path / "r", LOSSES="mae", SYM_RATES="0.0")  # the flag below wins
     flags = ("--losses", "ce nce+mae", "--submit")
     p = grid({**env, "SBATCH_ARGS": "--hold"}, *flags)  # held: it cannot finish before the check below
     assert p.returncode == 0, p.stdout + p.stderr
     array, collect = job_ids(p.stdout)
-    assert "4 of 4 points (0-3), 0 skipped" in p.stdout and f"scancel {array} {collect}" in p.stdout
+    assert "2 of 2 points (0-1), 0 skipped" in p.stdout and f"scancel {array} {collect}" in p.stdout
     # While the array is queued, a second submission of the same grid is refused, naming the array.
     again = grid(env, *flags)
     assert again.returncode == 2 and f"still queued or running: job {array}" in again.stderr
     assert again.stderr.count("\n") == 1
     subprocess.run(["scontrol", "release", f"{array},{collect}"], env=env, check=True)
     wait_for(env, array, collect)
-    assert states(env, *flags[:2]) == ["done"] * 4
+    assert states(env, *flags[:2]) == ["done"] * 2
     logs = sorted(os.listdir(tmp_path / "r" / "slurm"))
-    assert logs == sorted([f"{array}_{i}.log" for i in range(4)] + [f"collect-{collect}.log"])
-    assert "grid point 2 done" in (tmp_path / "r" / "slurm" / f"{array}_2.log").read_text()
+    assert logs == sorted([f"{array}_{i}.log" for i in range(2)] + [f"collect-{collect}.log"])
+    assert "grid point 1 done" in (tmp_path / "r" / "slurm" / f"{array}_1.log").read_text()
     assert (tmp_path / "r" / "figures" / "cifar10" / "table.md").is_file()  # the collect job ran plot.py
     p = grid(env, *flags)
-    assert p.returncode == 0 and "nothing to submit: all 4 points of the grid are finished" in p.stdout
+    assert p.returncode == 0 and "nothing to submit: all 2 points of the grid are finished" in p.stdout
     assert not (tmp_path / "r" / "cifar10" / "none-0.0" / "mae").exists()  # the tasks ran the flags' grid
 
 

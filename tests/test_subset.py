@@ -1,9 +1,8 @@
 """`python data.py --subset N --out DIR` (subset.py): which images, the official layout read back, the same bytes
-twice, the human labels cut alongside, and a run on the result; from ../shared's real files copied as if downloaded."""
+twice, the human labels cut alongside, and a run on the result; from ../shared's real files copied as if downloaded.
+data.py's and train.py's main run in this process (data.py's refusal through its process: test_reliability.py)."""
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +10,8 @@ import pytest
 from noisylabels import data
 from noisylabels import subset
 from noisylabels.errors import UserError
-from helpers import D, T, shared
+from noisylabels import train
+from helpers import in_process, shared
 
 
 def test_first_per_class_by_hand():
@@ -27,8 +27,8 @@ def test_first_per_class_by_hand():
 
 
 def cut(*argv, cwd):
-    return subprocess.run([sys.executable, D, *argv], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    """`python data.py ARGV` in cwd, through data.py's main in this process."""
+    return in_process(data.main, argv, cwd)
 
 
 def sums(folder):
@@ -61,13 +61,11 @@ def test_an_mnist_subset_is_the_first_of_each_class_the_same_bytes_twice_and_tra
     assert np.bincount(part.y_train).tolist() == [60] * 10 and np.bincount(part.y_test).tolist() == [20] * 10
     for c in range(10):  # each class's first 60 training images, in their order
         np.testing.assert_array_equal(part.x_train[part.y_train == c], full.x_train[full.y_train == c][:60])
-    r = subprocess.run([sys.executable, T, "--dataset", "mnist", "--data-dir", "a",
-                        "--epochs", "1", "--precision", "fp32", "--device", "cpu"], capture_output=True, text=True,
-                       cwd=tmp_path, timeout=300)
+    r = in_process(train.main, ["--dataset", "mnist", "--data-dir", "a", "--epochs", "1", "--precision", "fp32",
+                                "--device", "cpu"], tmp_path)
     assert r.returncode == 0 and "510 train / 90 val / 200 test" in r.stdout, r.stderr
 
 
-@pytest.mark.slow
 def test_a_cifar10_subset_keeps_the_batch_files_and_the_human_labels_of_its_images(tmp_path):
     src = downloaded("cifar10-subset", tmp_path)
     p = cut("--data-dir", src, "--subset", "103", "--human", "--out", "c", cwd=tmp_path)
@@ -86,7 +84,6 @@ def test_a_cifar10_subset_keeps_the_batch_files_and_the_human_labels_of_its_imag
     assert (cut_["clean_label"] == part.y_train).all()
 
 
-@pytest.mark.slow
 def test_a_cifar100_subset_keeps_its_superclasses_and_refuses_a_folder_in_use(tmp_path):
     src = downloaded("cifar100-subset", tmp_path)
     assert cut("--dataset", "cifar100", "--data-dir", src, "--subset", "300", "--test-subset", "200", "--human",

@@ -3,8 +3,6 @@ import csv
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -14,7 +12,7 @@ from noisylabels import config
 from noisylabels import engine
 from noisylabels import train
 from noisylabels.losses import get_loss
-from helpers import E, compute, interrupt_after_epoch, write_cifar
+from helpers import compute, in_process, interrupt_after_epoch, write_cifar
 
 
 def args(cifar_dir, out, *extra):
@@ -91,20 +89,15 @@ def test_bf16_run_learns(bf16_finished):
 
 @pytest.mark.slow
 @pytest.mark.gpu
-@pytest.mark.parametrize("run, n_test, process", [("finished", 200, True), ("bf16_finished", 100, False)])
-def test_evaluate_cli_matches_result_json(request, capsys, run, n_test, process):
-    """evaluate.py through its command line, and (bf16) its main in this process: the same code after parsing."""
+@pytest.mark.parametrize("run, n_test", [("finished", 200), ("bf16_finished", 100)])
+def test_evaluate_cli_matches_result_json(request, tmp_path, run, n_test):
+    """evaluate.py's main in this process: what `python evaluate.py RUN` prints and writes (evaluate.py as a process:
+    test_reliability.py's table)."""
+    from noisylabels import evaluate
     run = request.getfixturevalue(run)
-    if process:
-        p = subprocess.run([sys.executable, E, run, "--device", helpers.DEVICE], capture_output=True, text=True,
-                           timeout=300)
-        assert p.returncode == 0, p.stderr
-        out = p.stdout
-    else:
-        from noisylabels import evaluate
-        capsys.readouterr()
-        evaluate.main([run, "--device", helpers.DEVICE])
-        out = capsys.readouterr().out
+    p = in_process(evaluate.main, [run, "--device", helpers.DEVICE], tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
     ev = json.load(open(os.path.join(run, "eval.json")))
     assert ev["test_acc"] == result(run)["test_acc_best"]  # exactly, not approximately, in bf16 too
     assert sum(map(sum, ev["confusion_matrix"])) == ev["n_test"] == n_test
