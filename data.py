@@ -1,8 +1,8 @@
 """The data sets (CIFAR-10, CIFAR-100, MNIST) and their human labels: where they come from, what they are.
 
-A command: `python data.py --help` lists its flags. The work is in noisylabels/data.py.
+A command: `python data.py --help` lists its flags. The work is in noisylabels/datasets.py (the readers: noisylabels/data.py).
 """
-from noisylabels.data import main
+from noisylabels.datasets import main
 
 if __name__ == "__main__":
     main()

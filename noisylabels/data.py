@@ -1,9 +1,11 @@
 """The data sets (CIFAR-10, CIFAR-100, MNIST) and their human labels: where they come from, what they are.
 
 Owns everything between the official files and numpy arrays: where each data set's files come
-from and what they must look like (checked on every read), their statistics and flip rule, the
+from and what they must look like (checked on every read), their classes, statistics and flip rule, the
 readers of CIFAR pickles and MNIST idx files, and the human labels of CIFAR-10N and CIFAR-100N.
 Downloading and safe unpickling are fetch.py's; splitting and batching on the device, batches.py's.
+A leaf: of the package it imports only fetch.py (and so errors.py; tests/test_layers.py keeps it so). Which data
+a run reads (a named data set or the user's own) and `python data.py` are datasets.py's.
 """
 import gzip
 import os
@@ -15,11 +17,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import Parser, UserError, die
 from .fetch import DataError, checksum, download_into, extract, unpickle
-from .noise import CLASSES, HUMAN_LABELS
 
 __all__ = ["DataError"]  # re-exported: callers catch data.DataError
+
+# CIFAR-10's classes, by label.
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+# CIFAR-10N's label sets (Wei et al., ICLR 2022) by their --human-label name, each with its key in the file: the
+# majority vote of three annotators, each annotator alone, and the worst of the three (wrong whenever one was
+# wrong). CIFAR-100N has one: the label of one annotator per image (Wei et al. call it "noisy").
+HUMAN_LABELS = {"cifar10": {"aggre": "aggre_label", "random1": "random_label1", "random2": "random_label2",
+                            "random3": "random_label3", "worse": "worse_label"},
+                "cifar100": {"noisy": "noisy_label"}}
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,17 @@ def locate(spec, data_dir, fetch=True):
     return folder
 
 
+def fetched(src, data_dir, fetch, missing):
+    """The path of a Source's file in data_dir, downloaded there (and checked) first where it is missing and fetch
+    is on; a DataError, "no FILE in DATA_DIR; " + missing, where it is missing and fetch is off."""
+    path = os.path.join(data_dir, src.file)
+    if not os.path.isfile(path):
+        if not fetch:
+            raise DataError(f"no {src.file} in {data_dir}; {missing}")
+        download_into(data_dir, src.urls, path, src.checksum, src.algo)
+    return path
+
+
 def read_pickle(path, what, keys, fix, optional=()):
     """A dict with `keys` (and those of `optional` it has) from a pickle read by fetch.unpickle.
 
@@ -212,15 +232,8 @@ def read_idx(path, images):
 
 def read_mnist(spec, data_dir, fetch=True):
     """The four idx files in data_dir, each downloaded (and checked) there when missing and fetch is on."""
-    paths = []
-    for src in spec.sources:
-        path = os.path.join(data_dir, src.file)
-        if not os.path.isfile(path):
-            if not fetch:
-                raise DataError(f"no {src.file} in {data_dir}; run train.py --dataset mnist --data-dir {data_dir} "
-                                f"once to download MNIST, or point at a folder that holds it")
-            download_into(data_dir, src.urls, path, src.checksum, src.algo)
-        paths.append(path)
+    paths = [fetched(src, data_dir, fetch, f"run train.py --dataset mnist --data-dir {data_dir} once to download "
+                                           f"MNIST, or point at a folder that holds it") for src in spec.sources]
     x, y, xt, yt = (read_idx(p, images=i % 2 == 0) for i, p in enumerate(paths))
     for a, b, what in [(x, y, "train"), (xt, yt, "t10k")]:
         if len(a) != len(b):
@@ -256,17 +269,6 @@ def load(dataset, data_dir, fetch=True):
     return read_cifar10(folder) if spec.name == "cifar10" else read_cifar100(folder)
 
 
-def for_run(cfg, fetch=True):
-    """(Data, Spec, keep) of a run's configuration: a named data set with the statistics of --stats, or the user's
-    own (owndata.py: a folder or an .npz); keep() writes a folder's new cache, or is None."""
-    from . import owndata  # here, not above: it builds on this module
-
-    if cfg["dataset"] in owndata.KINDS:
-        return owndata.load(cfg["dataset"], cfg["data_dir"], cfg.get("image_size") or 32, cfg.get("skip_bad_images"))
-    spec = spec_for(cfg["dataset"], cfg.get("stats") or "suite")
-    return load(spec, cfg["data_dir"], fetch), spec, None
-
-
 def read_human(path, keys, optional=()):
     """A CIFAR-N label file -> {key: int64 array}, read without running pickled code; a tensor in it is refused."""
     fix = f"delete {path} so it is downloaded again, or put the official {os.path.basename(path)} there"
@@ -288,52 +290,5 @@ def load_human(dataset, data_dir, fetch=True):
     spec = spec_of(dataset)
     if spec.human is None:
         raise DataError(f"{spec.title} has no human labels; --noise human is for cifar10 and cifar100")
-    path = os.path.join(data_dir, spec.human.file)
-    if not os.path.isfile(path):
-        if not fetch:
-            raise DataError(f"no {spec.human.file} in {data_dir}; run train.py --dataset {spec.name} --noise human "
-                            f"once to download it")
-        download_into(data_dir, spec.human.urls, path, spec.human.checksum, spec.human.algo)
+    path = fetched(spec.human, data_dir, fetch, f"run train.py --dataset {spec.name} --noise human once to download it")
     return read_human(path, spec.human_keys, spec.human_extra)
-
-
-def parser():
-    p = Parser(prog="data.py", description="Download and check a data set (and its human labels) into a folder, "
-                                           "once, before runs that share it start; or cut a real subset of it "
-                                           "(subset.py).")
-    p.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="which data set (default: cifar10)")
-    p.add_argument("--data-dir", default="./data", help="the folder train.py's --data-dir will name, or with "
-                                                        "--subset the one it is cut from (default: ./data)")
-    p.add_argument("--human", action="store_true", help="also fetch its CIFAR-N human labels, and with --subset "
-                                                        "cut them too (default: off)")
-    p.add_argument("--subset", type=int, metavar="N", help="write the first images of each class, N training images "
-                                                           "in all, to --out in the official layout (default: none)")
-    p.add_argument("--test-subset", type=int, metavar="M", help="with --subset, the test images too: M in all, the "
-                                                                "first of each class (default: the whole test set)")
-    p.add_argument("--out", metavar="DIR", help="the new folder of --subset, then train.py's --data-dir "
-                                                "(default: none; needed with --subset)")
-    return p
-
-
-def main(argv=None):
-    try:
-        args = parser().parse_args(argv)
-        spec = DATASETS[args.dataset]
-        if (args.subset is None) != (args.out is None) or (args.test_subset is not None and args.subset is None):
-            raise UserError("--subset N and --out DIR go together (and --test-subset with them); give both, or "
-                            "neither to download the whole data set")
-        if args.subset is not None:
-            from . import subset  # cutting needs the readers above; they do not need it
-            said = subset.make(spec.name, args.data_dir, args.out, args.subset, args.test_subset, args.human)
-        else:
-            load(spec, args.data_dir)
-            if args.human:
-                load_human(spec, args.data_dir)
-            said = f"{args.data_dir}: {spec.title}{' and its human labels' if args.human else ''} ready"
-    except UserError as e:  # DataError too
-        die(f"{e}")
-    print(said)
-
-
-if __name__ == "__main__":
-    main()

@@ -8,7 +8,7 @@ import os
 import torch
 
 from . import batches
-from . import config
+from . import keys
 from . import data
 from . import diagnose
 from .errors import UserError
@@ -130,7 +130,7 @@ def make_step(cfg, device, spec=None):
 
 def loss_from(cfg, num_classes):
     """The run's loss, built with its resolved values."""
-    return get_loss(cfg["loss"], num_classes, **config.loss_values(cfg))
+    return get_loss(cfg["loss"], num_classes, **{k: cfg.get(k) for k in keys.LOSS_VALUES})
 
 
 def model_for(arch, spec):
@@ -217,7 +217,7 @@ def make_optimizer(cfg, model, device):
         opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                               weight_decay=cfg["weight_decay"], nesterov=bool(cfg.get("nesterov")), fused=fused)
     if cfg["scheduler"] == "cosine":  # stepped once per epoch, as in the released code
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"], eta_min=cfg.get("eta_min") or 0.0)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"], eta_min=cfg["eta_min"])
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
     return opt, sched
@@ -237,7 +237,7 @@ def apply_forced(cfg, opt, sched, epoch):
     lr = cfg["lr"]
     if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
         sched.T_max = cfg["epochs"]
-        lo = cfg.get("eta_min") or 0.0
+        lo = cfg["eta_min"]
         lr = lo + 0.5 * (cfg["lr"] - lo) * (1 + math.cos(math.pi * epoch / cfg["epochs"]))  # its closed form at `epoch`
     for g in opt.param_groups:
         g["lr"] = lr

@@ -13,6 +13,7 @@ import torch
 
 from . import config
 from . import data
+from . import datasets
 from . import diagnose
 from .errors import Parser, UserError, die
 from .engine import amp_dtype, model_dtype, model_for, pick_device, predict, set_determinism
@@ -70,10 +71,10 @@ def main(argv=None):
         set_determinism(cfg["deterministic"])  # before any CUDA work, as in train.py
         # A named data set's shape is known without its files: the weights are checked before any data is read.
         model = None if cfg["dataset"] in config.OWN else model_of(ckpt_path, ck, data.spec_for(cfg["dataset"]))
-        d, spec, keep_cache = data.for_run({**cfg, "data_dir": args.data_dir or cfg["data_dir"]})
+        d, spec, keep_cache = datasets.for_run({**cfg, "data_dir": args.data_dir or cfg["data_dir"]})
         if keep_cache:
             keep_cache()
-        if spec.digest and spec.digest != cfg.get("data_sha256"):
+        if spec.digest and spec.digest != config.facts_of(cfg)["data_sha256"]:
             print(f"note: these images differ from the ones {ckpt_path} was trained and tested on (data_sha256); "
                   f"the accuracy is not result.json's", file=sys.stderr)
         model = (model_of(ckpt_path, ck, spec) if model is None else model).to(device)
@@ -81,8 +82,9 @@ def main(argv=None):
         die(f"{e}")
     x, y_test = torch.from_numpy(d.x_test).to(device), d.y_test
     # The run's own precision and layout, so the accuracy matches its result.json.
-    amp = amp_dtype(cfg["precision_used"], device)
-    model = model.to(model_dtype(cfg["precision_used"]))
+    precision = config.facts_of(cfg)["precision_used"]
+    amp = amp_dtype(precision, device)
+    model = model.to(model_dtype(precision))
     fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
     logits = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], spec, amp, fmt)
     pred, cal = logits.argmax(1).cpu().numpy(), diagnose.calibration(logits, torch.from_numpy(y_test).to(device))

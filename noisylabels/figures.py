@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
+from . import config  # noqa: E402  (no torch)
 from . import noise  # noqa: E402  (numpy only: no torch)
 from .data import DATASETS  # noqa: E402
 
@@ -22,25 +23,29 @@ REPORT_LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
 CURVE_SETTINGS = ["sym-0.5", "asym-0.25"]  # the report's Figures 3 and 4
 PAPER_CURVES = ["sym-0.4", "asym-0.4"]  # where a study has none of the report's: the papers' middle columns
 KIND_NAMES = noise.KIND_NAMES
-TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "mnist": "MNIST"}
 HUMAN_ORDER = [k for sets in noise.HUMAN_LABELS.values() for k in sets]
 ORDER = ("none",) + noise.RATED + ("human", "human-matched", "file")  # of the settings in tables and figures
 
 
 def setting_key(setting):
     """Sort order: clean first, then each noise model with a rate by rate, then the human label sets, then files."""
-    kind, rate = setting.rsplit("-", 1)
+    kind, rate = noise.parse_setting(setting)
     order = ORDER.index(kind) if kind in ORDER else len(ORDER)
     if kind in ("human", "human-matched"):
         return (order, HUMAN_ORDER.index(rate) if rate in HUMAN_ORDER else len(HUMAN_ORDER))
-    return (order, float(rate) if kind in ORDER[:-3] else 0.0, rate)
+    return (order, rate, "") if isinstance(rate, float) else (order, 0.0, rate)
+
+
+def title(dataset):
+    """A data set's name in words: a named data set's title (data.DATASETS), else its name (own data)."""
+    return DATASETS[dataset].title if dataset in DATASETS else dataset
 
 
 def title_of(setting, dataset="cifar10"):
     """A setting in words; where the fraction of labels changed is not the rate (uniform, idn), it says it."""
-    kind, rate = setting.rsplit("-", 1)
+    kind, rate = noise.parse_setting(setting)
     if kind in ("human", "human-matched"):
-        return f"{kind} noise ({TITLES.get(dataset, dataset)}N {rate}{' counts' if kind != 'human' else ''})"
+        return f"{kind} noise ({title(dataset)}N {rate}{' counts' if kind != 'human' else ''})"
     if kind == "file":
         return f"labels from file {rate}"
     if kind == "none":
@@ -102,7 +107,7 @@ def provenance(runs):
     data = values(lambda r: os.path.basename(str(r["config"].get("data_dir", "")).rstrip("/")) or None)
     return (f"{values(lambda r: r['config'].get('arch'))}, --preset {values(lambda r: r['config'].get('preset'))}, "
             f"{values(lambda r: r['config'].get('epochs'))} epochs, seed{'s' if len(seeds) > 1 else ''} "
-            f"{', '.join(map(str, seeds)) or '?'}, {values(lambda r: r['config'].get('precision_used'))}"
+            f"{', '.join(map(str, seeds)) or '?'}, {values(lambda r: config.facts_of(r['config'])['precision_used'])}"
             + (f", data {data}" if data != "?" else ""))
 
 
@@ -151,7 +156,7 @@ def curves(by_setting, ds, colours, save):
     """
     chosen = [s for s in by_setting if s in CURVE_SETTINGS] or [s for s in by_setting if s in PAPER_CURVES]
     # sym and asym: the report's settings; every setting of the other noise models (a study has few of each).
-    for setting in chosen + sorted((s for s in by_setting if s.split("-")[0] not in ("none", "sym", "asym")),
+    for setting in chosen + sorted((s for s in by_setting if noise.parse_setting(s)[0] not in ("none", "sym", "asym")),
                                    key=setting_key):
         runs = sum(by_setting[setting].values(), [])
         val = selects(runs)
@@ -192,8 +197,9 @@ def accuracy_vs_rate(by_setting, ds, colours, save):
     A loss run at one rate only is a hollow marker, said in the legend: one point is not a trend.
     """
     for kind in noise.RATED:
-        settings = sorted([s for s in by_setting if s.rsplit("-", 1)[0] == kind or s == "none-0.0"], key=setting_key)
-        if not any(s.startswith(kind + "-") for s in settings):
+        settings = sorted([s for s in by_setting if noise.parse_setting(s)[0] == kind or s == "none-0.0"],
+                          key=setting_key)
+        if not any(noise.parse_setting(s)[0] == kind for s in settings):
             continue
         runs = [r for s in settings for rs in by_setting[s].values() for r in rs]
         panels = [("test_acc_best", "best-validation model"), ("test_acc_last", "last epoch")]

@@ -4,13 +4,13 @@ Runs up to GPUS x JOBS_PER_GPU at once, each child pinned to one GPU by CUDA_VIS
 runs are skipped, interrupted ones resumed, runs another process is training are left to it, and a run
 whose config.json differs from what the grid asks is refused before anything starts. --submit hands the
 unfinished points to Slurm (slurm.py); scheduler.py runs them here, and a Slurm array task
-(SLURM_ARRAY_TASK_ID) runs its point alone.
+(SLURM_ARRAY_TASK_ID) runs its point alone. This resolves the settings and checks the points; scheduler.py holds
+what running them takes (a point's command, study.json, the data download first), here and under Slurm.
 Each setting is a flag or the environment variable in capitals; a flag wins over its variable, both over
 the study. `bash run_grid.sh` finds a Python and runs this. Listing, dry runs and submitting need no torch.
 """
 import os
 import shlex
-import subprocess
 import sys
 
 try:
@@ -18,14 +18,14 @@ try:
     from . import noise
     from . import presets
     from . import rundir
-    from .atomic import save_json
+    from . import scheduler
+    from .data import DATASETS
     from .errors import Parser, UserError, die, nearest
 except ImportError as e:  # a login node's Python without the suite's requirements
     print(f"error: grid.py needs the Python package {e.name}; install the suite's requirements "
           f"(pip install -r requirements.txt), or set PYTHON to the interpreter that has them", file=sys.stderr)
     sys.exit(2)
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What train.py gets from the grid itself, so EXTRA may not set it.
 GRID_SETS = ("--out", "--loss", "--noise", "--rate", "--seed", "--human-label", "--resume", "--dataset", "--preset")
 # The noise settings a grid can hold: <KIND>_RATES for every noise model with a rate, and the human label sets.
@@ -51,7 +51,7 @@ def parser():
                           f"\"{presets.STUDIES['report']['sym_rates']}\")")
     g("--asym-rates", help=f"asymmetric noise rates (default: the study's; report: "
                            f"\"{presets.STUDIES['report']['asym_rates']}\")")
-    for kind in presets.RATE_KINDS[2:]:
+    for kind in noise.RATED[2:]:
         g(f"--{kind}-rates", help=f"{noise.KIND_NAMES[kind]} noise rates (default: the study's; none in most)")
     g("--human", help="human label sets to add: CIFAR-10N's, e.g. \"aggre worse\", or CIFAR-100N's \"noisy\" "
                       "(default: none)")
@@ -118,7 +118,7 @@ def grid_points(s):
                             f"SYM_RATES/ASYM_RATES/IDN_RATES/.../HUMAN, SEEDS)")
     if s["epochs"]:
         extra += ["--epochs", s["epochs"]]
-    noises = [["--noise", k, "--rate", r] for k in presets.RATE_KINDS for r in s[f"{k}_rates"].split()]
+    noises = [["--noise", k, "--rate", r] for k in noise.RATED for r in s[f"{k}_rates"].split()]
     noises += [["--noise", k.replace("_", "-"), "--human-label", h] for k in ("human", "human_matched")
                for h in s[k].split()]
     points, seen = [], set()
@@ -165,34 +165,6 @@ def refuse_differing(points):
                             f"or remove {d} to train it again")
 
 
-def command(py, argv, resume):
-    return [py, os.path.join(HERE, "train.py"), *argv] + ["--resume"] * resume
-
-
-def record_study(s):
-    """RESULTS/study.json: what plot.py lays its study table out by."""
-    try:
-        os.makedirs(s["results"], exist_ok=True)
-        save_json(os.path.join(s["results"], "study.json"), {"name": s["study"], **{k: s[k] for k in (
-            "dataset", "preset", "losses", "seeds", *NOISES, "epochs", "rates_from")}})
-    except OSError:
-        raise UserError(f"cannot write into RESULTS={s['results']}; choose a writable folder") from None
-
-
-def prefetch(py, points):
-    """Runs started together on a fresh --data-dir would each download it: fetch each data set once, first."""
-    wanted = {}
-    for _, _, cfg in points:
-        if cfg["dataset"] in config.OWN:
-            continue  # nothing to download: the first run decodes the folder, and its cache serves the rest
-        key = (os.path.abspath(cfg["data_dir"]), cfg["dataset"])
-        wanted[key] = wanted.get(key, False) or cfg["noise"] in ("human", "human-matched")
-    for (data_dir, dataset), human in wanted.items():
-        cmd = [py, os.path.join(HERE, "data.py"), "--dataset", dataset, "--data-dir", data_dir] + ["--human"] * human
-        if subprocess.run(cmd).returncode != 0:
-            sys.exit(2)
-
-
 def listing(s, points):
     print(f"study {s['study']}: {s['dataset']}, --preset {s['preset']}{', --epochs ' + s['epochs'] if s['epochs'] else ''}"
           f", into {s['results']}")
@@ -200,7 +172,7 @@ def listing(s, points):
     rates = [f"{k.replace('_rates', '').replace('_', '-')}{' rates' if k.endswith('rates') else ''}: {s[k] or 'none'}"
              for k in NOISES if s[k] or k in ("sym_rates", "asym_rates")]
     print(f"  {'; '.join(rates)}; seeds ({len(s['seeds'].split())}): {s['seeds']}")
-    C = config.DATASETS[s["dataset"]].num_classes if s["dataset"] in config.DATASETS else None
+    C = DATASETS[s["dataset"]].num_classes if s["dataset"] in DATASETS else None
     for k in ("uniform", "idn") if C else ():  # where the fraction of labels changed is not the rate
         said = {"uniform": "a resample may keep the class: rate x (C - 1) / C", "idn": "the truncated normal's mean"}
         if s[f"{k}_rates"]:
@@ -232,12 +204,12 @@ def main(argv=None, env=None):
         if args.dry_run:
             for i, (a, d, cfg) in enumerate(points):
                 st = state(d, cfg)
-                print(f"# {i} {st}: {d}" if st in ("done", "running") else shlex.join(command(py, a, st == "resume")))
+                print(f"# {i} {st}: {d}" if st in ("done", "running") else
+                      shlex.join(scheduler.command(py, a, st == "resume")))
             return 0
         if submit:
             from . import slurm
-            return slurm.submit(s, points, py, args.force, record_study, prefetch)
-        from . import scheduler
+            return slurm.submit(s, points, py, args.force)
         if env.get("SLURM_ARRAY_TASK_ID"):
             return scheduler.array_task(env["SLURM_ARRAY_TASK_ID"], points, py)
         return scheduler.run_local(s, points, py)

@@ -6,7 +6,6 @@ CIFAR-N style dict in a .pt (or .npz, .json) file, whose array --labels-key choo
 naming the file and what is wrong. Reading needs no torch unless a .pt file holds tensors.
 """
 import csv
-import hashlib
 import io
 import json
 import os
@@ -18,14 +17,6 @@ from .errors import UserError
 from .fetch import unpickle
 
 FORMATS = (".npy", ".npz", ".pt", ".pth", ".csv", ".json")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_format(path, flag="--labels"):

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn.modules.module import _IncompatibleKeys
 
 from . import config
+from . import keys
 from . import modern
 from . import presets
 from . import registry
@@ -445,7 +446,7 @@ def get_loss(name, num_classes=None, *, dataset=None, noise=None, rate=None, pre
     if num_classes < 2:
         raise UserError(f"a loss needs num_classes >= 2, got {num_classes}")
     num_classes = int(num_classes)
-    known = set(registry.OWN_KEYS) | set(registry.EVERY_LOSS) | set(registry.WRAP_KEYS) | {"q"}
+    known = set(keys.LOSS_VALUES)
     unknown = sorted(set(values) - known)
     if unknown:
         raise UserError(f"get_loss takes no value {', '.join(unknown)}; it takes {', '.join(sorted(known))}")
@@ -465,7 +466,7 @@ def get_loss(name, num_classes=None, *, dataset=None, noise=None, rate=None, pre
     else:
         v, sources = config.loss_settings(key, setting["dataset"], setting["noise"], setting["rate"],
                                           setting["preset"], given, given_as="given")
-        v = {k: x for k, x in v.items() if x is not None and k in config.LOSS_KEYS}  # not its weight decay
+        v = {k: x for k, x in v.items() if x is not None and k in keys.LOSS_VALUES}  # not its weight decay
     bad = registry.out_of_domain(key, v, paper=True)  # as train.py's config.check: get_loss("gce", q=2) is refused
     if bad:
         raise UserError(bad)
@@ -481,7 +482,7 @@ def get_loss(name, num_classes=None, *, dataset=None, noise=None, rate=None, pre
         parts_ = [(v["alpha"], BASE[first]), (v["beta"], BASE[second])]
     er = v.get("lamb", 0.0) if base == "anl-ce-er" else 0.0  # the others' lamb is their formula's own
     reads = uses(key)
-    read = {k: sr if k == "sr" else v[k] for k in config.LOSS_KEYS if k in reads and k in v}  # sr: with its freq
+    read = {k: sr if k == "sr" else v[k] for k in keys.LOSS_VALUES if k in reads and k in v}  # sr: with its freq
     loss = Loss(key, num_classes, parts_, hp, v.get("delta", 0.0), er, int(v["M"]) - 1 if base == "gjs" else 1, clip,
                 sr, transition, sr_normalise, read, setting, {k: sources[k] for k in read})
     if n_train is not None:
@@ -498,7 +499,7 @@ def list_losses():
         key = canonical(name)
         row = registry.LOSSES.get(key)
         values = {k: x for k, x in {**registry.EVERY_LOSS, **default_hp(key)}.items() if k in uses(key)}
-        ordered = {k: values[k] for k in config.LOSS_KEYS if k in values}
+        ordered = {k: values[k] for k in keys.LOSS_VALUES if k in values}
         if name in ALIASES:
             kind, paper = "alias", f"the same loss as {key}"
         elif row is not None:

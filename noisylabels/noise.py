@@ -15,6 +15,7 @@ import numpy as np
 
 from . import idn
 from . import labelfile
+from .data import DATASETS, HUMAN_LABELS  # the data sets' table, and CIFAR-N's label sets by --human-label name
 from .errors import UserError, nearest
 
 SYNTHETIC = ("none", "sym", "asym", "pairflip", "uniform")
@@ -22,19 +23,29 @@ KINDS = SYNTHETIC + ("idn", "human", "human-matched", "file")
 RATED = ("sym", "asym", "pairflip", "uniform", "idn")  # the kinds that take --rate
 KIND_NAMES = {"none": "no", "sym": "symmetric", "asym": "asymmetric", "pairflip": "pair-flip", "uniform": "uniform",
               "idn": "instance-dependent", "human": "human", "human-matched": "human-matched", "file": "file"}
-# CIFAR-10N's label sets (Wei et al., ICLR 2022) by their --human-label name: the majority vote of
-# three annotators, each annotator alone, and the worst of the three (wrong whenever one was wrong).
-# CIFAR-100N has one: the label of one annotator per image (Wei et al. call it "noisy").
-HUMAN_LABELS = {"cifar10": {"aggre": "aggre_label", "random1": "random_label1", "random2": "random_label2",
-                            "random3": "random_label3", "worse": "worse_label"},
-                "cifar100": {"noisy": "noisy_label"}}
-HUMAN_DEFAULT = {"cifar10": "worse", "cifar100": "noisy"}
+HUMAN_DEFAULT = {"cifar10": "worse", "cifar100": "noisy"}  # the label set of --noise human without --human-label
 
-CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-# Truck->automobile, bird->airplane, deer->horse, cat<->dog, in the class indices above.
+# Truck->automobile, bird->airplane, deer->horse, cat<->dog, in CIFAR-10's class indices (data.CLASSES).
 ASYM_MAP = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
 # MNIST (Ma et al. 2020): 7->1, 2->7, 5<->6, 3->8.
 MNIST_ASYM_MAP = {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}
+
+
+def parse_setting(setting):
+    """(kind, rate or name) of a noise setting as run directories name it (config.setting writes it), the one reading
+    of that name: "sym-0.4" -> ("sym", 0.4), "none-0.0" -> ("none", 0.0), "human-worse" -> ("human", "worse"),
+    "human-matched-worse" -> ("human-matched", "worse"), "file-x_abcd1234" -> ("file", "x_abcd1234"), and
+    "sym-1e-05" -> ("sym", 1e-05). The kind is the longest of KINDS the name starts with (else what precedes its
+    last "-"); the rest is a float for none and the kinds with a rate (RATED), the text as it is otherwise (or where
+    it is not a number)."""
+    kind = max((k for k in KINDS if setting.startswith(k + "-")), key=len, default=None)
+    kind, rest = (kind, setting[len(kind) + 1:]) if kind else setting.rpartition("-")[::2]
+    if kind in ("none",) + RATED:
+        try:
+            return kind, float(rest)
+        except ValueError:
+            pass
+    return kind, rest
 
 
 def superclass_cycle(superclass_of):
@@ -151,7 +162,6 @@ def make_noisy_labels(labels, kind, rate=0.0, seed=0, num_classes=None, flip_to=
     flip_to it is CIFAR-10's map and needs num_classes 10.
     """
     if dataset is not None:
-        from .data import DATASETS  # the data sets' table; noise.py is read by data.py, not the other way round
         if dataset not in DATASETS:
             raise UserError(f"unknown dataset '{dataset}'{nearest(dataset, DATASETS)}; choose one of: "
                             f"{', '.join(DATASETS)}")
@@ -279,9 +289,9 @@ def noisy_labels(cfg, d, human=None, from_file=None):
     return noisy, T, {}
 
 
-def resolve_flags(cfg, num_classes):
+def resolve_flags(cfg):
     """Check a run's noise flags against each other (config.resolve calls this), and fill in the human label set,
-    the rate, the --labels path and the expected rate."""
+    the rate and the --labels path."""
     kind, rate = cfg["noise"], cfg["rate"]
     if cfg["labels"] is not None and kind != "file" or cfg["labels_key"] is not None and cfg["labels"] is None:
         raise UserError(f"--{'labels' if cfg['labels'] is not None else 'labels-key'} only applies to --noise file "
@@ -293,13 +303,6 @@ def resolve_flags(cfg, num_classes):
             raise UserError("--rate does not apply to --noise file: the file's labels are the noise; leave --rate out")
         labelfile.check_format(cfg["labels"])
         cfg["labels"] = os.path.abspath(cfg["labels"])
-    cfg["labels_sha256"] = None  # check_labels: once the file must be there
-    # config.check refuses a rate outside [0, 1] with its own line; here it only has no expected value
-    # (and a clean run at rate 0 has none, whatever its --noise: all of them share none-0.0)
-    # (num_classes None: the user's own data, whose classes train.py counts; it fills uniform's in then)
-    cfg["expected_rate"] = expected_rate(kind, rate, num_classes) \
-        if rate is not None and 0 <= rate <= 1 and (rate > 0 or kind == "idn") and \
-        (num_classes or kind != "uniform") else None
     if kind in ("human", "human-matched"):
         sets = HUMAN_LABELS.get(cfg["dataset"])
         if sets is None:

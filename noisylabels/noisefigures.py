@@ -82,9 +82,9 @@ def big_transition(T, names, superclass_of, superclasses):
 
 def image_grid(data_dir, run, setting, ds, save, n=24):
     """Real training images with their clean -> noisy labels (the report's Figure 1), from the run's labels.npy."""
-    from . import data  # only this figure reads the data files
+    from . import datasets  # only this figure reads the data files
 
-    d = data.for_run({**run["config"], "data_dir": data_dir}, fetch=False)[0]  # plot.py never downloads
+    d = datasets.for_run({**run["config"], "data_dir": data_dir}, fetch=False)[0]  # plot.py never downloads
     path, clean = os.path.join(run["dir"], "labels.npy"), os.path.join(run["dir"], "clean_labels.npy")
     noisy, names = np.load(path), d.classes
     y = np.load(clean) if os.path.isfile(clean) else d.y_train  # own data: --clean-labels', where given

@@ -25,6 +25,7 @@ from .errors import UserError
 from .fetch import DataError
 
 KINDS = ("folder", "npz")
+IMAGE_SIZE = 32  # the side a folder's images are resized to where --image-size is not given
 
 
 def digest(x_train, y_train, x_test, y_test):
@@ -45,21 +46,20 @@ def spec(kind, path, d, digest_):
 
 
 def resolve(cfg):
-    """Check the flags of the user's own data against --dataset, and name the run's data set: data_name is
-    folder-<folder name> or npz-<file stem>, so runs on two of one's own data sets never share a folder."""
+    """Check the flags of the user's own data against --dataset, and return the name of the run's data set (the
+    fact data_name): folder-<folder name> or npz-<file stem>, so runs on two of one's own data sets never share a
+    folder; None for a named data set."""
     kind = cfg["dataset"]
     for key, applies in (("image_size", kind == "folder"), ("skip_bad_images", kind == "folder"),
                          ("clean_labels", kind in KINDS)):
         if cfg[key] not in (None, False) and not applies:
             raise UserError(f"--{key.replace('_', '-')} applies to --dataset {'folder' if key != 'clean_labels' else 'folder or npz'} "
                             f"only, not {kind}; leave it out")
-    cfg["image_size"] = (cfg["image_size"] or 32) if kind == "folder" else None
+    cfg["image_size"] = (cfg["image_size"] or IMAGE_SIZE) if kind == "folder" else None
     if cfg["image_size"] is not None and not 8 <= cfg["image_size"] <= 512:
         raise UserError(f"--image-size must be between 8 and 512 pixels, got {cfg['image_size']}")
-    cfg["data_sha256"], cfg["clean_labels_sha256"] = None, None  # train.py: once the files are read
     if kind not in KINDS:
-        cfg["data_name"] = kind
-        return
+        return None
     if cfg["data_dir"] is None:
         raise UserError(f"--dataset {kind} needs --data-dir: the {'folder with train/ and test/' if kind == 'folder' else '.npz file'} "
                         f"of your images")
@@ -72,7 +72,7 @@ def resolve(cfg):
         cfg["clean_labels"] = os.path.abspath(cfg["clean_labels"])
     stem = os.path.basename(os.path.normpath(cfg["data_dir"]))
     stem = os.path.splitext(stem)[0] if kind == "npz" else stem
-    cfg["data_name"] = f"{kind}-" + "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
+    return f"{kind}-" + "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
 
 
 # --- the folder form ---
@@ -246,7 +246,7 @@ def load_npz(path):
     return [x, ys[0], xt, ys[1]], names, [], None
 
 
-def load(kind, path, size=32, skip_bad=False):
+def load(kind, path, size=IMAGE_SIZE, skip_bad=False):
     """(data.Data, data.Spec, keep) of the user's own data; DataError, one line, for everything wrong with it.
 
     keep() writes a newly decoded folder's cache (None where there is nothing to write): the caller calls it

@@ -14,15 +14,15 @@ from collections import defaultdict
 
 import numpy as np
 
+from . import config
 from . import diagfigures as D
+from . import keys
 from . import figures as F
 from . import noisefigures as N
 from . import tables as T
 from .atomic import save_atomic
+from .data import CLASSES, DATASETS  # numpy only: no torch
 from .errors import Parser, UserError, die
-from .noise import CLASSES  # numpy only: no torch
-
-TITLES = F.TITLES
 
 
 def parser():
@@ -76,7 +76,7 @@ def find_runs(root):
                   f"its config.json); left out", file=sys.stderr)
             continue
         runs.append({"root": home, "study": read_json(os.path.join(home, "study.json")),
-                     "dataset": cfg.get("data_name") or cfg["dataset"],
+                     "dataset": config.facts_of(cfg)["data_name"] or cfg["dataset"],
                      "setting": parts[-3], "loss": parts[-2], "seed": parts[-1][4:], "log": log, "dir": dirpath,
                      "result": read_json(os.path.join(dirpath, "result.json")), "config": cfg,
                      "noise": read_json(os.path.join(dirpath, "noise.json"))})
@@ -113,7 +113,7 @@ def describe(name, runs):
         classes = CLASSES if name == "cifar10" or not noises else [str(c) for c in range(len(noises[0]["transition_matrix"]))]
     # own data (--dataset folder, npz): clean labels are known only where --clean-labels gave them
     known = [not str(n.get("clean_labels", "")).startswith("unknown") for n in noises]
-    return {"name": name, "title": TITLES.get(name, name), "classes": classes, "named": name in TITLES,
+    return {"name": name, "title": F.title(name), "classes": classes, "named": name in DATASETS,
             "clean_known": not known or any(known)}
 
 
@@ -146,25 +146,26 @@ def draw(by_setting, ds, colours, args, formats, out):
     T.tables(by_setting, ds, seeds_asked, out)
 
 
-def wanted(text, runs):
-    """--where's {key: value}, each key one that the runs' config.json files have."""
+def wanted(text):
+    """--where's {key: value}, each key one of a run's configuration or facts, as keys.py declares them."""
     if not text:
         return {}
     pairs = [kv.partition("=") for kv in text.split(",")]
     bad = [k for k, eq, v in pairs if not eq or not k or not v]
     if bad:
         die(f"--where {text}: each item is KEY=VALUE, e.g. --where epochs=20,arch=cnn4")
-    keys = {k for r in runs for k in (r["config"] or {})}
-    unknown = sorted({k for k, _, _ in pairs} - keys)
+    unknown = sorted({k for k, _, _ in pairs} - set(keys.RECORDED) - set(keys.FACT_NAMES))
     if unknown:
-        die(f"--where {text}: no run's config.json has {', '.join(unknown)}; use its keys, e.g. epochs, arch, preset, lr")
+        die(f"--where {text}: {', '.join(unknown)} is not a key of a run's configuration; use one of "
+            f"docs/runs.md's (python train.py --show-config lists them), e.g. epochs, arch, preset, lr, precision_used")
     return {k: v for k, _, v in pairs}
 
 
 def matches(run, where):
     """Does the run's config.json hold every --where value (as written there, or as Python prints it)?"""
     cfg = run["config"] or {}
-    return all(k in cfg and v in (str(cfg[k]), json.dumps(cfg[k])) for k, v in where.items())
+    known = {**config.facts_of(cfg), **{k: v for k, v in cfg.items() if k not in ("sources", "facts")}}
+    return all(k in known and v in (str(known[k]), json.dumps(known[k])) for k, v in where.items())
 
 
 def refuse_mixed(where, runs):
@@ -196,7 +197,7 @@ def main(argv=None):
         if want and want - found[flag]:
             hint = " (run folders use canonical loss names, e.g. nce+mae)" if flag == "--losses" else ""
             print(f"note: {flag} {','.join(sorted(want - found[flag]))} matches no run{hint}", file=sys.stderr)
-    where = wanted(args.where, runs)
+    where = wanted(args.where)
     by_dataset = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # {(root, dataset): {setting: {loss}}}
     for r in runs:
         if all(want is None or r[key] in want for key, want in

@@ -11,17 +11,20 @@ Nothing here imports torch.
 import sys
 
 from . import registry
+from .noise import RATED
 
 APL = "HanxunH/Active-Passive-Losses@2d18de6"
 ANL = "Virusdoll/Active-Negative-Loss@f8c23b3"
 
 # Every value of a run's training setup, per preset: its CIFAR-10 values, then what differs per data set.
 # val_fraction 0: both papers' code trains on the whole training set; Ma et al.'s reports the last epoch.
+# gamma: the report's focal loss is Lin et al.'s (gamma 2, registry.EVERY_LOSS, the value of every loss where no
+# preset gives one); the released configs' is 0.5.
 PRESETS = {
     "report": {"arch": "resnet18", "optimizer": "adamw", "lr": 0.01, "momentum": 0.9, "nesterov": False,
                "weight_decay": 5e-4, "epochs": 30, "scheduler": "cosine", "eta_min": 0.0, "augment": False,
-               "rotate": 0.0, "grad_clip": 0.0, "gamma": 2.0, "q": 0.7, "batch_size": 128, "eval_batch_size": 1024,
-               "val_fraction": 0.15, "asym_cifar100": "superclass", "stats": "suite"},
+               "rotate": 0.0, "grad_clip": 0.0, "gamma": registry.EVERY_LOSS["gamma"], "q": 0.7, "batch_size": 128,
+               "eval_batch_size": 1024, "val_fraction": 0.15, "asym_cifar100": "superclass", "stats": "suite"},
     "ma2020": {"arch": "cnn8", "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": False,
                "weight_decay": 1e-4, "epochs": 120, "scheduler": "cosine", "eta_min": 0.0, "augment": True,
                "rotate": 0.0, "grad_clip": 5.0, "gamma": 0.5, "q": 0.7, "batch_size": 128, "eval_batch_size": 128,
@@ -39,7 +42,7 @@ DATASET_PRESETS = {
     ("ye2023", "mnist"): {"arch": "cnn4", "epochs": 50, "weight_decay": 1e-3, "augment": False},
 }
 # Where each preset's values come from, for config.json.
-PRESET_SOURCE = {"report": "the report (reference/)", "ma2020": APL + " configs/{dataset}/*/*.yaml",
+PRESET_SOURCE = {"report": registry.REPORT, "ma2020": APL + " configs/{dataset}/*/*.yaml",
                  "ye2023": ANL + " config/{dataset}_*.json"}
 
 # Each loss's own values under a preset and data set. A value with "sym"/"asym" differs by noise type (clean and
@@ -114,10 +117,9 @@ SETUP_FILES = {"augment": "dataset.py", "rotate": "dataset.py", "stats": "datase
 # NLNL, a method rather than a loss), rates and seeds. APL's rates and seeds 0-2 are its scripts'
 # (script/*.slurm, submit_*.sh); ANL's repository names neither, so its studies use the same and say so.
 RATES = {"sym": "0.0 0.2 0.4 0.6 0.8", "asym": "0.1 0.2 0.3 0.4"}
-# A study's noise settings: <kind>_rates for each noise model with a rate ("" where it has none), then the human
-# label sets of --noise human and of --noise human-matched.
-RATE_KINDS = ("sym", "asym", "pairflip", "uniform", "idn")
-NOISES = tuple(f"{k}_rates" for k in RATE_KINDS) + ("human", "human_matched")
+# A study's noise settings: <kind>_rates for each noise model with a rate (noise.RATED; "" where it has none), then
+# the human label sets of --noise human and of --noise human-matched.
+NOISES = tuple(f"{k}_rates" for k in RATED) + ("human", "human_matched")
 MA2020_LOSSES = "ce fl gce mae rce nce nfl ngce sce nce+mae nce+rce nfl+mae nfl+rce ngce+mae ngce+rce"
 YE2023_LOSSES = "ce fl gce mae sce nce+rce nce+mae nfl+rce nce+agce nce+aul nce+ael anl-ce anl-fl anl-ce-er"
 STUDIES = {"report": {"dataset": "cifar10", "preset": "report", "losses": "ce fl nce nfl nce+mae nfl+mae",
@@ -186,7 +188,7 @@ def setup_values(preset, dataset):
 def study_settings(study):
     """The study's noise settings in its table's column order, as run directories name them."""
     s = STUDIES[study] if isinstance(study, str) else study
-    cols = [f"{k}-{float(r)!r}" if float(r) > 0 or k == "idn" else "none-0.0" for k in RATE_KINDS
+    cols = [f"{k}-{float(r)!r}" if float(r) > 0 or k == "idn" else "none-0.0" for k in RATED
             for r in s.get(f"{k}_rates", "").split()]
     cols += [f"{k.replace('_', '-')}-{h}" for k in ("human", "human_matched") for h in s.get(k, "").split()]
     return list(dict.fromkeys(cols))

@@ -14,6 +14,7 @@ import subprocess
 import time
 
 from . import config
+from . import keys
 from .errors import UserError
 
 CLAIM = "claim.json"
@@ -135,13 +136,21 @@ def recorded(d):
 
 
 def differences(cfg, was):
-    """{key: (recorded, asked)} of every value that changes what a run computes. precision_used (bf16 or fp32 as
-    resolved on the machine) is compared where cfg has it: train.py has, the grid (which resolves no device) not;
-    so is data_sha256."""
-    # data_sha256 (own data) is known once train.py has read the images: None before, and then not compared
-    late = {k for k in ("precision_used", "data_sha256") if cfg.get(k) is None}
-    keys = (set(cfg) | set(was)) - config.RESUME_FREE - late
-    return {k: (was.get(k), cfg.get(k)) for k in sorted(keys) if was.get(k) != cfg.get(k)}
+    """{key: (recorded, asked)} of every value that changes what a run computes: the configuration's keys that
+    keys.py does not declare FREE, and the facts it declares CHECKED or FIXED where cfg knows them (train.py knows
+    precision_used and the data's hash once it has resolved them, the grid, which resolves no device, does not)."""
+    asked, recorded = config.facts_of(cfg), config.facts_of(was)
+    diff = {k.name: (config.as_recorded(was)[k.name], cfg[k.name]) for k in keys.KEYS
+            if k.record and k.resume != keys.FREE}
+    diff.update({f.name: (recorded[f.name], asked[f.name]) for f in keys.FACTS
+                 if f.resume != keys.FREE and asked[f.name] is not None})
+    return {k: v for k, v in sorted(diff.items()) if v[0] != v[1]}
+
+
+def fixed(diff):
+    """The keys and facts of diff that --force may not change in a run in progress (keys.FIXED)."""
+    declared = {**keys.BY_NAME, **{f.name: f for f in keys.FACTS}}
+    return sorted(k for k in diff if declared[k].resume == keys.FIXED)
 
 
 def said_differences(diff):

@@ -2,7 +2,9 @@
 
 Up to GPUS x JOBS_PER_GPU children at once, each pinned to one GPU by CUDA_VISIBLE_DEVICES; a point is claimed
 (rundir.py) before its train.log is written, so two grids on one RESULTS train each point once. grid.py
-resolves and checks the points; this runs them.
+resolves and checks the points; this runs them. What running them takes wherever they run (a point's train.py
+command, RESULTS/study.json, each data set downloaded once first) is here too: grid.py's --dry-run and slurm.py's
+--submit use the same functions.
 """
 import os
 import shlex
@@ -11,9 +13,41 @@ import subprocess
 import sys
 import time
 
+from . import owndata
 from . import rundir
+from .atomic import save_json
 from .errors import UserError
-from .grid import HERE, command, prefetch, record_study
+from .presets import NOISES
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the clone: train.py, data.py, plot.py
+
+
+def command(py, argv, resume):
+    return [py, os.path.join(HERE, "train.py"), *argv] + ["--resume"] * resume
+
+
+def record_study(s):
+    """RESULTS/study.json: what plot.py lays its study table out by."""
+    try:
+        os.makedirs(s["results"], exist_ok=True)
+        save_json(os.path.join(s["results"], "study.json"), {"name": s["study"], **{k: s[k] for k in (
+            "dataset", "preset", "losses", "seeds", *NOISES, "epochs", "rates_from")}})
+    except OSError:
+        raise UserError(f"cannot write into RESULTS={s['results']}; choose a writable folder") from None
+
+
+def prefetch(py, points):
+    """Runs started together on a fresh --data-dir would each download it: fetch each data set once, first."""
+    wanted = {}
+    for _, _, cfg in points:
+        if cfg["dataset"] in owndata.KINDS:
+            continue  # nothing to download: the first run decodes the folder, and its cache serves the rest
+        key = (os.path.abspath(cfg["data_dir"]), cfg["dataset"])
+        wanted[key] = wanted.get(key, False) or cfg["noise"] in ("human", "human-matched")
+    for (data_dir, dataset), human in wanted.items():
+        cmd = [py, os.path.join(HERE, "data.py"), "--dataset", dataset, "--data-dir", data_dir] + ["--human"] * human
+        if subprocess.run(cmd).returncode != 0:
+            sys.exit(2)
 
 
 def launch(cmd, d, env):

@@ -1,7 +1,7 @@
 """--submit: a grid's unfinished points as one Slurm array job, and a job that runs plot.py after it.
 
 Each array task runs `bash run_grid.sh` with the whole grid on its command line and SLURM_ARRAY_TASK_ID
-set, so it trains its own point (grid.array_task) whatever environment the cluster passes on. The grid is
+set, so it trains its own point (scheduler.array_task) whatever environment the cluster passes on. The grid is
 known to Slurm by its results folder: a second array writing the same folder is refused while one is queued.
 """
 import os
@@ -13,6 +13,7 @@ import zlib
 from . import presets
 from . import rundir
 from .errors import UserError
+from .scheduler import HERE, prefetch, record_study
 
 # Options --submit sets itself: the array, its name, logs, environment and folder.
 OWN = ("--array", "-a", "--job-name", "-J", "--output", "-o", "--error", "-e", "--wrap", "--dependency", "-d",
@@ -53,7 +54,7 @@ def sbatch(cmd, env=None):
     return p.stdout.strip().split(";")[0] if p.returncode == 0 else None
 
 
-def submit(s, points, py, force, record_study, prefetch):
+def submit(s, points, py, force):
     if not (shutil.which("sbatch") and shutil.which("squeue")):
         raise UserError("--submit needs Slurm's sbatch and squeue on the PATH, and there are none here; run it on "
                         "the cluster's login node, or drop --submit to run the grid on this machine")
@@ -85,9 +86,8 @@ def submit(s, points, py, force, record_study, prefetch):
         print(f"nothing to submit: all {n} points of the grid are finished in {s['results']}")
         return 0
     prefetch(py, points)
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     wrap = f"cd {bash_quote(os.getcwd())} && SUBMIT= PYTHON={bash_quote(py)} bash " \
-           f"{bash_quote(os.path.join(here, 'run_grid.sh'))}"
+           f"{bash_quote(os.path.join(HERE, 'run_grid.sh'))}"
     for k in ("study", "dataset", "preset", "losses", "seeds", *presets.NOISES, "epochs", "results", "extra"):
         wrap += f" --{k.replace('_', '-')} {bash_quote(s[k])}"
     record_study(s)
@@ -99,7 +99,7 @@ def submit(s, points, py, force, record_study, prefetch):
         raise UserError("sbatch refused the array (its message is above); nothing was submitted")
     collect = sbatch(["sbatch", "--parsable", f"--job-name={name}-collect", f"--dependency=afterany:{array}",
                       f"--output={abs_}/slurm/collect-%j.log", *without_gpus(args), "--wrap",
-                      f"cd {bash_quote(os.getcwd())} && {bash_quote(py)} {bash_quote(os.path.join(here, 'plot.py'))} "
+                      f"cd {bash_quote(os.getcwd())} && {bash_quote(py)} {bash_quote(os.path.join(HERE, 'plot.py'))} "
                       f"{bash_quote(abs_)}"])
     if collect is None:
         raise UserError(f"sbatch refused the collect job (above); the array {array} is submitted: run python plot.py "

@@ -33,7 +33,7 @@ def require():
 
 def writer(out, start_epoch, cfg):
     """A SummaryWriter on OUT/tb from start_epoch on; a run's first start writes the configuration. (TensorBoard
-    keeps the first configuration a run wrote: what a later --force changed is config.json's "forced".)"""
+    keeps the first configuration a run wrote: what a later --force changed is config.json's fact "forced".)"""
     w = require()(os.path.join(out, "tb"), purge_step=start_epoch if start_epoch > 1 else None)
     if start_epoch == 1:
         hyperparameters(w, cfg)
@@ -43,8 +43,7 @@ def writer(out, start_epoch, cfg):
 def hyperparameters(w, cfg):
     """The configuration as TensorBoard hyperparameters: numbers, strings and booleans as they are, the rest as text."""
     from torch.utils.tensorboard.summary import hparams
-    flat = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in sorted(cfg.items())
-            if k not in ("sources", "forced")}
+    flat = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in sorted(cfg.items())}
     for summary in hparams(flat, {"accuracy/test": 0.0, "accuracy/val": 0.0}):
         w.file_writer.add_summary(summary)
 

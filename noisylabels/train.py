@@ -14,6 +14,7 @@ import shlex
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +28,7 @@ except ImportError:  # one line, not a traceback: the grid and the plots need no
 from . import batches
 from . import config
 from . import data
+from . import datasets
 from . import diagnose
 from . import labelfile
 from . import noise
@@ -50,6 +52,34 @@ MEMORISATION = ["train_acc_true", "train_flipped_as_noisy", "train_flipped_as_tr
                 "train_flip_auroc"]
 
 
+@dataclass
+class Split:
+    """The run's data on the device, split: training (noisy labels, and the true ones memorisation is measured
+    against), validation (noisy labels unless --clean-val; empty with --val-fraction 0) and the clean test set."""
+    x_tr: object
+    y_tr: object
+    y_tr_true: object
+    x_va: object
+    y_va: object
+    x_te: object
+    y_te: object
+    tr: np.ndarray  # the training split's indices into the training set
+    T: np.ndarray  # the realised transition matrix
+    clean_known: bool  # False: own data without --clean-labels, nothing is known to be flipped
+
+
+@dataclass
+class Progress:
+    """Where a run stands: what last.pt holds besides the model, optimizer and schedule."""
+    epoch: int = 0  # the last epoch trained
+    best: dict = field(default_factory=lambda: {"epoch": 0, "val_acc": -1.0})
+    rows: list = field(default_factory=list)  # log.csv's
+    wall: float = 0.0  # seconds trained, over every process that trained the run
+    te_acc: float = None  # the last epoch's test accuracy
+    sample_loss: dict = field(default_factory=dict)  # the training samples' -log p_y~, "last" and "best"
+    tested: dict = None  # the epoch (and its calibration) whose model te_acc measured in this process
+
+
 def rng_states():
     states = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -61,18 +91,19 @@ def prepare(cfg, device):
     """Load the data set, corrupt the training labels, split; returns device tensors, the noise record, the labels
     and the data set's Spec. Own data (owndata.py): the folder's labels are the ones noise is applied to; the clean
     labels memorisation is measured against are --clean-labels', and unknown without it."""
-    d, spec, keep_cache = data.for_run(cfg)
-    cfg["data_sha256"] = spec.digest or None  # own data: a resume on other images is refused
+    d, spec, keep_cache = datasets.for_run(cfg)
+    cfg.facts["data_sha256"] = spec.digest or None  # own data: a resume on other images is refused
     x, y_given, x_test, y_test, C = d.x_train, d.y_train, d.x_test, d.y_test, spec.num_classes
-    if cfg["noise"] == "uniform" and cfg["expected_rate"] is None and cfg["rate"]:
-        cfg["expected_rate"] = noise.expected_rate("uniform", cfg["rate"], C)  # own data: C is known only now
+    rate = cfg["rate"]  # a clean run at rate 0 has no expected rate, whatever its --noise: all share none-0.0
+    expected = noise.expected_rate(cfg["noise"], rate, C) if rate is not None and (rate > 0 or cfg["noise"] == "idn") \
+        else None
     # Noise is applied to the whole training set before the split, as in the literature.
     human = data.load_human(spec, cfg["data_dir"]) if cfg["noise"] in ("human", "human-matched") else None
     given = labelfile.check(labelfile.read(cfg["labels"], cfg["labels_key"]), y_given, C, cfg["labels"]) \
         if cfg["noise"] == "file" else None
     y_noisy, T, extra = noise.noisy_labels(cfg, d, human, given)
     clean = labelfile.check(labelfile.read(cfg["clean_labels"], None), y_given, C, cfg["clean_labels"]) \
-        if cfg.get("clean_labels") else None
+        if cfg["clean_labels"] else None
     known = cfg["dataset"] not in config.OWN or clean is not None
     y_true = y_given if clean is None else clean
     if clean is not None:
@@ -83,18 +114,17 @@ def prepare(cfg, device):
     if keep_cache:
         keep_cache()  # a folder decoded now, for the next run; only once this run is known to start
     on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
-    splits = {"T": T, "x_tr": on(x[tr]), "y_tr": on(y_noisy[tr]), "y_tr_true": on(y_true[tr]), "x_va": on(x[va]),
-              "y_va": on(y_true[va] if cfg["clean_val"] else y_noisy[va]), "x_te": on(x_test), "y_te": on(y_test),
-              "tr": tr, "clean_known": known}
+    split = Split(on(x[tr]), on(y_noisy[tr]), on(y_true[tr]), on(x[va]),
+                  on(y_true[va] if cfg["clean_val"] else y_noisy[va]), on(x_test), on(y_test), tr, T, known)
     record = {"dataset": cfg["dataset"], "setting": config.setting(cfg), "transition_matrix": T.round(6).tolist(),
               "realised_rate": float((y_noisy != y_true).mean()), "n_flipped": int((y_noisy != y_true).sum()),
-              "n_train_total": int(len(y_true)), "classes": d.classes, "expected_rate": cfg["expected_rate"],
+              "n_train_total": int(len(y_true)), "classes": d.classes, "expected_rate": expected,
               "clean_labels": "the data set's" if cfg["dataset"] not in config.OWN else
               cfg["clean_labels"] if known else "unknown: rate and matrix are against the given labels",
               "warning": noise.adversarial(cfg["noise"], cfg["rate"] or 0.0, T), **extra}
     if d.superclass_of is not None:  # plot.py draws CIFAR-100's matrix within each superclass from these
         record.update(superclass_of=d.superclass_of.tolist(), superclasses=d.superclasses)
-    return splits, record, (y_noisy, y_true), spec
+    return split, record, (y_noisy, y_true), spec
 
 
 def refuse_or_finish(cfg, out):
@@ -122,7 +152,7 @@ def refuse_or_finish(cfg, out):
 
 
 def resume(cfg, out, step, device):
-    """Load last.pt into the model, optimizer and schedule; returns (start epoch, best, log rows, wall seconds)."""
+    """Load last.pt into the model, optimizer and schedule; returns its Progress."""
     last = os.path.join(out, "last.pt")
     try:
         ck = torch.load(last, map_location=device, weights_only=True)
@@ -137,16 +167,16 @@ def resume(cfg, out, step, device):
     if cfg["epochs"] < ck["epoch"]:
         raise UserError(f"--epochs {cfg['epochs']} is fewer than the {ck['epoch']} epochs {out} has already "
                         f"trained; give --epochs {ck['epoch']} or more, or start a new run with another --out")
-    never = sorted(set(changed) & config.FORCE_NEVER)
+    never = rundir.fixed(changed)
     if never:
         raise UserError(f"--force cannot change {', '.join(never)} of a run in progress (the model, optimizer or "
                         f"data split would no longer fit); start a new run with another --out")
-    cfg["forced"] = ck["config"]["forced"]
+    cfg.facts["forced"] = config.facts_of(ck["config"])["forced"] or []
     if changed:  # recorded in config.json and the checkpoints: the run's settings changed at this epoch
         print(f"--force: continuing with {rundir.said_differences(changed)}", file=sys.stderr)
-        cfg["forced"] = cfg["forced"] + [{"after_epoch": ck["epoch"], "changed": {k: list(v) for k, v in
-                                                                                  changed.items()}}]
-        save_json(os.path.join(out, "config.json"), cfg)
+        cfg.facts["forced"] = cfg.facts["forced"] + [{"after_epoch": ck["epoch"], "changed": {k: list(v) for k, v in
+                                                                                              changed.items()}}]
+        save_json(os.path.join(out, "config.json"), config.record(cfg))
     step.model.load_state_dict(ck["model"])
     load_optimizer(step.opt, ck["optimizer"])
     step.sched.load_state_dict(ck["scheduler"])
@@ -157,10 +187,11 @@ def resume(cfg, out, step, device):
     if "cuda" in ck["rng"] and device.type == "cuda":
         torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
     if ck["best"]["epoch"] == ck["epoch"]:  # killed between last.pt and best.pt: last.pt holds the best weights
-        save_torch(os.path.join(out, "best.pt"), {"model": ck["model"], "config": cfg, "epoch": ck["epoch"]})
+        save_torch(os.path.join(out, "best.pt"), {"model": ck["model"], "config": config.record(cfg),
+                                                  "epoch": ck["epoch"]})
     print(f"resuming {out} after epoch {ck['epoch']}")
     # log.csv is rewritten from the checkpoint's rows: no missing, partial or extra rows
-    return ck["epoch"] + 1, ck["best"], ck["log"], ck["wall"], ck["test_acc_last"], ck.get("sample_loss") or {}
+    return Progress(ck["epoch"], ck["best"], ck["log"], ck["wall"], ck["test_acc_last"], ck.get("sample_loss") or {})
 
 
 def one_epoch(cfg, step, S, epoch):
@@ -168,11 +199,11 @@ def one_epoch(cfg, step, S, epoch):
     accuracy, and the test set's calibration and the training samples' -log p_y~ of this epoch (diagnose.py)."""
     t0, lr = time.time(), step.opt.param_groups[0]["lr"]
     step.loss_fn.start_epoch(epoch)
-    gens = epoch_generators(cfg["seed"], epoch, S["x_tr"].device)
-    tr = train_epoch(step, S["x_tr"], S["y_tr"], S["y_tr_true"], cfg["batch_size"], gens, cfg["augment"],
+    gens = epoch_generators(cfg["seed"], epoch, S.x_tr.device)
+    tr = train_epoch(step, S.x_tr, S.y_tr, S.y_tr_true, cfg["batch_size"], gens, cfg["augment"],
                      cfg["rotate"])
     bad, per_sample = tr.pop("first_bad_batch"), tr.pop("sample_loss")
-    if not S["clean_known"]:  # own data without --clean-labels: nothing is known to be flipped
+    if not S.clean_known:  # own data without --clean-labels: nothing is known to be flipped
         tr.update(dict.fromkeys(MEMORISATION))
     if bad > 0 or not np.isfinite(tr["train_loss"]):
         kept = f"last.pt still holds epoch {epoch - 1}" if epoch > 1 else "no checkpoint was written"
@@ -183,51 +214,52 @@ def one_epoch(cfg, step, S, epoch):
     step.sched.step()
     # Without a validation split there is no selection: the "best" model is the last epoch's, and the
     # val columns are left empty (not 0) so no reader mistakes them for a measurement.
-    va_loss, va_acc, _ = evaluate(step, S["x_va"], S["y_va"], cfg["eval_batch_size"]) if len(S["x_va"]) else \
+    va_loss, va_acc, _ = evaluate(step, S.x_va, S.y_va, cfg["eval_batch_size"]) if len(S.x_va) else \
         (None, None, None)
-    te_loss, te_acc, te_cal = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
+    te_loss, te_acc, te_cal = evaluate(step, S.x_te, S.y_te, cfg["eval_batch_size"])
     values = {**tr, "val_loss": va_loss, "val_acc": va_acc, "test_loss": te_loss, "test_acc": te_acc,
               "test_ece": te_cal["ece"]}
     row = {"epoch": epoch, **{k: "" if v is None else f"{v:.6f}" for k, v in values.items()}, "lr": f"{lr:.6g}",
            "seconds": f"{time.time() - t0:.2f}"}
     val = f"val ({'clean' if cfg['clean_val'] else 'noisy'} labels) loss {va_loss:.4f} acc {va_acc:.3f} | " \
         if va_acc is not None else ""
-    true = f" true {tr['train_acc_true']:.3f}" if S["clean_known"] else ""
+    true = f" true {tr['train_acc_true']:.3f}" if S.clean_known else ""
     test = "test (clean)" if cfg["dataset"] not in config.OWN else "test"
     print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr['train_loss']:.4f} acc noisy {tr['train_acc_noisy']:.3f}"
           f"{true} | {val}{test} acc {te_acc:.3f} ECE {te_cal['ece']:.3f} | {row['seconds']} s")
     return row, va_acc, te_acc, {"calibration": te_cal, "sample_loss": per_sample}
 
 
-def save_epoch(out, step, cfg, epoch, best, improved, rows, wall, te_acc, sample_loss):
+def save_epoch(out, step, cfg, p, improved):
     """last.pt first: if the run dies before best.pt is written, resuming rewrites best.pt from last.pt."""
+    rec = config.record(cfg)
     save_torch(os.path.join(out, "last.pt"), {
         "model": step.model.state_dict(), "optimizer": step.opt.state_dict(), "scheduler": step.sched.state_dict(),
-        "epoch": epoch, "best": best, "config": cfg, "rng": rng_states(), "wall": wall, "log": rows,
-        "test_acc_last": te_acc, "loss": step.loss_fn.state_dict(), "sample_loss": sample_loss})
+        "epoch": p.epoch, "best": p.best, "config": rec, "rng": rng_states(), "wall": p.wall, "log": p.rows,
+        "test_acc_last": p.te_acc, "loss": step.loss_fn.state_dict(), "sample_loss": p.sample_loss})
     if improved:
-        save_torch(os.path.join(out, "best.pt"), {"model": step.model.state_dict(), "config": cfg, "epoch": epoch})
-    save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, rows)
+        save_torch(os.path.join(out, "best.pt"), {"model": step.model.state_dict(), "config": rec, "epoch": p.epoch})
+    save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, p.rows)
     rundir.renew(out)
 
 
-def finish(cfg, out, step, S, best, tested, te_acc, record, wall, rows, sample_loss):
-    """Test the selected model (again only when it is not the one just tested), write sample_loss.npz, then
-    result.json; tested is the epoch whose model te_acc and calibration (diagnose.py) measured here."""
-    selects = len(S["x_va"]) > 0
-    test_best, cal = te_acc, tested and tested["calibration"]  # the best model is the one just tested
+def finish(cfg, out, step, S, p, record):
+    """Test the selected model (again only when it is not the one p.tested measured), write sample_loss.npz, then
+    result.json."""
+    selects, best, tested, rows, wall = len(S.x_va) > 0, p.best, p.tested, p.rows, p.wall
+    test_best, cal = p.te_acc, tested and tested["calibration"]  # the best model is the one just tested
     if best["epoch"] != (tested and tested["epoch"]):
-        step.model.load_state_dict(torch.load(os.path.join(out, "best.pt"), map_location=S["x_te"].device,
+        step.model.load_state_dict(torch.load(os.path.join(out, "best.pt"), map_location=S.x_te.device,
                                               weights_only=True)["model"])
-        _, test_best, cal = evaluate(step, S["x_te"], S["y_te"], cfg["eval_batch_size"])
-    if sample_loss:
-        diagnose.save_sample_loss(out, sample_loss, (S["y_tr"] != S["y_tr_true"]).cpu().numpy(), S["tr"],
-                                  best["epoch"], len(rows), S["clean_known"])
+        _, test_best, cal = evaluate(step, S.x_te, S.y_te, cfg["eval_batch_size"])
+    if p.sample_loss:
+        diagnose.save_sample_loss(out, p.sample_loss, (S.y_tr != S.y_tr_true).cpu().numpy(), S.tr,
+                                  best["epoch"], len(rows), S.clean_known)
     result = {"selection": "best validation" if selects else "last epoch", "best_epoch": best["epoch"],
               "best_val_acc": best["val_acc"] if selects else None, "test_acc_best": test_best,
-              "test_acc_last": te_acc, **diagnose.result_fields(rows, best["epoch"], cal),
+              "test_acc_last": p.te_acc, **diagnose.result_fields(rows, best["epoch"], cal),
               "realised_noise_rate": record["realised_rate"], "wall_seconds": round(wall, 2),
-              "torch": torch.__version__, "device": str(S["x_te"].device), "precision": cfg["precision_used"],
+              "torch": torch.__version__, "device": str(S.x_te.device), "precision": cfg.facts["precision_used"],
               "git_commit": rundir.git_commit(), "command": shlex.join([os.path.basename(sys.executable)] + sys.argv)}
     save_json(os.path.join(out, "result.json"), result)
     how = f"val acc {best['val_acc']:.4f}" if selects else "no validation split, the last epoch"
@@ -246,41 +278,44 @@ def run(cfg):
         tboard.require()
     device = pick_device(cfg["device"])
     set_determinism(cfg["deterministic"])
-    cfg = {**cfg, "run_dir": out, "data_dir": os.path.abspath(cfg["data_dir"]), "forced": []}  # evaluate.py finds it
+    cfg = cfg.copy()
+    cfg["data_dir"], cfg.facts["forced"] = os.path.abspath(cfg["data_dir"]), []  # evaluate.py finds it
     S, record, labels, spec = prepare(cfg, device)
-    cfg["noise_warning"] = record["warning"]
     step = make_step(cfg, device, spec)
-    step.loss_fn.bind(len(S["x_tr"]), S["T"], device, step.dtype)  # ELR's targets; fwd and bwd's transition matrix
-    cfg["precision_used"] = "bf16" if step.amp else "fp64" if step.dtype == torch.float64 else "fp32"
+    step.loss_fn.bind(len(S.x_tr), S.T, device, step.dtype)  # ELR's targets; fwd and bwd's transition matrix
+    cfg.facts["precision_used"] = "bf16" if step.amp else "fp64" if step.dtype == torch.float64 else "fp32"
     rundir.claim(out)  # nothing written before this line
     tb = None
     try:
-        start, best, rows, wall0, te_acc, losses = 1, {"epoch": 0, "val_acc": -1.0}, [], 0.0, None, {}
+        p = Progress()
         if cfg["resume"] and os.path.exists(os.path.join(out, "last.pt")):
-            start, best, rows, wall0, te_acc, losses = resume(cfg, out, step, device)
+            p = resume(cfg, out, step, device)
         else:
-            save_json(os.path.join(out, "config.json"), cfg)
+            save_json(os.path.join(out, "config.json"), config.record(cfg))
             save_json(os.path.join(out, "noise.json"), record)
             labelfile.save(out, *labels)  # --noise file --labels OUT/labels.npy trains on the same labels
             if record["warning"]:
                 print(f"warning: {record['warning']}; training anyway", file=sys.stderr)
-        save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, rows)
-        print(f"{out}: {cfg['dataset']}, {cfg['arch']} on {device} ({cfg['precision_used']}), {len(S['x_tr'])} train "
-              f"/ {len(S['x_va'])} val / {len(S['x_te'])} test, realised noise rate {record['realised_rate']:.4f}")
-        t_start, tested = time.time() - wall0, None  # tested: the epoch whose model te_acc measured here
-        tb = tboard.writer(out, start, cfg) if cfg["tensorboard"] else None
-        for epoch in range(start, cfg["epochs"] + 1):
-            row, va_acc, te_acc, diag = one_epoch(cfg, step, S, epoch)
+        save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, p.rows)
+        print(f"{out}: {cfg['dataset']}, {cfg['arch']} on {device} ({cfg.facts['precision_used']}), {len(S.x_tr)} "
+              f"train / {len(S.x_va)} val / {len(S.x_te)} test, realised noise rate {record['realised_rate']:.4f}")
+        t_start = time.time() - p.wall
+        tb = tboard.writer(out, p.epoch + 1, cfg) if cfg["tensorboard"] else None
+        for epoch in range(p.epoch + 1, cfg["epochs"] + 1):
+            row, va_acc, p.te_acc, diag = one_epoch(cfg, step, S, epoch)
             if tb:
                 tboard.epoch(tb, row)
-            tested = {"epoch": epoch, "calibration": diag["calibration"]}
-            improved = va_acc is None or va_acc > best["val_acc"]  # selection on validation only, never on test
+            p.epoch, p.tested = epoch, {"epoch": epoch, "calibration": diag["calibration"]}
+            improved = va_acc is None or va_acc > p.best["val_acc"]  # selection on validation only, never on test
             if improved:
-                best = {"epoch": epoch, "val_acc": va_acc}
-            losses = {"last": diag["sample_loss"], "best": diag["sample_loss"] if improved else losses.get("best")}
-            rows.append(row)
-            save_epoch(out, step, cfg, epoch, best, improved, rows, time.time() - t_start, te_acc, losses)
-        finish(cfg, out, step, S, best, tested, te_acc, record, time.time() - t_start, rows, losses)
+                p.best = {"epoch": epoch, "val_acc": va_acc}
+            p.sample_loss = {"last": diag["sample_loss"],
+                             "best": diag["sample_loss"] if improved else p.sample_loss.get("best")}
+            p.rows.append(row)
+            p.wall = time.time() - t_start
+            save_epoch(out, step, cfg, p, improved)
+        p.wall = time.time() - t_start
+        finish(cfg, out, step, S, p, record)
     finally:
         if tb:
             tb.close()
@@ -300,7 +335,13 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill (the grid's, Slurm's) ends it as Ctrl-C does
     cfg = None
     try:
-        cfg = config.parse_args(argv)
+        flags = vars(config.parser().parse_args(argv))
+        cfg = config.resolve(flags)
+        if flags["show_config"]:  # the run as it would train, every value with its source; nothing trained
+            config.check(cfg)
+            config.check_labels(cfg)
+            print(config.show(cfg))
+            return
         run(cfg)
     except UserError as e:  # data.DataError too; any other exception is a bug, and keeps its traceback
         die(e)

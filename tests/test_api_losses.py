@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 import noisylabels
 from noisylabels import config
+from noisylabels import keys
 from noisylabels import engine
 from noisylabels import presets
 from noisylabels import registry
@@ -78,7 +79,7 @@ def test_get_loss_takes_the_values_train_py_resolves(loss, dataset, preset):
         cfg = config.parse_args(argv + (["--rate", str(rate)] if rate is not None else []))
         built = get_loss(loss, dataset=dataset, noise=noise, rate=rate, preset=preset)
         assert built.values == {k: tuple(cfg[k]) if k == "sr" else cfg[k] for k in built.values}, (argv, rate)
-        assert all(cfg[k] is None for k in config.LOSS_KEYS if k not in built.values and k not in registry.EVERY_LOSS
+        assert all(cfg[k] is None for k in keys.LOSS_VALUES if k not in built.values and k not in registry.EVERY_LOSS
                    and k != "q"), argv
         run = engine.loss_from(cfg, built.num_classes)  # what train.py trains: the same values
         assert run.values == built.values and [w for w, _ in run.parts] == [w for w, _ in built.parts]

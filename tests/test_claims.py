@@ -68,7 +68,7 @@ def test_a_finished_run_says_how_to_extend_it_and_force_does(tiny_cifar_dir, tmp
     train.main(small(tiny_cifar_dir, tmp_path, 2) + ["--resume", "--force"])
     rows = list(csv.DictReader(open(os.path.join(run, "log.csv"))))
     assert [r["epoch"] for r in rows] == ["1", "2"]
-    assert json.load(open(os.path.join(run, "config.json")))["forced"][0]["changed"] == {"epochs": [1, 2]}
+    assert json.load(open(os.path.join(run, "config.json")))["facts"]["forced"][0]["changed"] == {"epochs": [1, 2]}
     with pytest.raises(SystemExit) as e:
         train.main(argv + ["--resume", "--lr", "0.5"])
     assert e.value.code == 2 and "a finished run with other values (lr 0.01 -> 0.5)" in e.value.message

@@ -44,7 +44,7 @@ def test_loss_defaults_sit_between_flags_and_preset(argv, expected):
 
 def test_aliases_resolve_and_share_a_run_directory():
     cfg = config.parse_args(["--loss", "apl-nce-mae", "--noise", "asym", "--rate", "0.25"])
-    assert (cfg["loss"], cfg["loss_as_given"]) == ("nce+mae", "apl-nce-mae")
+    assert (cfg["loss"], cfg.facts["loss_as_given"]) == ("nce+mae", "apl-nce-mae")
     assert config.run_dir(cfg) == "results/cifar10/asym-0.25/nce+mae/seed42"
     assert config.run_dir(config.parse_args(["--noise", "sym", "--rate", "0"])) == "results/cifar10/none-0.0/ce/seed42"
 
@@ -80,9 +80,9 @@ def test_anl_records_its_delta():
 def test_a_configuration_of_an_older_layout_is_refused_in_one_line():
     cfg = config.parse_args([])
     config.require_current(cfg, "here")  # its own layout
-    old = {k: v for k, v in cfg.items() if k not in ("stats", "asym_cifar100")}  # as runs before 2026-12-01 lack
-    with pytest.raises(UserError, match=r"^here is not of the current layout \(it has no asym_cifar100, stats\): it was "
-                                        r"written before 2026-12-01; train it again with another --out$"):
+    old = {k: v for k, v in cfg.items() if k not in ("stats", "asym_cifar100")}  # as runs of an older layout lack
+    with pytest.raises(UserError, match=r"^here is not of the current layout \(it has no stats, asym_cifar100\): an "
+                                        r"older version of the suite wrote it; train it again with another --out$"):
         config.require_current(old, "here")
 
 
@@ -126,17 +126,17 @@ def test_presets_take_each_losss_values_from_the_released_configs(argv, expected
 
 def test_config_records_where_each_value_came_from():
     cfg = config.parse_args("--preset ye2023 --dataset cifar100 --loss anl-ce --alpha 3 --epochs 2".split())
-    src = cfg["sources"]
+    src = cfg.sources
     assert (cfg["alpha"], src["alpha"], src["epochs"]) == (3.0, "flag", "flag")
     assert src["beta"] == "ye2023 loss table: Virusdoll/Active-Negative-Loss@f8c23b3 config/cifar100_anl_ce.json"
     assert src["arch"].startswith("ye2023 preset for cifar100") and src["lamb"] == "not used by anl-ce"
-    src = config.parse_args("--preset ma2020 --dataset cifar100 --loss ngce+rce --noise asym --rate 0.2".split())["sources"]
+    src = config.parse_args("--preset ma2020 --dataset cifar100 --loss ngce+rce --noise asym --rate 0.2".split()).sources
     assert src["beta"].endswith("configs/cifar100/asym/ngce+rce.yaml (the file trains NGCEandMAE; NGCE+RCE here)")
-    src = config.parse_args(["--loss", "nce+ael", "--preset", "ma2020"])["sources"]
+    src = config.parse_args(["--loss", "nce+ael", "--preset", "ma2020"]).sources
     assert src["a"] == "Zhou et al. 2021's values for cifar10: hitcszx/ALFs@898961f config.py"
     assert src["val_fraction"] == "ma2020 preset for cifar10: no validation split in the released training code"
     assert src["rotate"] == "ma2020 preset for cifar10: HanxunH/Active-Passive-Losses@2d18de6 dataset.py"
-    assert config.parse_args(["--loss", "nce+ael", "--q", "2"])["sources"]["q"] == "flag"
+    assert config.parse_args(["--loss", "nce+ael", "--q", "2"]).sources["q"] == "flag"
 
 
 def test_every_study_loss_has_its_row_and_every_row_fits_its_loss():

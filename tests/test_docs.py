@@ -12,7 +12,7 @@ import pytest
 import bench
 from noisylabels import config
 from noisylabels import registry
-from noisylabels import data
+from noisylabels import datasets
 from noisylabels import evaluate
 from noisylabels import plot
 from noisylabels import presets
@@ -22,7 +22,7 @@ from helpers import G, ROOT as HERE, grid_list
 
 PAGES = ["README.md"] + sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "docs", "*.md")))
 PARSERS = {"train.py": config.parser, "plot.py": plot.parser, "evaluate.py": evaluate.parser,
-           "bench.py": bench.parser, "data.py": data.parser}
+           "bench.py": bench.parser, "data.py": datasets.parser}
 # What each script does with its command line before any work: train.py's own checks too, bench.py's value checks.
 TAKES = {**{n: p().parse_args for n, p in PARSERS.items()},
          "train.py": lambda args: config.check(config.parse_args(args)), "bench.py": bench.parse_args}

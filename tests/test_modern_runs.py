@@ -64,9 +64,9 @@ def test_a_wrap_flag_names_the_run_and_the_values_follow_the_noise():
     assert lc("--noise", "asym", "--rate", "0.2") == 2.5 and lc("--dataset", "cifar100") == 0.5
     eps = config.parse_args(["--loss", "ece+mae", "--dataset", "cifar100", "--noise", "sym", "--rate", "0.6"])
     assert (eps["alpha"], eps["beta"], eps["m"]) == (0.00125, 1.0, 1e4)
-    assert "cswjl/eps-softmax@f81685c" in eps["sources"]["alpha"]
+    assert "cswjl/eps-softmax@f81685c" in eps.sources["alpha"]
     sr = config.parse_args(["--loss", "ce+sr", "--dataset", "cifar100", "--noise", "asym", "--rate", "0.4"])
-    assert sr["sr"] == [0.5, 0.01, 10.0, 1.02, 1] and "lnl_sr" in sr["sources"]["sr"]
+    assert sr["sr"] == [0.5, 0.01, 10.0, 1.02, 1] and "lnl_sr" in sr.sources["sr"]
     amse = config.parse_args(["--loss", "nce+amse", "--preset", "ye2023"])
     assert (amse["a"], amse["delta"], amse["weight_decay"]) == (30.0, 5e-5, 0.0)
 
@@ -107,4 +107,4 @@ def test_the_modern_study_lists_every_point_with_its_released_values(tmp_path):
     for ds, m in (("cifar10", 1e3), ("cifar100", 1e2)):
         cfg = config.parse_args(["--preset", "ye2023", "--dataset", ds, "--loss", "ece+mae", "--noise", "asym",
                                  "--rate", "0.3"])
-        assert cfg["m"] == m and "eps-softmax" in cfg["sources"]["m"]
+        assert cfg["m"] == m and "eps-softmax" in cfg.sources["m"]

@@ -106,7 +106,7 @@ def test_a_folder_run_evaluates_to_its_result_and_its_npz_gives_the_same_run(rea
     run = train.run(config.parse_args(run_args(root, tmp_path / "r", "folder", "--clean-labels", str(clean))))
     assert run == str(tmp_path / "r" / "folder-pets" / "sym-0.2" / "ce" / "seed42")
     cfg = json.load(open(os.path.join(run, "config.json")))
-    assert cfg["data_sha256"] == owndata.digest(*real[1]) and cfg["image_size"] == 32
+    assert cfg["facts"]["data_sha256"] == owndata.digest(*real[1]) and cfg["image_size"] == 32
     rows = log_rows(run)
     assert all(r["train_flipped_as_noisy"] and r["train_flip_auroc"] for r in rows)  # known: clean labels given
     noise_ = json.load(open(os.path.join(run, "noise.json")))

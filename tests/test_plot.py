@@ -222,7 +222,11 @@ def test_runs_of_other_epochs_are_refused_then_drawn_with_where(tmp_path):
     assert read_table(str(tmp_path))["best", "ce", "sym-0.5"]["n"] == "2"
     with pytest.raises(SystemExit) as e:
         plot.main([str(tmp_path), "--where", "epoch=3"])
-    assert "no run's config.json has epoch" in e.value.message
+    assert "--where epoch=3: epoch is not a key of a run's configuration; use one of docs/runs.md's" in e.value.message
+    # a fact (keys.FACTS) is a key too: these runs' config.json hold no facts, so none matches
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path), "--where", "precision_used=bf16"])
+    assert "no runs match" in e.value.message
 
 
 @pytest.mark.slow  # plot.main draws a folder's figures: 3 to 7 s here, no process and no training

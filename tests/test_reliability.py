@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from noisylabels import atomic
 from noisylabels import config
 from noisylabels import data
+from noisylabels import datasets
 from noisylabels import engine
 from noisylabels import evaluate
 from noisylabels import losses
@@ -129,7 +130,7 @@ def test_force_applies_changed_settings_records_them_and_resumes_again(monkeypat
     # The same flags again resume without --force: the earlier change is history, not a difference.
     run = train.run(config.parse_args(run_args(cifar_dir, tmp_path, "--epochs", "3", "--resume", "--lr", "0.001")))
     cfg = json.load(open(os.path.join(run, "config.json")))
-    assert cfg["lr"] == 0.001 and cfg["forced"] == [{"after_epoch": 1, "changed": {"lr": [0.01, 0.001]}}]
+    assert cfg["lr"] == 0.001 and cfg["facts"]["forced"] == [{"after_epoch": 1, "changed": {"lr": [0.01, 0.001]}}]
     lrs = [float(r[train.LOG_COLUMNS.index("lr")]) for r in list(csv.reader(open(os.path.join(run, "log.csv"))))[1:]]
     # Cosine over 3 epochs, 0.01 for epoch 1, then as if 0.001 had held from the start: 0.001 (1 + cos(pi e/3)) / 2.
     assert lrs == pytest.approx([0.01, 0.00075, 0.00025], rel=1e-5)
@@ -233,7 +234,7 @@ def corrupt(tmp, what):
 def other_arch_checkpoint(tmp):
     run = tmp / "run"
     run.mkdir()
-    cfg = {**config.parse_args(["--arch", "cnn8", "--eval-batch-size", "64"]), "precision_used": "fp32"}
+    cfg = {**config.parse_args(["--arch", "cnn8", "--eval-batch-size", "64"]), "facts": {"precision_used": "fp32"}}
     torch.save({"model": make_model("resnet18").state_dict(), "config": {**cfg, "arch": "cnn8", "eval_batch_size": 64,
                                                                           "deterministic": True}, "epoch": 1},
                run / "best.pt")
@@ -318,7 +319,7 @@ BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
 # The others through the script's main in this process: a refusal there is what its process prints and exits with
 # (errors.die: one line on stderr, exit 2), and a Traceback would be an exception other than SystemExit.
 PROCESS = {(T, "--loss huber"), (T, "--data-dir corrupt:archive"), (D, "--subset 100"), (E, "{tmp}"), (P, "{tmp}")}
-MAINS = {T: train.main, D: data.main, E: evaluate.main, P: plot.main}
+MAINS = {T: train.main, D: datasets.main, E: evaluate.main, P: plot.main}
 
 
 def bad_case(cifar_dir, tmp, argv, script):

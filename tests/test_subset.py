@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from noisylabels import data
+from noisylabels import datasets
 from noisylabels import subset
 from noisylabels.errors import UserError
 from noisylabels import train
@@ -28,7 +29,7 @@ def test_first_per_class_by_hand():
 
 def cut(*argv, cwd):
     """`python data.py ARGV` in cwd, through data.py's main in this process."""
-    return in_process(data.main, argv, cwd)
+    return in_process(datasets.main, argv, cwd)
 
 
 def sums(folder):

@@ -10,6 +10,7 @@ import torch
 import helpers
 from noisylabels import config
 from noisylabels import engine
+from noisylabels import keys
 from noisylabels import train
 from noisylabels.losses import get_loss
 from helpers import compute, in_process, interrupt_after_epoch, write_cifar
@@ -72,16 +73,19 @@ def test_run_directory_and_learning(finished):
     assert res["test_acc_best"] == pytest.approx(float(best["test_acc"]), abs=1e-6)
     cfg = json.load(open(os.path.join(finished, "config.json")))
     assert cfg["lr"] == 0.001 and cfg["optimizer"] == "adamw" and cfg["loss"] == "nce+mae"  # adamw: the preset's
+    # keys.py's declaration, the sources of every key, and the facts in a record of their own
+    assert list(cfg) == keys.RECORDED + ["sources", "facts"] and sorted(cfg["sources"]) == sorted(keys.RECORDED)
+    assert list(cfg["facts"]) == keys.FACT_NAMES and cfg["facts"]["run_dir"] == finished
     # what the switch asked for, resolved on this machine (auto: bf16 only where the hardware has it)
     ran = "bf16" if engine.amp_dtype(helpers.PRECISION, torch.device(helpers.DEVICE)) else "fp32"
-    assert res["precision"] == cfg["precision_used"] == ran and cfg["precision"] == helpers.PRECISION
+    assert res["precision"] == cfg["facts"]["precision_used"] == ran and cfg["precision"] == helpers.PRECISION
 
 
 @pytest.mark.slow
 @pytest.mark.gpu
 def test_bf16_run_learns(bf16_finished):
     res, cfg = result(bf16_finished), json.load(open(os.path.join(bf16_finished, "config.json")))
-    assert res["precision"] == cfg["precision_used"] == "bf16"
+    assert res["precision"] == cfg["facts"]["precision_used"] == "bf16"
     # Chance is 0.1. Seen with these flags: 0.90, 1.0 and 1.0 in bf16 over seeds 42, 1 and 4 (cnn4, emulated bf16,
     # 2026-12-07); with cnn8, 0.90 in bf16 and 0.89 in fp32 on seed 42, 0.75-0.90 in bf16 over seeds 42, 1 and 4.
     assert res["test_acc_best"] > 0.4
@@ -170,7 +174,7 @@ def test_resume_refuses_changed_settings(finished, cifar_dir):
     try:
         with pytest.raises(ValueError, match="different values.*lr"):
             train.run(config.parse_args(args(cifar_dir, out, "--resume", "--lr", "0.1")))
-        ran = json.load(open(os.path.join(finished, "config.json")))["precision_used"]
+        ran = json.load(open(os.path.join(finished, "config.json")))["facts"]["precision_used"]
         other = {"bf16": "fp32", "fp32": "bf16"}[ran]  # not what the run ran: it would change the maths
         with pytest.raises(ValueError, match=r"different values \(precision_used "):
             train.run(config.parse_args(args(cifar_dir, out, "--resume", "--precision", other)))
