@@ -13,27 +13,35 @@ from .errors import UserError
 
 
 def stratified_split(labels, val_fraction, seed, num_classes=None):
-    """Indices (train, val): round(val_fraction * n_c) of each class c go to validation."""
+    """Indices (train, val): round(val_fraction * n_c) of each class c go to validation, at least one and at most
+    n_c - 1 where the class has two or more images (a small class keeps one in each part); a class of one image
+    trains."""
     rng = np.random.default_rng(seed)
     val = []
     for c in range(int(labels.max()) + 1 if num_classes is None else num_classes):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        val.append(idx[: int(round(val_fraction * idx.size))])
+        k = int(round(val_fraction * idx.size))
+        if val_fraction > 0 and idx.size >= 2:
+            k = min(max(k, 1), idx.size - 1)
+        val.append(idx[: k if idx.size >= 2 else 0])
     val = np.sort(np.concatenate(val)).astype(np.int64)
     return np.setdiff1d(np.arange(len(labels)), val), val
 
 
-def check_split(y, tr, va, val_fraction, classes):
-    """Every class the labels y hold keeps training images, and with a validation split, validation images too."""
+def check_split(y, va, val_fraction, classes):
+    """One line of warning (None if none) naming the classes of one image, which train and have no validation
+    image; UserError where a validation split was asked for and no class could give it one."""
     if val_fraction == 0:
-        return
-    n_tr, n_va = (np.bincount(y[i], minlength=len(classes)) for i in (tr, va))
-    for c in np.flatnonzero(((n_tr == 0) | (n_va == 0)) & (n_tr + n_va > 0)):
-        n = n_tr[c] + n_va[c]
-        where = "validation" if n_va[c] == 0 else "training"
-        raise UserError(f"class {classes[c]} has {n} image{'s' * int(n != 1)} (by its noisy labels), and --val-fraction "
-                        f"{val_fraction} leaves it no {where} image; add images to it, choose a "
-                        f"{'larger' if where == 'validation' else 'smaller'} --val-fraction, or --val-fraction 0")
+        return None
+    if len(va) == 0:
+        raise UserError(f"--val-fraction {val_fraction} asks for a validation split, and no class has two images "
+                        f"(by its noisy labels) to give it one; add images, or use --val-fraction 0 (no selection)")
+    ones = [classes[c] for c in np.flatnonzero(np.bincount(y, minlength=len(classes)) == 1)]
+    if not ones:
+        return None
+    return (f"class{'es' * (len(ones) > 1)} {', '.join(map(str, ones[:5]))}{', ...' if len(ones) > 5 else ''} "
+            f"ha{'ve' if len(ones) > 1 else 's'} one image (by the noisy labels): it trains, and the validation split "
+            f"has none of {'them' if len(ones) > 1 else 'it'}")
 
 
 def index_batches(n, batch_size, device, gen=None, drop_last=False):

@@ -127,14 +127,15 @@ def locate(spec, data_dir, fetch=True):
     return folder
 
 
-def fetched(src, data_dir, fetch, missing):
+def fetched(src, data_dir, fetch, missing, by_hand=None):
     """The path of a Source's file in data_dir, downloaded there (and checked) first where it is missing and fetch
-    is on; a DataError, "no FILE in DATA_DIR; " + missing, where it is missing and fetch is off."""
+    is on; a DataError, "no FILE in DATA_DIR; " + missing, where it is missing and fetch is off. by_hand: every file
+    a failed download names for the user to fetch (default: this one)."""
     path = os.path.join(data_dir, src.file)
     if not os.path.isfile(path):
         if not fetch:
             raise DataError(f"no {src.file} in {data_dir}; {missing}")
-        download_into(data_dir, src.urls, path, src.checksum, src.algo)
+        download_into(data_dir, src.urls, path, src.checksum, src.algo, by_hand)
     return path
 
 
@@ -232,8 +233,10 @@ def read_idx(path, images):
 
 def read_mnist(spec, data_dir, fetch=True):
     """The four idx files in data_dir, each downloaded (and checked) there when missing and fetch is on."""
+    absent = [s.file for s in spec.sources if not os.path.isfile(os.path.join(data_dir, s.file))]
     paths = [fetched(src, data_dir, fetch, f"run train.py --dataset mnist --data-dir {data_dir} once to download "
-                                           f"MNIST, or point at a folder that holds it") for src in spec.sources]
+                                           f"MNIST, or point at a folder that holds it", absent)
+             for src in spec.sources]
     x, y, xt, yt = (read_idx(p, images=i % 2 == 0) for i, p in enumerate(paths))
     for a, b, what in [(x, y, "train"), (xt, yt, "t10k")]:
         if len(a) != len(b):

@@ -63,16 +63,17 @@ def _fetch_retrying(url, part, tries, backoff):
             if isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500 and e.code not in (408, 429):
                 return f"{url} answered {e.code} ({e.reason})"  # not there: asking again will not change that
             if attempt == tries:
-                return f"download of {url} failed after {tries} tries ({e}); check the network"
+                return f"download of {url} failed after {tries} tries ({e})"
             print(f"download failed ({e}); retrying in {backoff ** attempt:.0f} s", file=sys.stderr)
             time.sleep(backoff ** attempt)
 
 
-def download(urls, dest, expected, algo="md5", tries=3, backoff=2.0):
+def download(urls, dest, expected, algo="md5", tries=3, backoff=2.0, by_hand=None):
     """Fetch dest from the first of urls (mirrors, in order) that serves bytes whose checksum is `expected`.
 
     Each mirror gets `tries` attempts. The .part name is unique, so runs started together on a
-    fresh --data-dir do not write into one file.
+    fresh --data-dir do not write into one file. by_hand: the files the failure tells the user to put in dest's
+    folder by hand (default: dest's), where the data set needs several.
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
     fd, part = tempfile.mkstemp(prefix=os.path.basename(dest) + ".", suffix=".part", dir=os.path.dirname(dest) or ".")
@@ -90,19 +91,20 @@ def download(urls, dest, expected, algo="md5", tries=3, backoff=2.0):
             whys.append(why)
             if url != urls[-1]:
                 print(f"{why}; trying the next mirror", file=sys.stderr)
-        where = os.path.dirname(dest) or "."
-        raise DataError(f"{'; '.join(whys)}; run again, or put {os.path.basename(dest)} into {where} by hand")
+        where, files = os.path.dirname(dest) or ".", by_hand or [os.path.basename(dest)]
+        network = "check the network and " if any("failed after" in w for w in whys) else ""
+        raise DataError(f"{'; '.join(whys)}; {network}run again, or put {', '.join(files)} into {where} by hand")
     finally:
         if os.path.exists(part):
             os.remove(part)
 
 
-def download_into(data_dir, urls, dest, expected, algo="md5"):
+def download_into(data_dir, urls, dest, expected, algo="md5", by_hand=None):
     """download(), creating data_dir for it; a data_dir made here is removed again if the download fails."""
     made = not os.path.isdir(data_dir)
     os.makedirs(data_dir, exist_ok=True)
     try:
-        download(urls, dest, expected, algo)
+        download(urls, dest, expected, algo, by_hand=by_hand)
     except DataError:
         if made and not os.listdir(data_dir):
             os.rmdir(data_dir)

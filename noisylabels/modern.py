@@ -48,10 +48,12 @@ def nls(log_p, y, t, **_):
 
 
 # Bootstrapping, Reed et al. 2015, "Training Deep Neural Networks on Noisy Labels with Bootstrapping".
-# Soft: CE with the target beta e_y + (1 - beta) p, p not detached (an entropy term, as the paper's objective).
+# Soft: CE with the target beta e_y + (1 - beta) p, p not detached (an entropy term, as the paper's objective), p
+# clamped to [P_FLOOR, 1] in both places as both released codes do (Patrini et al.'s boot_soft, GJS's
+# Bootstrapping): at a confident wrong prediction -log p_y is then at most -log 1e-7, and its gradient 0 there.
 def boot_soft(log_p, y, beta, **_):
-    lp = log_p.clamp_min(torch.finfo(log_p.dtype).min)  # a -inf logit: 0 * -inf would be NaN, 0 * min is 0
-    return -beta * _pick(log_p, y) - (1 - beta) * (lp.exp() * lp).sum(1)
+    lp = log_p.clamp_min(math.log(P_FLOOR))  # also keeps a -inf logit out: 0 * -inf would be NaN
+    return -beta * _pick(lp, y) - (1 - beta) * (lp.exp() * lp).sum(1)
 
 
 # Hard: the target beta e_y + (1 - beta) e_z, z the predicted class (no gradient through the argmax).

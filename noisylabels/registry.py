@@ -165,7 +165,7 @@ def canonical(name):
     base, wraps = unwrap(name)
     key = ALIASES.get(base, base)
     if key not in NAMES:
-        raise UserError(f"unknown loss '{name}'{nearest(name, NAMES)}; choose one of: "
+        raise UserError(f"unknown loss '{name}'{nearest(name.lower(), NAMES) or nearest(name, NAMES)}; choose one of: "
                          f"{', '.join(SINGLE + list(PAIRS))}, or active+passive with active in "
                          f"{{{', '.join(ACTIVE)}}} and passive in {{{', '.join(PASSIVE)}}}, e.g. nce+rce; any of "
                          f"them +lc, +lc-released or +sr")

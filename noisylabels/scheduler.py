@@ -148,6 +148,9 @@ def run_local(s, points, py):
             rundir.release(points[i][1], {os.getpid(), child.pid})
         summary()
         print(f"  stopped before finishing: {len(running)}")
+        waiting = n - sum(count.values()) - len(failed) - len(running)
+        if waiting:  # points the loop had not reached: the same command starts them
+            print(f"  not started: {waiting}")
         sys.exit(130)
 
     signal.signal(signal.SIGINT, stop)

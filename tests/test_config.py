@@ -188,3 +188,8 @@ def test_the_papers_settings_that_pass_the_checks():
     for argv in ["--val-fraction 0", "--loss agce --q 1.5", "--loss nce+agce --preset ye2023 --dataset cifar100",
                  "--optimizer sgd --nesterov", "--dataset cifar100 --asym-cifar100 blocks --noise asym --rate 0.4"]:
         config.check(config.parse_args(argv.split()))
+
+
+def test_a_loss_name_in_upper_case_gets_its_lower_case_name_suggested():
+    with pytest.raises(UserError, match=r"^unknown loss 'NCE\+RCE' \(did you mean nce\+rce\?\); choose one of"):
+        config.parse_args(["--loss", "NCE+RCE"])

@@ -14,6 +14,7 @@ import torch
 from noisylabels import batches
 from noisylabels import data
 from noisylabels import fetch
+from noisylabels.errors import UserError
 from helpers import ARCHIVE, FOLDER, pickle_bytes, shared, write_cifar
 
 C10 = data.DATASETS["cifar10"]
@@ -94,6 +95,25 @@ def test_interrupted_download_is_retried_then_fails_cleanly(tmp_path, server, ar
     assert state["hits"] == 3 and os.listdir(tmp_path) == []
 
 
+def test_a_failed_mnist_download_names_every_file_it_needs_and_the_network_once(tmp_path, server):
+    url, state = server
+    state["routes"] = {}  # every file a 404 on both "mirrors": no retry
+    base = url.rsplit("/", 1)[0]
+    mnist = data.DATASETS["mnist"]
+    spec = dataclasses.replace(mnist, sources=tuple(data.Source(s.file, (f"{base}/a/{s.file}", f"{base}/b/{s.file}"),
+                                                                s.checksum) for s in mnist.sources))
+    (tmp_path / mnist.sources[2].file).write_bytes(b"")  # one of the four is there already (not checked here)
+    with pytest.raises(data.DataError) as e:
+        data.read_mnist(spec, str(tmp_path))
+    why = str(e.value)
+    wanted = ", ".join(s.file for i, s in enumerate(mnist.sources) if i != 2)
+    assert why.endswith(f"; run again, or put {wanted} into {tmp_path} by hand"), why
+    assert why.count("answered 404") == 2 and "check the network" not in why  # the server answered: no network fault
+    with pytest.raises(data.DataError) as e:  # no server at all: the network, said once
+        fetch.download(["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"], str(tmp_path / "x"), "0", tries=1)
+    assert str(e.value).count("check the network") == 1 and "check the network and run again" in str(e.value)
+
+
 @pytest.mark.parametrize("content, match", [
     (None, "cannot read"),  # truncated: filled in below
     (pickle_bytes([1, 2, 3]), "cannot read"),
@@ -120,6 +140,22 @@ def test_stratified_split_exact_per_class_and_seeded():
         assert (y[va] == c).sum() == round(0.15 * (y == c).sum())
     np.testing.assert_array_equal(va, batches.stratified_split(y, 0.15, seed=3)[1])
     assert not np.array_equal(va, batches.stratified_split(y, 0.15, seed=4)[1])
+
+
+def test_a_small_class_keeps_an_image_in_each_part_and_a_class_of_one_trains():
+    # classes of 1, 2, 3 and 20 images: round(0.15 n) is 0, 0, 0 and 3; at least 1 and at most n - 1 go to validation
+    y = np.repeat(np.arange(4), [1, 2, 3, 20])
+    tr, va = batches.stratified_split(y, 0.15, seed=0)
+    assert np.bincount(y[va], minlength=4).tolist() == [0, 1, 1, 3]
+    assert np.bincount(y[tr], minlength=4).tolist() == [1, 1, 2, 17]
+    # at 0.9 a class of 2 still keeps one image to train on
+    assert np.bincount(y[batches.stratified_split(y, 0.9, seed=0)[0]], minlength=4).tolist() == [1, 1, 1, 2]
+    assert batches.check_split(y, va, 0.15, ["a", "b", "c", "d"]) == \
+        "class a has one image (by the noisy labels): it trains, and the validation split has none of it"
+    assert batches.check_split(y, va, 0.0, ["a", "b", "c", "d"]) is None
+    ones = np.arange(3)  # three classes of one image: nothing can give a validation split
+    with pytest.raises(UserError, match=r"--val-fraction 0.15 asks for a validation split, and no class has two"):
+        batches.check_split(ones, batches.stratified_split(ones, 0.15, seed=0)[1], 0.15, ["a", "b", "c"])
 
 
 def test_index_batches_cover_every_sample_once():

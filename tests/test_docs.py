@@ -184,6 +184,29 @@ def test_the_readme_names_nothing_outside_the_repository():
     assert "../" not in text and "shared/" not in text
 
 
+# The developers' folder beside their checkout (`../shared`, `/work/shared/...`, `shared/x`): a clone has none.
+SHARED = re.compile(r"\.\./shared\b|\bshared/")
+
+
+def shared_paths(text):
+    """(line number, line) of every line of text that names the developers' shared folder."""
+    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if SHARED.search(line)]
+
+
+def test_the_shared_paths_check_finds_them():
+    text = "a\n    python train.py --data-dir ../shared/mnist-subset\nin `../shared`'s subsets\n/work/shared/x: ready\n" \
+           "the clean run shared by both; shared tests\n"
+    assert [n for n, _ in shared_paths(text)] == [2, 3, 4]
+
+
+def test_no_page_names_the_developers_shared_folder():
+    """Every page but docs/tests.md (the developers' own) is for a user, who has no ../shared beside a clone: a
+    command naming it fails there, so the pages cut subsets with data.py or describe the data in words."""
+    found = [f"{page}:{n}: {line}" for page in PAGES if page != os.path.join("docs", "tests.md")
+             for n, line in shared_paths(read(page))]
+    assert found == [], "pages name ../shared, which a clone does not have:\n" + "\n".join(found)
+
+
 def test_the_readmes_figure_is_a_small_png():
     path = os.path.join(HERE, "docs", "memorisation.png")
     with open(path, "rb") as f:

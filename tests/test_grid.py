@@ -147,6 +147,7 @@ def test_ctrl_c_stops_every_child_and_the_rerun_finishes(tiny_cifar_dir, tmp_pat
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err and "summary: 2 runs: 0 done" in out
+    assert "  stopped before finishing: 1\n  not started: 1\n" in out  # every point accounted for
     left = subprocess.run(["pgrep", "-f", str(tmp_path / "r")], capture_output=True, text=True).stdout
     assert left == ""  # no train.py left running
     assert [s for s, _ in listed(env).values()] == ["resume", "new"]

@@ -51,7 +51,8 @@ def ref(name, z, y, v):
         q = (1 - v["t"]) * e + v["t"] / C
         log_p = p.clamp_min(1e-7).log() if name == "nls" else p.log()
         return -(q * log_p).sum(1)
-    if name == "boot-soft":
+    if name == "boot-soft":  # both released codes clamp p to [1e-7, 1] before the log and in the target
+        p = p.clamp(1e-7, 1.0)
         return -((v["beta"] * e + (1 - v["beta"]) * p) * p.log()).sum(1)
     if name == "boot-hard":
         return -((v["beta"] * e + (1 - v["beta"]) * F.one_hot(p.argmax(1), C)) * p.log()).sum(1)
@@ -114,6 +115,19 @@ def test_value_and_float64_gradient_match_the_paper(name, scale, C):
     g1, = torch.autograd.grad(ours.sum(), z)
     g2, = torch.autograd.grad(theirs.sum(), z)
     torch.testing.assert_close(g1, g2, rtol=1e-6, atol=1e-6)
+
+
+def test_boot_soft_clamps_p_as_the_released_codes_at_confident_wrong_predictions():
+    # issue 39's case: logits N(0, 1) * 30 in float32, where most labels get p_y far below 1e-7
+    g = torch.Generator().manual_seed(5)
+    z = (torch.randn(64, 10, generator=g) * 30).requires_grad_(True)
+    y = torch.randint(0, 10, (64,), generator=g)
+    ours, theirs = get_loss("boot-soft", 10).per_sample(z, y), ref("boot-soft", z, y, {"beta": 0.95})
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(*(torch.autograd.grad(v.sum(), z)[0] for v in (ours, theirs)), rtol=1e-5, atol=1e-6)
+    assert ours.max() <= -math.log(1e-7) + 1e-4  # each sample's loss is bounded by the clamp
+    unclamped = -(0.95 * F.log_softmax(z, 1).gather(1, y[:, None])[:, 0]).mean()
+    assert unclamped > 2 * ours.mean()  # what the unclamped form gave: far from the released codes' values
 
 
 def test_gjs_reads_its_views_and_is_js_of_the_mean_at_m_2():

@@ -6,9 +6,11 @@ import os
 import shutil
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
+from noisylabels import batches
 from noisylabels import config
 from noisylabels import data
 from noisylabels import evaluate
@@ -168,3 +170,15 @@ def test_a_run_is_not_resumed_on_other_images(real, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         train.main(argv + ["--resume", "--force", "--epochs", "2"])
     assert "--force cannot change data_sha256 of a run in progress" in e.value.message
+
+
+def test_own_data_on_the_presets_resnet_warns_and_an_arch_given_does_not(real, tmp_path, capsys):
+    root = folder_copy(real, tmp_path)
+    for extra in ([], ["--arch", "cnn4"]):
+        cfg = config.parse_args(["--dataset", "folder", "--data-dir", root, "--out", str(tmp_path / "r"), *extra])
+        train.prepare(cfg, torch.device("cpu"))  # the data, the noise and the split: no network is built
+    err = capsys.readouterr().err
+    n = len(batches.stratified_split(real[1][1], 0.15, [42, 1], 10)[0])  # the training split of these labels
+    assert err.count("warning: ") == 1 and f"warning: --dataset folder trains the preset's resnet18 on " \
+        f"{n} training images; on a small data set it can collapse to chance: start " \
+        f"with --arch cnn4 or cnn8 (docs/data-and-noise.md#your-own-data)\n" in err

@@ -209,7 +209,21 @@ def test_unwritable_results_folder_is_one_line(cifar_dir, tmp_path, capsys):
         train.main(run_args(cifar_dir, tmp_path / "file" / "results", device="cpu"))
     err = capsys.readouterr().err
     assert e.value.code == 2 and "Traceback" not in err and err.count("\n") == 1
-    assert "Not a directory" in err and "check that --out and --data-dir are writable" in err
+    assert "Not a directory" in err and "make --out writable, or give another --out" in err
+    assert err.rstrip().endswith("then run the same command again (no epoch of this run was saved)")  # no --resume
+
+
+def test_an_unwritable_data_dir_names_it_and_a_run_that_saved_an_epoch_says_resume(cifar_dir, tmp_path):
+    cfg = config.parse_args(run_args(cifar_dir, tmp_path, device="cpu"))
+    e = OSError(13, "Permission denied", os.path.join(cifar_dir, "cifar-10-python.tar.gz"))
+    assert train.cannot_write(e, cfg) == (f"cannot write {e.filename} (Permission denied); make --data-dir writable, "
+                                          f"or give another --data-dir, then run the same command again (no epoch of "
+                                          f"this run was saved)")
+    os.makedirs(config.run_dir(cfg))
+    open(os.path.join(config.run_dir(cfg), "last.pt"), "w").close()
+    e = OSError(28, "No space left on device", os.path.join(config.run_dir(cfg), "last.pt"))
+    assert train.cannot_write(e, cfg).endswith("free some disk space, then run the same command with --resume; the "
+                                               "files already written are intact")
 
 
 # --- Bad input, through the real command lines -----------------------------------------------------------------
@@ -249,7 +263,7 @@ def own(tmp, kind):
         np.savez(tmp / "own.npz", x_train=np.zeros((4, 8, 8), np.float32), y_train=np.zeros(4, int),
                  x_test=np.zeros((2, 8, 8), np.float32), y_test=np.zeros(2, int))
         return str(tmp / "own.npz")
-    files = {"train/a": 10, "train/b": 1 if kind == "small" else 10, "test/a": 2,
+    files = {"train/a": 1 if kind == "ones" else 10, "train/b": 1 if kind == "ones" else 10, "test/a": 2,
              "test/c" if kind == "extra-test" else "test/b": 2}
     for where, n in files.items():
         os.makedirs(root / where)
@@ -295,8 +309,8 @@ BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
                                                          r"--skip-bad-images"),
     (T, ["--dataset", "folder", "--data-dir", "own:extra-test"], r"\S+own/test/c/ is a class that \S+own/train/ does not "
                                                                 r"have; add its training images"),
-    (T, ["--dataset", "folder", "--data-dir", "own:small"], r"class b has 1 image \(by its noisy labels\), and "
-                                                           r"--val-fraction 0.15 leaves it no validation image"),
+    (T, ["--dataset", "folder", "--data-dir", "own:ones"], r"--val-fraction 0.15 asks for a validation split, and no "
+                                                          r"class has two images \(by its noisy labels\)"),
     (T, ["--dataset", "folder", "--data-dir", "own:notrain"], r"\S+own has no train/ folder; --dataset folder reads"),
     (T, ["--dataset", "folder", "--data-dir", "own:ok", "--noise", "asym", "--rate", "0.2"],
      r"--noise asym needs a class map of cifar10, cifar100 or mnist, and --dataset folder has none; use pairflip"),

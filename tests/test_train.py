@@ -253,3 +253,14 @@ def test_anl_l1_term_is_optimised():
     engine.train_epoch(engine.Step(model, torch.optim.SGD(model.parameters(), lr=1.0), loss_fn), x, y, y, 4,
                       engine.epoch_generators(0, 1, "cpu"), augment=False)
     torch.testing.assert_close(before - model.b.detach(), g + 0.1 * torch.sign(before))
+
+
+@pytest.mark.slow
+def test_a_clean_run_says_its_validation_labels_are_clean_and_resume_on_no_run_says_it_starts(tiny_cifar_dir, tmp_path):
+    argv = ["--data-dir", tiny_cifar_dir, "--out", str(tmp_path), "--arch", "cnn4", "--epochs", "1", "--noise", "none",
+            "--resume", *compute()]
+    p = in_process(train.main, argv, tmp_path)
+    assert p.returncode == 0, p.stderr
+    run = os.path.join(str(tmp_path), "cifar10", "none-0.0", "ce", "seed42")
+    assert p.stderr == f"note: --resume, and {run} holds no checkpoint (last.pt) yet: training it from epoch 1\n"
+    assert "| val (clean labels) loss" in p.stdout and "noisy" not in p.stdout
