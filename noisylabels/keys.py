@@ -63,123 +63,121 @@ class Fact:
     resume: str = FREE  # CHECKED or FIXED: a resume whose fact differs is refused (FIXED: --force or not)
 
 
-def _k(name, group, help, **kw):
-    return Key(name, group, help, **kw)
-
-
 # The losses' own values: registry.KEYS has their names and what each is, registry.py which loss reads which; each is
 # refused on the command line where the loss does not read it, and null in config.json.
 OWN = [Key(n, "loss", f"{what} (default: the preset's loss table, {{paper_{n}}}; docs/losses.md has every value)",
            type=int if n in WHOLE else float, origin="loss", absent=None) for n, what in OWN_VALUES.items()]
 
 KEYS = [
-    _k("preset", "protocol", "protocol the defaults below come from: report, ma2020 (Ma et al. 2020's released "
-       "configs), ye2023 (Ye et al. 2023's); each sets its losses' own values per data set too", default="report",
-       choices=("report", "ma2020", "ye2023")),
+    Key("preset", "protocol", "protocol the defaults below come from: report, ma2020 (Ma et al. 2020's released "
+        "configs), ye2023 (Ye et al. 2023's); each sets its losses' own values per data set too", default="report",
+        choices=("report", "ma2020", "ye2023")),
     # data
-    _k("dataset", "data", "data set; folder: your own images in --data-dir's train/<class>/ and test/<class>/, npz: "
-       "your own arrays in the .npz file --data-dir names (docs/data-and-noise.md#your-own-data)", default="cifar10",
-       resume=FIXED),
-    _k("data_dir", "data", "folder with the data set; ./data is made and the data set downloaded there on first use, "
-       "a folder given here must exist; with --dataset npz, the .npz file (which it then needs)", default="./data",
-       origin="data", resume=FREE),
-    _k("image_size", "data", "with --dataset folder, the side every image is resized to (default: {image_size})", type=int, metavar="PX",
-       origin="data", resume=FIXED, absent=None),
-    _k("skip_bad_images", "data", "with --dataset folder, leave out the files Pillow cannot open, and count them, "
-       "instead of stopping", type=bool, default=False, resume=FREE, absent=False),
-    _k("clean_labels", "data", "with --dataset folder or npz, the clean labels of the training images, in --labels' "
-       "formats: memorisation is measured against them (default: none; the memorisation columns stay empty)",
-       metavar="PATH", resume=FREE, absent=None),
-    _k("val_fraction", "data", "fraction of the training set held out for model selection; 0 trains on all of it and "
-       "keeps the last epoch ({preset})", type=float, origin="preset", resume=FIXED),
-    _k("augment", "data", "random crop (4-pixel padding) and horizontal flip, no flip on mnist ({preset})", type=bool,
-       toggle=True, origin="preset"),
-    _k("rotate", "data", "with --augment, also rotate each image by a random angle in [-DEG, DEG] ({preset})",
-       type=float, metavar="DEG", origin="preset"),
-    _k("stats", "data", "channel statistics the inputs are standardised with: the suite's, or the released code's "
-       "({released_stats}) ({preset})", choices=("suite", "released"), origin="preset", resume=FIXED),
+    Key("dataset", "data", "data set; folder: your own images in --data-dir's train/<class>/ and test/<class>/, npz: "
+        "your own arrays in the .npz file --data-dir names (docs/data-and-noise.md#your-own-data)", default="cifar10",
+        resume=FIXED),
+    Key("data_dir", "data", "folder with the data set; ./data is made and the data set downloaded there on first use, "
+        "a folder given here must exist; with --dataset npz, the .npz file (which it then needs)", default="./data",
+        origin="data", resume=FREE),
+    Key("image_size", "data", "with --dataset folder, the side every image is resized to (default: {image_size})",
+        type=int, metavar="PX",
+        origin="data", resume=FIXED, absent=None),
+    Key("skip_bad_images", "data", "with --dataset folder, leave out the files Pillow cannot open, and count them, "
+        "instead of stopping", type=bool, default=False, resume=FREE, absent=False),
+    Key("clean_labels", "data", "with --dataset folder or npz, the clean labels of the training images, in --labels' "
+        "formats: memorisation is measured against them (default: none; the memorisation columns stay empty)",
+        metavar="PATH", resume=FREE, absent=None),
+    Key("val_fraction", "data", "fraction of the training set held out for model selection; 0 trains on all of it and "
+        "keeps the last epoch ({preset})", type=float, origin="preset", resume=FIXED),
+    Key("augment", "data", "random crop (4-pixel padding) and horizontal flip, no flip on mnist ({preset})", type=bool,
+        toggle=True, origin="preset"),
+    Key("rotate", "data", "with --augment, also rotate each image by a random angle in [-DEG, DEG] ({preset})",
+        type=float, metavar="DEG", origin="preset"),
+    Key("stats", "data", "channel statistics the inputs are standardised with: the suite's, or the released code's "
+        "({released_stats}) ({preset})", choices=("suite", "released"), origin="preset", resume=FIXED),
     # noise
-    _k("noise", "noise", "label noise: none, sym, asym, pairflip (c to c+1), uniform (resampled from all C classes), "
-       "idn (instance-dependent, Xia et al. 2020), human (CIFAR-N), human-matched (the human labels' transition "
-       "counts on random images), file (--labels); docs/noise.md", default="none", metavar="TYPE", resume=FREE),
-    _k("rate", "noise", "for sym, asym and pairflip the fraction of each (source) class whose label is flipped, for "
-       "uniform the chance a label is resampled, for idn the mean flip rate; those need it (default: none, a clean "
-       "run)", type=float, origin="noise", resume=FREE),
-    _k("human_label", "noise", "human label set for --noise human and human-matched: CIFAR-10N's aggre, random1-3 or "
-       "worse, CIFAR-100N's noisy (default: {human_default})", origin="noise", resume=FREE),
-    _k("labels", "noise", "the noisy training labels of --noise file: .npy/.npz, .pt, .csv (index,label), .json list, "
-       "or a run's labels.npy (default: none)", metavar="PATH", resume=FREE, absent=None),
-    _k("labels_key", "noise", "the array to read from a --labels file holding several, such as a CIFAR-N dict's "
-       "aggre_label (default: the file's only array)", metavar="KEY", resume=FIXED, absent=None),
-    _k("asym_cifar100", "noise", "CIFAR-100's asymmetric noise: each class to the next of its superclass, or the "
-       "released code's blocks of 5 consecutive class indices ({preset})", choices=("superclass", "blocks"),
-       origin="preset", resume=FIXED),
-    _k("clean_val", "noise", "give the validation split its clean labels (default: off, noisy)", type=bool, default=False, resume=FIXED),
+    Key("noise", "noise", "label noise: none, sym, asym, pairflip (c to c+1), uniform (resampled from all C classes), "
+        "idn (instance-dependent, Xia et al. 2020), human (CIFAR-N), human-matched (the human labels' transition "
+        "counts on random images), file (--labels); docs/noise.md", default="none", metavar="TYPE", resume=FREE),
+    Key("rate", "noise", "for sym, asym and pairflip the fraction of each (source) class whose label is flipped, for "
+        "uniform the chance a label is resampled, for idn the mean flip rate; those need it (default: none, a clean "
+        "run)", type=float, origin="noise", resume=FREE),
+    Key("human_label", "noise", "human label set for --noise human and human-matched: CIFAR-10N's aggre, random1-3 or "
+        "worse, CIFAR-100N's noisy (default: {human_default})", origin="noise", resume=FREE),
+    Key("labels", "noise", "the noisy training labels of --noise file: .npy/.npz, .pt, .csv (index,label), .json list, "
+        "or a run's labels.npy (default: none)", metavar="PATH", resume=FREE, absent=None),
+    Key("labels_key", "noise", "the array to read from a --labels file holding several, such as a CIFAR-N dict's "
+        "aggre_label (default: the file's only array)", metavar="KEY", resume=FIXED, absent=None),
+    Key("asym_cifar100", "noise", "CIFAR-100's asymmetric noise: each class to the next of its superclass, or the "
+        "released code's blocks of 5 consecutive class indices ({preset})", choices=("superclass", "blocks"),
+        origin="preset", resume=FIXED),
+    Key("clean_val", "noise", "give the validation split its clean labels (default: off, noisy)", type=bool,
+        default=False, resume=FIXED),
     # loss (its own values follow the table)
-    _k("loss", "loss", "one of: {loss_names}, or active+passive such as nce+rce; docs/losses.md lists them all",
-       default="ce", metavar="NAME", resume=FREE),
+    Key("loss", "loss", "one of: {loss_names}, or active+passive such as nce+rce; docs/losses.md lists them all",
+        default="ce", metavar="NAME", resume=FREE),
     *OWN,
-    _k("gamma", "loss", "focal exponent of fl, nfl, nfl-exp, anl-fl ({preset})", type=float, origin="loss"),
-    _k("temperature", "loss", "T of the report's nce-exp and nfl-exp (default: {temperature})", type=float,
-       origin="loss"),
-    _k("q", "loss", "exponent of gce, ngce, agce and aul, one for the whole loss (default: the loss table, else its "
-       "paper's for the data set; on cifar10 {q_paper} ({preset})", type=float, origin="loss"),
-    _k("logit_clip", "loss", "clip the logits' L2 norm at DELTA, as Wei et al. 2023 define it; makes the loss LOSS+lc "
-       "(default: off; with --loss LOSS+lc, its paper's for the data set and noise)", type=float, metavar="DELTA",
-       origin="loss", absent=None),
-    _k("logit_clip_released", "loss", "the released code's logit clipping: norms above 1/DELTA scaled to DELTA; makes "
-       "the loss LOSS+lc-released (default: off; with that loss, as --logit-clip)", type=float, metavar="DELTA",
-       record=False),
-    _k("sr", "loss", "sparse regularisation (Zhou et al. 2021): the loss of z / (TAU ||z||) plus LAMBDA sum_k p_k^P, "
-       "LAMBDA times RHO every FREQ epochs (1); makes the loss LOSS+sr (default: off; with --loss LOSS+sr, its "
-       "paper's for the data set and noise)", type=list, metavar="TAU,P,LAMBDA,RHO[,FREQ]", origin="loss",
-       absent=None),
-    _k("sr_normalise", "loss", "with LOSS+sr, normalise the logits before dividing them by TAU; the released code does "
-       "not on MNIST (default: on, off on mnist)", type=bool, toggle=True, origin="loss", absent=None),
+    Key("gamma", "loss", "focal exponent of fl, nfl, nfl-exp, anl-fl ({preset})", type=float, origin="loss"),
+    Key("temperature", "loss", "T of the report's nce-exp and nfl-exp (default: {temperature})", type=float,
+        origin="loss"),
+    Key("q", "loss", "exponent of gce, ngce, agce and aul, one for the whole loss (default: the loss table, else its "
+        "paper's for the data set; on cifar10 {q_paper} ({preset})", type=float, origin="loss"),
+    Key("logit_clip", "loss", "clip the logits' L2 norm at DELTA, as Wei et al. 2023 define it; makes the loss LOSS+lc "
+        "(default: off; with --loss LOSS+lc, its paper's for the data set and noise)", type=float, metavar="DELTA",
+        origin="loss", absent=None),
+    Key("logit_clip_released", "loss", "the released code's logit clipping: norms above 1/DELTA scaled to DELTA; makes "
+        "the loss LOSS+lc-released (default: off; with that loss, as --logit-clip)", type=float, metavar="DELTA",
+        record=False),
+    Key("sr", "loss", "sparse regularisation (Zhou et al. 2021): the loss of z / (TAU ||z||) plus LAMBDA sum_k p_k^P, "
+        "LAMBDA times RHO every FREQ epochs (1); makes the loss LOSS+sr (default: off; with --loss LOSS+sr, its "
+        "paper's for the data set and noise)", type=list, metavar="TAU,P,LAMBDA,RHO[,FREQ]", origin="loss",
+        absent=None),
+    Key("sr_normalise", "loss", "with LOSS+sr, normalise the logits before dividing them by TAU; the released code "
+        "does not on MNIST (default: on, off on mnist)", type=bool, toggle=True, origin="loss", absent=None),
     # model and optimisation
-    _k("arch", "model and optimisation", "model ({preset})", origin="preset", resume=FIXED),
-    _k("epochs", "model and optimisation", "training epochs ({preset})", type=int, origin="preset"),
-    _k("batch_size", "model and optimisation", "training batch size ({preset})", type=int, origin="preset"),
-    _k("optimizer", "model and optimisation", "optimizer ({preset})", choices=("adamw", "sgd"), origin="preset",
-       resume=FIXED),
-    _k("lr", "model and optimisation", "initial learning rate ({preset})", type=float, origin="preset"),
-    _k("weight_decay", "model and optimisation", "weight decay ({zero_wd}; otherwise {preset})", type=float,
-       origin="loss"),
-    _k("momentum", "model and optimisation", "SGD momentum ({preset})", type=float, origin="preset"),
-    _k("nesterov", "model and optimisation", "SGD with Nesterov momentum ({preset})", type=bool, toggle=True,
-       origin="preset", resume=FIXED),
-    _k("scheduler", "model and optimisation", "lr schedule over the epochs ({preset})", choices=("cosine", "none"),
-       origin="preset", resume=FIXED),
-    _k("eta_min", "model and optimisation", "the cosine schedule's last learning rate ({preset})", type=float,
-       origin="preset", resume=FIXED),
-    _k("grad_clip", "model and optimisation", "clip the gradient norm to this, 0 for off ({preset})", type=float,
-       origin="preset"),
+    Key("arch", "model and optimisation", "model ({preset})", origin="preset", resume=FIXED),
+    Key("epochs", "model and optimisation", "training epochs ({preset})", type=int, origin="preset"),
+    Key("batch_size", "model and optimisation", "training batch size ({preset})", type=int, origin="preset"),
+    Key("optimizer", "model and optimisation", "optimizer ({preset})", choices=("adamw", "sgd"), origin="preset",
+        resume=FIXED),
+    Key("lr", "model and optimisation", "initial learning rate ({preset})", type=float, origin="preset"),
+    Key("weight_decay", "model and optimisation", "weight decay ({zero_wd}; otherwise {preset})", type=float,
+        origin="loss"),
+    Key("momentum", "model and optimisation", "SGD momentum ({preset})", type=float, origin="preset"),
+    Key("nesterov", "model and optimisation", "SGD with Nesterov momentum ({preset})", type=bool, toggle=True,
+        origin="preset", resume=FIXED),
+    Key("scheduler", "model and optimisation", "lr schedule over the epochs ({preset})", choices=("cosine", "none"),
+        origin="preset", resume=FIXED),
+    Key("eta_min", "model and optimisation", "the cosine schedule's last learning rate ({preset})", type=float,
+        origin="preset", resume=FIXED),
+    Key("grad_clip", "model and optimisation", "clip the gradient norm to this, 0 for off ({preset})", type=float,
+        origin="preset"),
     # compute: how training computes, not what
-    _k("eval_batch_size", "compute", "batch size for validation and test ({preset})", type=int, origin="preset"),
-    _k("device", "compute", "auto picks cuda when present", default="auto", choices=("auto", "cpu", "cuda")),
-    _k("deterministic", "compute", "deterministic algorithms, cudnn.benchmark off", type=bool, toggle=True,
-       default=True),
-    _k("precision", "compute", "bf16 autocast for the model (losses stay float32); auto picks bf16 where the hardware "
-       "has it: CUDA GPUs of compute capability 8.0+, CPUs with AVX512-BF16 or AMX; fp64 is for reference runs whose "
-       "numbers must not depend on the CPU (slow); what a resume compares is the fact precision_used",
-       default="auto", choices=("auto", "bf16", "fp32", "fp64"), resume=FREE),
-    _k("channels_last", "compute", "NHWC memory layout for the model and its inputs, faster convolutions", type=bool,
-       toggle=True, default=True, resume=FREE),
-    _k("compile", "compute", "torch.compile the training model; the first epoch pays for the compilation", type=bool,
-       default=False, resume=FREE),
+    Key("eval_batch_size", "compute", "batch size for validation and test ({preset})", type=int, origin="preset"),
+    Key("device", "compute", "auto picks cuda when present", default="auto", choices=("auto", "cpu", "cuda")),
+    Key("deterministic", "compute", "deterministic algorithms, cudnn.benchmark off", type=bool, toggle=True,
+        default=True),
+    Key("precision", "compute", "bf16 autocast for the model (losses stay float32); auto picks bf16 where the hardware "
+        "has it: CUDA GPUs of compute capability 8.0+, CPUs with AVX512-BF16 or AMX; fp64 is for reference runs whose "
+        "numbers must not depend on the CPU (slow); what a resume compares is the fact precision_used",
+        default="auto", choices=("auto", "bf16", "fp32", "fp64"), resume=FREE),
+    Key("channels_last", "compute", "NHWC memory layout for the model and its inputs, faster convolutions", type=bool,
+        toggle=True, default=True, resume=FREE),
+    Key("compile", "compute", "torch.compile the training model; the first epoch pays for the compilation", type=bool,
+        default=False, resume=FREE),
     # run and resume
-    _k("seed", "run and resume", "seed of the noise, the split, the model and the data order", type=int, default=42,
-       resume=FREE),
-    _k("out", "run and resume", "results root; the run goes to OUT/<dataset>/<noise>-<rate or human label>/<loss>/"
-       "seed<seed>", default="results", resume=FREE),
-    _k("resume", "run and resume", "continue the run from its last.pt", type=bool, default=False, resume=FREE),
-    _k("tensorboard", "run and resume", "also write each epoch's scalars and the configuration for TensorBoard, under "
-       "the run directory's tb/ (needs pip install tensorboard)", type=bool, default=False, resume=FREE,
-       absent=False),
-    _k("force", "run and resume", "with --resume: continue even where a setting that changes results differs from "
-       "the checkpoint's, e.g. a lower --lr", type=bool, default=False, resume=FREE),
-    _k("show_config", "run and resume", "print every resolved value with where it came from, then exit, training "
-       "nothing", type=bool, default=False, record=False),
+    Key("seed", "run and resume", "seed of the noise, the split, the model and the data order", type=int, default=42,
+        resume=FREE),
+    Key("out", "run and resume", "results root; the run goes to OUT/<dataset>/<noise>-<rate or human label>/<loss>/"
+        "seed<seed>", default="results", resume=FREE),
+    Key("resume", "run and resume", "continue the run from its last.pt", type=bool, default=False, resume=FREE),
+    Key("tensorboard", "run and resume", "also write each epoch's scalars and the configuration for TensorBoard, under "
+        "the run directory's tb/ (needs pip install tensorboard)", type=bool, default=False, resume=FREE,
+        absent=False),
+    Key("force", "run and resume", "with --resume: continue even where a setting that changes results differs from "
+        "the checkpoint's, e.g. a lower --lr", type=bool, default=False, resume=FREE),
+    Key("show_config", "run and resume", "print every resolved value with where it came from, then exit, training "
+        "nothing", type=bool, default=False, record=False),
 ]
 
 FACTS = [
