@@ -1,5 +1,4 @@
 """config.py: presets, the order in which values are resolved, and the run directory."""
-import os
 
 import pytest
 

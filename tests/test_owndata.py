@@ -16,6 +16,7 @@ from noisylabels import data
 from noisylabels import evaluate
 from noisylabels import figures
 from noisylabels import owndata
+from noisylabels import rundata
 from noisylabels import train
 from helpers import compute, shared
 
@@ -176,7 +177,7 @@ def test_own_data_on_the_presets_resnet_warns_and_an_arch_given_does_not(real, t
     root = folder_copy(real, tmp_path)
     for extra in ([], ["--arch", "cnn4"]):
         cfg = config.parse_args(["--dataset", "folder", "--data-dir", root, "--out", str(tmp_path / "r"), *extra])
-        train.prepare(cfg, torch.device("cpu"))  # the data, the noise and the split: no network is built
+        rundata.prepare(cfg, torch.device("cpu"))  # the data, the noise and the split: no network is built
     err = capsys.readouterr().err
     n = len(batches.stratified_split(real[1][1], 0.15, [42, 1], 10)[0])  # the training split of these labels
     assert err.count("warning: ") == 1 and f"warning: --dataset folder trains the preset's resnet18 on " \
