@@ -4,17 +4,22 @@ sample_loss.npz and result.json, and draw one panel per loss.
 """
 import math
 import os
+import sys
+import zipfile
 
 import numpy as np
+
+from matplotlib.ticker import FixedLocator, LogFormatterSciNotation, NullFormatter
 
 from .figures import footer, loss_order, mean_std, plt, title_of, unknown_clean
 
 
 def panels(n):
-    """A figure of n small panels, up to 5 a row; the unused ones hidden."""
+    """A figure of n panels, up to 5 a row, the unused ones hidden: the canvas is sized by the panels (each 3.9 x 3.4
+    inches) and the legend beside them, so one panel is as large as one of ten."""
     cols = min(n, 5)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.3 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.9 * cols + 2.0, 3.4 * rows + 1.0), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
@@ -30,6 +35,16 @@ def said(values, digits, scale=1.0):
     return f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if len(v) > 1 else "")
 
 
+def read_npz(path):
+    """sample_loss.npz's arrays; None, said in one line, where it cannot be read (half-written, not an npz)."""
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in ("flipped", "last", "best")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        print(f"note: cannot read {path} ({e}); its run is left out of the sample-loss figure", file=sys.stderr)
+        return None
+
+
 def sample_losses(by_setting, setting, ds, colours, save):
     """Histograms of the per-sample loss -log p_y~ of flipped and clean training samples, one panel per loss,
     at the last epoch (filled) and at the selected model's (lines), the seeds pooled."""
@@ -38,7 +53,7 @@ def sample_losses(by_setting, setting, ds, colours, save):
     found = {}
     for loss, runs in by_setting.get(setting, {}).items():
         files = [os.path.join(r["dir"], "sample_loss.npz") for r in runs]
-        loaded = [np.load(f) for f in files if os.path.isfile(f)]
+        loaded = [z for z in (read_npz(f) for f in files if os.path.isfile(f)) if z is not None]
         if loaded and any(z["flipped"].any() for z in loaded):
             found[loss] = (loaded, {when: [r["result"].get(f"train_flip_auroc_{when}") for r in runs if r["result"]]
                                     for when in ("last", "best")})
@@ -61,14 +76,21 @@ def sample_losses(by_setting, setting, ds, colours, save):
                         linestyle="-" if kind == "stepfilled" else "--",
                         label=f"{name}, {'last epoch' if when == 'last' else 'selected model'}")
         ax.set_xscale("log")
+        ax.set_xlim(edges[0], edges[-1])
+        ax.xaxis.set_major_locator(FixedLocator(10.0 ** np.arange(-6, 3, 2)))  # a labelled tick every other decade
+        ax.xaxis.set_minor_locator(FixedLocator(10.0 ** np.arange(-6, 3)))  # and a tick at each
+        ax.xaxis.set_major_formatter(LogFormatterSciNotation())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         last, best = said(aurocs["last"], 3), said(aurocs["best"], 3)
         ax.set_title(f"{loss}\nAUROC: last {last or '?'}\nselected {best or '?'}", fontsize=9,
                      color=colours[loss]["color"])
         ax.set_xlabel("−log p(noisy label)", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
-    axes[0].set_ylabel("% of the group")
-    fig.suptitle(f"{ds['title']}: per-sample training loss of flipped and clean labels, {title_of(setting, ds['name'])}")
+    axes[min(len(axes), 5) - 1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)  # top right
+    for ax in axes[::5]:  # the first panel of each row
+        ax.set_ylabel("% of the group")
+    fig.suptitle(f"{ds['title']}: per-sample training loss of flipped and clean labels, {title_of(setting, ds['name'])}",
+                 wrap=True)
     runs = [r for loss in losses for r in by_setting[setting][loss]]
     footer(fig, runs, "Losses as the training steps of that epoch computed them; seeds pooled; the end bins hold "
                       "every loss beyond them.\n"
@@ -103,9 +125,10 @@ def reliability(by_setting, setting, ds, colours, save):
                      fontsize=10, color=colours[loss]["color"])
         ax.set_xlabel("confidence (top softmax probability)", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("accuracy on the clean test set")
-    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
-    fig.suptitle(f"{ds['title']}: calibration of the selected models, {title_of(setting, ds['name'])}")
+    for ax in axes[::5]:
+        ax.set_ylabel("accuracy on the clean test set")
+    axes[min(len(axes), 5) - 1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)  # top right
+    fig.suptitle(f"{ds['title']}: calibration of the selected models, {title_of(setting, ds['name'])}", wrap=True)
     runs = [r for loss in losses for r in by_setting[setting][loss]]
     footer(fig, runs, "15 equal confidence bins, seeds pooled; the diagonal is perfect calibration. "
                       "ECE: mean over seeds ± std, in % points.")

@@ -20,8 +20,6 @@ from . import noise  # noqa: E402  (numpy only: no torch)
 from .data import DATASETS  # noqa: E402
 
 REPORT_LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
-CURVE_SETTINGS = ["sym-0.5", "asym-0.25"]  # the report's Figures 3 and 4
-PAPER_CURVES = ["sym-0.4", "asym-0.4"]  # where a study has none of the report's: the papers' middle columns
 KIND_NAMES = noise.KIND_NAMES
 HUMAN_ORDER = [k for sets in noise.HUMAN_LABELS.values() for k in sets]
 ORDER = ("none",) + noise.RATED + ("human", "human-matched", "file")  # of the settings in tables and figures
@@ -104,16 +102,18 @@ def provenance(runs):
     def values(get):
         return "/".join(sorted({str(v) for r in runs if r["config"] for v in [get(r)] if v is not None})) or "?"
     seeds = sorted({int(r["seed"]) for r in runs if r["seed"].isdigit()})
+    epochs = values(lambda r: r['config'].get('epochs'))
     data = values(lambda r: os.path.basename(str(r["config"].get("data_dir", "")).rstrip("/")) or None)
     return (f"{values(lambda r: r['config'].get('arch'))}, --preset {values(lambda r: r['config'].get('preset'))}, "
-            f"{values(lambda r: r['config'].get('epochs'))} epochs, seed{'s' if len(seeds) > 1 else ''} "
+            f"{epochs} epoch{'' if epochs == '1' else 's'}, seed{'s' if len(seeds) > 1 else ''} "
             f"{', '.join(map(str, seeds)) or '?'}, {values(lambda r: config.facts_of(r['config'])['precision_used'])}"
             + (f", data {data}" if data != "?" else ""))
 
 
 def footer(fig, runs, note=""):
+    """Under the figure, wrapped to its width: a long footer never widens the canvas."""
     fig.text(0.01, -0.01, f"Runs: {provenance(runs)}.{' ' + note if note else ''}", fontsize=8, color="dimgray",
-             ha="left", va="top")
+             ha="left", va="top", wrap=True)
 
 
 def accuracy_cells(by_setting, key):
@@ -147,20 +147,20 @@ def selects(runs):
 
 
 def curves(by_setting, ds, colours, save):
-    """Training loss, validation accuracy and clean test accuracy against epoch, one line per loss (report Figures
-    3 and 4; and human noise), mean ± std over seeds.
+    """Training loss, validation accuracy and clean test accuracy against epoch, one line per loss, mean ± std over
+    seeds: one figure per setting found, clean included, each named by its setting (curves_sym-0.5 and
+    curves_asym-0.25 are the report's Figures 3 and 4); --only picks the settings.
 
     Each loss's training loss is divided by its own first-epoch value: CE and NCE+RCE have no common scale.
     The validation split carries the noisy labels unless --clean-val; the test set's are clean. Runs without
     a validation split (the papers' protocol) have the training loss and test panels only.
     """
-    chosen = [s for s in by_setting if s in CURVE_SETTINGS] or [s for s in by_setting if s in PAPER_CURVES]
-    # sym and asym: the report's settings; every setting of the other noise models (a study has few of each).
-    for setting in chosen + sorted((s for s in by_setting if noise.parse_setting(s)[0] not in ("none", "sym", "asym")),
-                                   key=setting_key):
+    # One figure a setting, not a grid of them: each keeps three readable panels and a legend of up to 20 losses.
+    for setting in sorted(by_setting, key=setting_key):
         runs = sum(by_setting[setting].values(), [])
         val = selects(runs)
-        clean = {bool(r["config"].get("clean_val")) for r in runs if r["config"]} == {True}
+        clean = {bool(r["config"].get("clean_val")) for r in runs if r["config"]} == {True} \
+            or noise.parse_setting(setting)[0] == "none"  # no noise: the validation labels are the clean ones
         panels = [("train_loss", "Training loss, relative to epoch 1", "training loss ÷ its epoch-1 value (log scale)")]
         if val:
             labels = "clean" if clean else "noisy"
@@ -170,6 +170,7 @@ def curves(by_setting, ds, colours, save):
                       ds.get("named", True) else ("test_acc", "Test accuracy (its labels as given)", "accuracy on "
                                                   "the test folder's labels (%)"))
         fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2))
+        fig.subplots_adjust(wspace=0.3)  # room for each panel's y label beside its neighbour's
         for loss, rs in sorted(by_setting[setting].items(), key=lambda kv: loss_order(kv[0])):
             for ax, (col, _, _) in zip(axes, panels):
                 banded(ax, rs, col, colours[loss], loss, 1 if col == "train_loss" else 100, col == "train_loss")
@@ -202,6 +203,9 @@ def accuracy_vs_rate(by_setting, ds, colours, save):
         if not any(noise.parse_setting(s)[0] == kind for s in settings):
             continue
         runs = [r for s in settings for rs in by_setting[s].values() for r in rs]
+        if not any(r["result"] for r in runs):
+            print(f"no accuracy_vs_rate_{kind} for {ds['name']}: no run of it has finished (result.json)")
+            continue
         panels = [("test_acc_best", "best-validation model"), ("test_acc_last", "last epoch")]
         if not selects(runs):
             panels = panels[1:]  # without a validation split the "best" model is the last epoch's

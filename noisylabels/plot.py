@@ -4,11 +4,15 @@ Reads the run directories train.py writes (OUT/<dataset>/<noise>-<rate>/<loss>/s
 log.csv, result.json, noise.json, config.json; runs from before --dataset, OUT/<noise>-<rate>/...,
 are CIFAR-10's). Each data set is drawn and tabled apart. Only the image grid needs the data set's
 files; every other figure and the tables read the logs alone. Nothing here imports torch. A partial grid is normal:
-what is missing is left out. The figures themselves are figures.py's.
+what is missing is left out, and a file that cannot be read (half-written, not JSON) is one line on stderr naming
+it and what was done without it. Each folder written holds exactly what the last call drew into it: a manifest
+(.plot-manifest.json) lists the files plot.py wrote there, and the next call removes those it does not rewrite.
+The figures themselves are figures.py's.
 """
 import csv
 import json
 import os
+import re
 import sys
 from collections import defaultdict
 
@@ -20,7 +24,7 @@ from . import keys
 from . import figures as F
 from . import noisefigures as N
 from . import tables as T
-from .atomic import save_atomic
+from .atomic import save_atomic, save_json
 from .data import CLASSES, DATASETS  # numpy only: no torch
 from .errors import Parser, UserError, die
 
@@ -40,7 +44,21 @@ def parser():
                                           "sym-0.5, else sym-0.4 (the papers' middle column), else the first noisy setting found)")
     p.add_argument("--data-dir", help="the data set's folder, for the grid of noisy training images; with runs of "
                                       "several data sets, pick one with --dataset (default: no grid)")
+    p.add_argument("--out", metavar="DIR", help="folder for the figures and tables, one sub-folder per data set; each holds exactly "
+                                 "what this call drew into it (default: RESULTS/figures, and STUDY/figures for the "
+                                 "runs of a study run_grid.sh wrote into RESULTS/STUDY)")
     return p
+
+
+MANIFEST = ".plot-manifest.json"  # in each folder plot.py writes: the files it wrote there
+
+
+def note(text):
+    print(f"note: {text}", file=sys.stderr)
+
+
+def plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def read_csv(path):
@@ -50,36 +68,81 @@ def read_csv(path):
         if rows else {}
 
 
-def read_json(path):
+def why_unreadable(path, e):
+    """Why a file could not be read, in words: empty, half-written JSON, not UTF-8, the system's reason."""
+    if isinstance(e, json.JSONDecodeError):
+        empty = os.path.isfile(path) and os.path.getsize(path) == 0
+        return "it is empty" if empty else f"half-written or not JSON: {re.sub(r' [(]char [0-9]+[)]$', '', str(e))}"
+    if isinstance(e, UnicodeDecodeError):
+        return "it is not text (UTF-8)"
+    if isinstance(e, OSError):
+        return e.strerror or str(e)
+    return str(e)  # a log.csv value that is not a number
+
+
+def read_json(path, then=None):
+    """The JSON object in path; None where there is no such file, and where it cannot be read (half-written, not
+    JSON, not an object), then with one line naming the file, why, and `then`: what is done without it."""
     if not os.path.isfile(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+        if not isinstance(value, dict):
+            raise ValueError(f"it holds a JSON {type(value).__name__}, not an object")
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        if then:
+            note(f"cannot read {path} ({why_unreadable(path, e)}); {then}")
+        return None
+    return value
 
 
-def find_runs(root):
-    """Every run directory below root: dicts with dataset, setting, loss, seed, log, result, noise, config."""
-    runs = []
-    for dirpath, _, files in os.walk(root):
+def find_runs(root, unread=None):
+    """Every run directory below root: dicts with dataset, setting, loss, seed, log, result, noise, config.
+
+    A file that cannot be read is one line on stderr: a run without a readable log.csv or config.json is left
+    out (and its folder added to unread); one without a readable result.json is drawn as a run in progress; one
+    without its noise.json, without it."""
+    unread = [] if unread is None else unread
+    runs, studies = [], {}
+    for dirpath, _, files in sorted(os.walk(root)):
         if "log.csv" not in files:
             continue
         parts = os.path.relpath(dirpath, root).split(os.sep)
         if len(parts) < 3 or not parts[-1].startswith("seed") or "-" not in parts[-3]:
             continue
-        log = read_csv(os.path.join(dirpath, "log.csv"))
+        path = os.path.join(dirpath, "log.csv")
+        try:
+            log = read_csv(path)
+        except (OSError, ValueError, TypeError, csv.Error) as e:  # TypeError: a row longer than the header
+            note(f"cannot read {path} ({why_unreadable(path, e)}); the run is left out")
+            unread.append(dirpath)
+            continue
         if not log:
             continue  # a run that has not finished its first epoch
-        cfg = read_json(os.path.join(dirpath, "config.json")) or {}
+        cfg_path = os.path.join(dirpath, "config.json")
+        cfg = read_json(cfg_path, "the run is left out: what it was trained with is unknown")
+        if cfg is None and os.path.isfile(cfg_path):
+            unread.append(dirpath)
+            continue
+        cfg = cfg or {}
         home = study_root(root, dirpath)
         if "dataset" not in cfg or len(parts) < 4:
-            print(f"note: {dirpath} is not a run of the current layout (<dataset>/<setting>/<loss>/seed<seed> with "
-                  f"its config.json); left out", file=sys.stderr)
+            note(f"{dirpath} is not a run of the current layout (<dataset>/<setting>/<loss>/seed<seed> with "
+                 f"its config.json); left out")
             continue
-        runs.append({"root": home, "study": read_json(os.path.join(home, "study.json")),
+        if home not in studies:  # one line per study.json, however many runs it holds
+            studies[home] = read_json(os.path.join(home, "study.json"), "no study table (study.md) for its runs, "
+                                      "which are drawn and tabled (table.md) as any others")
+        runs.append({"root": home, "study": studies[home],
                      "dataset": config.facts_of(cfg)["data_name"] or cfg["dataset"],
                      "setting": parts[-3], "loss": parts[-2], "seed": parts[-1][4:], "log": log, "dir": dirpath,
-                     "result": read_json(os.path.join(dirpath, "result.json")), "config": cfg,
-                     "noise": read_json(os.path.join(dirpath, "noise.json"))})
+                     "result": read_json(os.path.join(dirpath, "result.json"), "the run is drawn as one still in "
+                                         "progress: in the curves, not in the tables or the end-of-run figures"),
+                     "config": cfg,
+                     "noise": read_json(os.path.join(dirpath, "noise.json"), "the run is drawn without its noise "
+                                        "record: no transition matrix or noise figure from it, and its class names "
+                                        "from the other runs")})
     return runs
 
 
@@ -96,13 +159,77 @@ def study_root(root, dirpath):
 
 
 def saver(out, formats):
-    """save(fig, name): the figure in every format, each file written whole or not at all."""
+    """save(fig, name): the figure in every format, each file written whole or not at all, its name recorded."""
     def save(fig, name):
         for fmt in formats:
-            save_atomic(os.path.join(out, f"{name}.{fmt}"),
+            save_atomic(out.path(f"{name}.{fmt}"),
                         lambda f, fmt=fmt: fig.savefig(f, format=fmt, dpi=150, bbox_inches="tight"))
         F.plt.close(fig)
     return save
+
+
+class Output:
+    """One folder plot.py writes into, which holds exactly what the last call drew there.
+
+    MANIFEST lists the files plot.py wrote into it (saved whole or not at all); at the end of a call, the files an
+    earlier call listed that this one did not rewrite are removed. Nothing it does not list is ever removed: a
+    call stopped part-way (an error, Ctrl-C) lists both calls' files and removes none."""
+
+    def __init__(self, folder):
+        self.folder, self.written = folder, set()
+        self.had_manifest = os.path.isfile(os.path.join(folder, MANIFEST))
+        self.before = listed(folder)
+
+    def path(self, name):
+        self.written.add(name)
+        return os.path.join(self.folder, name)
+
+    def close(self, complete):
+        if not complete:
+            save_manifest(self.folder, self.before | self.written)
+            return
+        stale = remove_listed(self.folder, self.before - self.written)
+        save_manifest(self.folder, self.written)
+        if stale:
+            note(f"removed from {self.folder} {plural(len(stale), 'file')} an earlier call drew and this one did "
+                 f"not ({named(stale)})")
+        if not self.had_manifest:
+            others = [f for f in os.listdir(self.folder) if f not in self.written and f != MANIFEST
+                      and os.path.isfile(os.path.join(self.folder, f)) and not f.endswith(".tmp")]
+            if others:  # from a plot.py before manifests, or the user's: not known to be plot.py's, so kept
+                note(f"{self.folder} also holds {plural(len(others), 'file')} this call did not draw and no manifest "
+                     f"of plot.py's lists ({named(others)}): kept; delete {'them' if len(others) > 1 else 'it'} by "
+                     f"hand if stale")
+
+
+def named(names, most=4):
+    """'a.png, b.png' or, past most names, the first of them and how many more."""
+    names = sorted(names)
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def listed(folder):
+    """The file names folder's manifest lists; none where it has none or it cannot be read (said in a line)."""
+    path = os.path.join(folder, MANIFEST)
+    m = read_json(path, "the files an earlier call drew there are kept, not removed")
+    files = (m or {}).get("files", [])
+    # names in the folder itself only: a manifest never reaches a file elsewhere
+    return {f for f in files if isinstance(f, str) and f and os.path.basename(f) == f and f not in (".", "..")}
+
+
+def save_manifest(folder, names):
+    save_json(os.path.join(folder, MANIFEST), {"written_by": "plot.py", "files": sorted(names)})
+
+
+def remove_listed(folder, names):
+    """Remove the plain files of names from folder; the names removed."""
+    gone = []
+    for name in names:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.remove(path)
+            gone.append(name)
+    return gone
 
 
 def describe(name, runs):
@@ -117,9 +244,19 @@ def describe(name, runs):
             "clean_known": not known or any(known)}
 
 
-def draw(by_setting, ds, colours, args, formats, out):
-    """Every figure and table of one data set into out."""
-    os.makedirs(out, exist_ok=True)
+def draw(by_setting, ds, colours, args, formats, folder):
+    """Every figure and table of one data set into folder, which then holds exactly these (Output)."""
+    os.makedirs(folder, exist_ok=True)
+    out = Output(folder)
+    complete = False
+    try:
+        draw_into(out, by_setting, ds, colours, args, formats)
+        complete = True
+    finally:
+        out.close(complete)
+
+
+def draw_into(out, by_setting, ds, colours, args, formats):
     save = saver(out, formats)
     seeds_asked = args.seeds or max(len(v) for by_loss in by_setting.values() for v in by_loss.values())
     F.curves(by_setting, ds, colours, save)
@@ -143,7 +280,12 @@ def draw(by_setting, ds, colours, args, formats, out):
             N.image_grid(args.data_dir, grid_runs[0], mem, ds, save)
         except (data.DataError, ValueError) as e:
             die(f"no image grid: {e}")
-    T.tables(by_setting, ds, seeds_asked, out)
+    for name in T.tables(by_setting, ds, seeds_asked, out.folder):
+        out.path(name)
+    study = T.all_runs(by_setting)[0]["study"]
+    if study and study.get("dataset") == ds["name"]:
+        for name in T.study_table(by_setting, ds, study, out.folder):
+            out.path(name)
 
 
 def wanted(text):
@@ -177,7 +319,47 @@ def refuse_mixed(where, runs):
     common = key and max(split[key], key=split[key].get)
     fix = f"draw one of them with --where {key}={common}, or " if key else ""
     die(f"the runs in {where} differ beyond their setting, loss and seed: {T.said_split(split)}; a table or figure "
-        f"pools only runs trained alike: {fix}keep such runs in separate --out folders")
+        f"pools only runs trained alike: {fix}keep such runs in separate train.py --out folders")
+
+
+def home_of(args, root):
+    """The folder of a results root's (or study's) data set folders: RESULTS/figures, STUDY/figures, or under --out
+    the study's place in RESULTS."""
+    if not args.out:
+        return os.path.join(root, "figures")
+    return os.path.normpath(os.path.join(args.out, os.path.relpath(root, args.results)))
+
+
+def clear_undrawn(homes, drawn, asked_datasets):
+    """Empty the data set folders an earlier call drew into these homes that this call drew nothing into (their
+    runs gone or left out), but those of data sets --dataset left out: --dataset picks the folders to rewrite."""
+    for home in sorted(homes):
+        if not os.path.isdir(home):
+            continue
+        for name in sorted(os.listdir(home)):
+            folder = os.path.join(home, name)
+            if folder in drawn or (asked_datasets and name not in asked_datasets) \
+                    or not os.path.isfile(os.path.join(folder, MANIFEST)):
+                continue
+            gone = remove_listed(folder, listed(folder))
+            os.remove(os.path.join(folder, MANIFEST))
+            if not os.listdir(folder):
+                os.rmdir(folder)
+            if gone:
+                note(f"removed from {folder} {plural(len(gone), 'file')} an earlier call drew ({named(gone)}): "
+                     f"this call drew no run of {name} there")
+
+
+def said_drawn(n_read, left):
+    """'3 runs drawn (2 of the 5 read left out by --where)': what was drawn, and what each filter left out."""
+    out = sum(left.values())
+    text = f"{plural(n_read - out, 'run')} drawn"
+    if len(left) == 1:
+        flag, = left
+        return text + f" ({out} of the {n_read} read left out by {flag})"
+    if left:
+        return text + f" ({out} of the {n_read} read left out: " + ", ".join(f"{n} by {f}" for f, n in left.items()) + ")"
+    return text
 
 
 def main(argv=None):
@@ -185,7 +367,11 @@ def main(argv=None):
         args = parser().parse_args(argv)
     except UserError as e:
         die(f"{e}")
-    runs = find_runs(args.results) if os.path.isdir(args.results) else []
+    unread = []
+    runs = find_runs(args.results, unread) if os.path.isdir(args.results) else []
+    if not runs and unread:
+        die(f"no run in {args.results} could be read ({plural(len(unread), 'run')} with an unreadable log.csv or "
+            f"config.json, named above); rewrite or remove those files")
     if not runs:
         die(f"no runs found in {args.results}; expected <dataset>/<noise>-<rate>/<loss>/seed<seed>/log.csv "
                  f"below it, as train.py --out {args.results} writes them")
@@ -196,12 +382,17 @@ def main(argv=None):
     for flag, want in asked.items():
         if want and want - found[flag]:
             hint = " (run folders use canonical loss names, e.g. nce+mae)" if flag == "--losses" else ""
-            print(f"note: {flag} {','.join(sorted(want - found[flag]))} matches no run{hint}", file=sys.stderr)
+            note(f"{flag} {','.join(sorted(want - found[flag]))} matches no run{hint}")
     where = wanted(args.where)
     by_dataset = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # {(root, dataset): {setting: {loss}}}
+    left = defaultdict(int)  # {flag: runs it left out}, each run counted by the first flag that leaves it out
     for r in runs:
-        if all(want is None or r[key] in want for key, want in
-               zip(("dataset", "setting", "loss"), asked.values())) and matches(r, where):
+        out = next((flag for flag, key in (("--dataset", "dataset"), ("--only", "setting"), ("--losses", "loss"))
+                    if asked[flag] is not None and r[key] not in asked[flag]), None)
+        out = out or (None if matches(r, where) else "--where")
+        if out:
+            left[out] += 1
+        else:
             by_dataset[r["root"], r["dataset"]][r["setting"]][r["loss"]].append(r)
     if not by_dataset:
         die(f"no runs match --dataset {args.dataset} --only {args.only} --losses {args.losses} --where {args.where}; found data "
@@ -218,16 +409,17 @@ def main(argv=None):
                  f"choose from {','.join(sorted(supported))}")
     for (root, name), by_setting in sorted(by_dataset.items()):
         refuse_mixed(os.path.join(root, name), T.all_runs(by_setting))
-    for (root, name), by_setting in sorted(by_dataset.items()):
-        found = T.all_runs(by_setting)
-        ds = describe(name, found)
-        out = os.path.join(root, "figures", name)
-        draw(by_setting, ds, colours, args, formats, out)
-        study = found[0]["study"]
-        if study and study.get("dataset") == name:
-            T.study_table(by_setting, ds, study, out)
-    where = ", ".join(os.path.join(root, "figures", name) for root, name in sorted(by_dataset))
-    print(f"{len(runs)} runs read; figures and tables in {where}")
+    folders = {(root, name): os.path.join(home_of(args, root), name) for root, name in by_dataset}
+    try:
+        for (root, name), by_setting in sorted(by_dataset.items()):
+            draw(by_setting, describe(name, T.all_runs(by_setting)), colours, args, formats, folders[root, name])
+        clear_undrawn({home_of(args, r["root"]) for r in runs}, set(folders.values()), asked["--dataset"])
+    except OSError as e:  # a folder that cannot be written, a full disk
+        die(f"cannot write {e.filename or 'the figures'}: {e.strerror or e}; free space, or give --out a folder "
+            f"you can write to")
+    left = {flag: left[flag] for flag in ("--dataset", "--only", "--losses", "--where") if left[flag]}
+    unread = f"; {plural(len(unread), 'run')} not read (see the notes above)" if unread else ""
+    print(f"{said_drawn(len(runs), left)}{unread}; figures and tables in {', '.join(sorted(folders.values()))}")
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def all_runs(by_setting):
 
 def tables(by_setting, ds, seeds_asked, out):
     """table.md and table.csv: test accuracy, ECE and flip AUROC, mean ± std over seeds, one row per loss, one
-    column per setting; each for the best-validation model and for the last epoch."""
+    column per setting; each for the best-validation model and for the last epoch. Returns the names written."""
     settings = sorted(by_setting, key=F.setting_key)
     losses = sorted({name for s in settings for name in by_setting[s]}, key=F.loss_order)
     md, rows = [], []
@@ -106,19 +106,20 @@ def tables(by_setting, ds, seeds_asked, out):
             rows += stat_rows(stats, losses, settings, dataset=ds["name"], metric=metric, model=model)
             md.append("")
     md.append(f"Runs: {F.provenance(all_runs(by_setting))}. Mean ± std over seeds; (n=k): k seeds where "
-              f"{seeds_asked} were asked; best of each column in bold.\n")
+              f"{seeds_asked} {'was' if seeds_asked == 1 else 'were'} asked; best of each column in bold.\n")
     save_text(os.path.join(out, "table.md"), "\n".join(md))
     buf = io.StringIO()
     w = csv.DictWriter(buf, ["dataset", "metric", "model", "loss", "setting", "mean", "std", "n"])
     w.writeheader()
     w.writerows(rows)
     save_text(os.path.join(out, "table.csv"), buf.getvalue())
+    return ["table.md", "table.csv"]
 
 
 def study_table(by_setting, ds, study, out):
     """study.md and study.csv: the study's table in its paper's layout. One row per loss in the study's order,
     one column per noise setting; mean ± sample std over seeds of the last epoch's test accuracy (%), as both
-    papers report it; the best mean of each column in bold."""
+    papers report it; the best mean of each column in bold. Returns the names written."""
     settings = presets.study_settings(study)  # every column of the study, run or not
     settings += [s for s in sorted(by_setting, key=F.setting_key) if s not in settings]
     losses = study["losses"].split()
@@ -141,3 +142,4 @@ def study_table(by_setting, ds, study, out):
     w.writeheader()
     w.writerows(rows)
     save_text(os.path.join(out, "study.csv"), buf.getvalue())
+    return ["study.md", "study.csv"]

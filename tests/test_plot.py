@@ -1,5 +1,6 @@
 """plot.py: every figure and table from a whole generated grid plus two real tiny runs; partial grids."""
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -9,7 +10,9 @@ import numpy as np
 import pytest
 
 from noisylabels import config
+from noisylabels import diagfigures
 from noisylabels import figures
+from noisylabels import tables
 from noisylabels import plot
 from noisylabels import train
 from helpers import PLOT_LOSSES as LOSSES, ROOT, accuracy, compute, write_run
@@ -41,11 +44,14 @@ def read_table(root):
 def test_every_figure_and_table_from_a_whole_grid(grid, tiny_cifar_dir):
     plot.main([grid, "--seeds", "2", "--data-dir", tiny_cifar_dir])
     files = set(os.listdir(os.path.join(grid, "figures", "cifar10")))
-    expected = {"curves_sym-0.5.png", "curves_asym-0.25.png", "accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png",
+    expected = {"accuracy_vs_rate_sym.png", "accuracy_vs_rate_asym.png", plot.MANIFEST,
                 "normalisation.png", "memorisation_sym-0.5.png", "images_sym-0.5.png", "table.md", "table.csv",
                 "sample_loss_sym-0.5.png", "reliability_sym-0.5.png"}  # the last two from the real runs alone
     expected |= {f"transition_{s}.png" for s in SETTINGS if s != "none-0.0"}
+    expected |= {f"curves_{s}.png" for s in SETTINGS}  # every setting's, the clean one's too
     assert files == expected
+    manifest = json.load(open(os.path.join(grid, "figures", "cifar10", plot.MANIFEST)))
+    assert set(manifest["files"]) == expected - {plot.MANIFEST}
     table = read_table(grid)
     # Hand-computed: seeds 1 and 2 of (sym-0.8, nfl) score 0.9 - 0.16 + 0.03 + 0.02 = 0.79 and 0.81.
     cell = table["best", "nfl", "sym-0.8"]
@@ -85,7 +91,7 @@ def test_only_losses_and_formats_restrict_the_output(grid, tmp_path):
     shutil.copytree(grid, root, ignore=shutil.ignore_patterns("figures"))
     plot.main([root, "--only", "sym-0.5,none-0.0", "--losses", "ce,nce+mae", "--format", "png,pdf"])
     files = set(os.listdir(os.path.join(root, "figures", "cifar10")))
-    assert {"curves_sym-0.5.png", "curves_sym-0.5.pdf", "transition_sym-0.5.pdf"} <= files
+    assert {"curves_sym-0.5.png", "curves_sym-0.5.pdf", "curves_none-0.0.png", "transition_sym-0.5.pdf"} <= files
     assert not any("asym" in f for f in files)
     assert {k[1] for k in read_table(root)} == {"ce", "nce+mae"}
 
@@ -245,3 +251,179 @@ def test_a_value_the_loss_itself_sets_is_not_a_difference(tmp_path):
     with pytest.raises(SystemExit) as e:
         plot.main([str(tmp_path)])
     assert "weight_decay (0.0: 1 run, 0.0005: 1 run)" in e.value.message
+
+
+# Broken files, every setting's curves, --out and the manifest, the messages -------------------------------------
+
+def break_two(root):
+    """Three good runs and two broken ones (half-written config.json, half-written result.json): the broken paths."""
+    for seed in (1, 2):
+        write_run(root, "sym-0.5", "ce", seed)
+    write_run(root, "sym-0.5", "nce+mae", 1)
+    write_run(root, "sym-0.5", "nce+mae", 2)
+    write_run(root, "sym-0.5", "ce", 3)
+    bad_config = os.path.join(root, "cifar10", "sym-0.5", "ce", "seed3", "config.json")
+    bad_result = os.path.join(root, "cifar10", "sym-0.5", "nce+mae", "seed2", "result.json")
+    open(bad_config, "w").write('{"epochs": 2,\n')  # as a kill part-way through writing it leaves it
+    open(bad_result, "w").write('{"test_acc_best": 0.8')
+    return bad_config, bad_result
+
+
+def test_a_broken_json_file_is_named_in_one_line_and_its_run_kept_or_left_out(tmp_path, capsys):
+    bad_config, bad_result = break_two(str(tmp_path))
+    open(tmp_path / "cifar10" / "sym-0.5" / "ce" / "seed1" / "noise.json", "w").write("")
+    runs = plot.find_runs(str(tmp_path))
+    assert sorted((r["loss"], r["seed"]) for r in runs) == [("ce", "1"), ("ce", "2"), ("nce+mae", "1"), ("nce+mae", "2")]
+    in_progress = next(r for r in runs if (r["loss"], r["seed"]) == ("nce+mae", "2"))
+    assert in_progress["result"] is None and len(in_progress["log"]["val_acc"]) == 3  # drawn as a run in progress
+    assert next(r for r in runs if (r["loss"], r["seed"]) == ("ce", "1"))["noise"] is None
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3 and all(line.startswith("note: cannot read ") for line in lines)
+    said = {line.split()[3]: line for line in lines}
+    assert said[bad_config].endswith("the run is left out: what it was trained with is unknown")
+    assert "half-written or not JSON: Expecting property name" in said[bad_config]
+    assert "drawn as one still in progress" in said[bad_result]
+    empty_noise = str(tmp_path / "cifar10" / "sym-0.5" / "ce" / "seed1" / "noise.json")
+    assert "(it is empty); the run is drawn without its noise record" in said[empty_noise]
+
+
+@pytest.mark.slow  # plot.main draws a folder's figures
+def test_plot_draws_the_good_runs_beside_broken_ones(tmp_path, capsys):
+    bad_config, bad_result = break_two(str(tmp_path))
+    plot.main([str(tmp_path)])  # returns: exit 0, no traceback
+    out, err = capsys.readouterr()
+    assert f"cannot read {bad_config} (" in err and f"cannot read {bad_result} (" in err
+    assert "Traceback" not in err and "4 runs drawn; 1 run not read (see the notes above)" in out
+    table = read_table(str(tmp_path))
+    assert (table["best", "ce", "sym-0.5"]["n"], table["best", "nce+mae", "sym-0.5"]["n"]) == ("2", "1")
+    assert "curves_sym-0.5.png" in os.listdir(tmp_path / "figures" / "cifar10")
+
+
+def test_a_folder_of_unreadable_runs_is_a_one_line_error(tmp_path, capsys):
+    write_run(str(tmp_path), "sym-0.5", "ce", 1)
+    run = tmp_path / "cifar10" / "sym-0.5" / "ce" / "seed1"
+    (run / "config.json").write_text("")
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path)])
+    assert e.value.code == 2 and "\n" not in e.value.message
+    assert e.value.message == f"error: no run in {tmp_path} could be read (1 run with an unreadable log.csv or " \
+                              f"config.json, named above); rewrite or remove those files"
+    assert f"note: cannot read {run / 'config.json'} (it is empty); the run is left out" in capsys.readouterr().err
+
+
+def test_curves_are_drawn_for_every_setting_found(tmp_path):
+    for setting in ("none-0.0", "sym-0.4", "sym-0.8", "asym-0.4", "idn-0.3"):
+        write_run(str(tmp_path), setting, "ce", 1)
+    figs = drawn(figures.curves, tmp_path)
+    assert set(figs) == {"curves_none-0.0", "curves_sym-0.4", "curves_sym-0.8", "curves_asym-0.4", "curves_idn-0.3"}
+    assert "CIFAR-10: training curves, symmetric noise 0.8" in texts(figs["curves_sym-0.8"])
+    assert "CIFAR-10: training curves, no noise" in texts(figs["curves_none-0.0"])
+    assert "Validation accuracy (clean labels)" in texts(figs["curves_none-0.0"])  # no noise: its labels are clean
+    assert "Validation accuracy (noisy labels)" in texts(figs["curves_sym-0.8"])
+    figures.plt.close("all")
+
+
+@pytest.mark.slow  # plot.main draws a folder's figures
+def test_only_picks_the_curves_and_out_holds_exactly_what_each_call_drew(tmp_path, capsys):
+    root = tmp_path / "results"
+    for setting in ("sym-0.4", "sym-0.8"):
+        for loss in ("ce", "nce+mae"):
+            write_run(str(root), setting, loss, 1, epochs=2, cfg={"epochs": 2})
+    write_run(str(root), "idn-0.3", "ce", 1, cfg={"epochs": 3})  # another protocol: drawn alone with --where
+    plot.main([str(root), "--only", "sym-0.8", "--out", str(tmp_path / "figs")])
+    files = set(os.listdir(tmp_path / "figs" / "cifar10"))
+    assert {"curves_sym-0.8.png", "transition_sym-0.8.png", "table.md", plot.MANIFEST} <= files
+    assert not any("0.4" in f or "idn" in f for f in files) and not (root / "figures").exists()
+    assert capsys.readouterr().out.splitlines()[-1] == f"2 runs drawn (3 of the 5 read left out by --only); figures " \
+                                                       f"and tables in {tmp_path / 'figs' / 'cifar10'}"
+    folder = root / "figures" / "cifar10"
+    plot.main([str(root), "--where", "epochs=3"])
+    assert "curves_idn-0.3.png" in os.listdir(folder)
+    (folder / "my-notes.txt").write_text("mine")  # not plot.py's: never removed
+    capsys.readouterr()
+    plot.main([str(root), "--where", "epochs=2"])
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1].startswith("4 runs drawn (1 of the 5 read left out by --where); figures and tables in ")
+    assert f"note: removed from {folder} 4 files an earlier call drew and this one did not (accuracy_vs_rate_idn.png, " \
+           f"curves_idn-0.3.png, memorisation_idn-0.3.png, transition_idn-0.3.png)" in err
+    files = set(os.listdir(folder))
+    assert files == {"curves_sym-0.4.png", "curves_sym-0.8.png", "transition_sym-0.4.png", "transition_sym-0.8.png",
+                     "accuracy_vs_rate_sym.png", "normalisation.png", "memorisation_sym-0.4.png", "table.md",
+                     "table.csv", "my-notes.txt", plot.MANIFEST}
+    assert "| loss | sym-0.4 | sym-0.8 |" in (folder / "table.md").read_text()  # no IDN column left behind
+
+
+def test_a_manifest_removes_only_the_files_it_lists_in_its_own_folder(tmp_path):
+    folder = tmp_path / "figs"
+    folder.mkdir()
+    for name in ("old.png", "kept.png", "mine.txt"):
+        (folder / name).write_text(name)
+    (tmp_path / "outside.png").write_text("x")
+    json.dump({"files": ["old.png", "kept.png", "../outside.png", "missing.png"]}, open(folder / plot.MANIFEST, "w"))
+    out = plot.Output(str(folder))
+    (folder / "new.png").write_text("n")
+    assert out.path("new.png") == str(folder / "new.png")
+    out.path("kept.png")
+    out.close(complete=True)
+    assert sorted(os.listdir(folder)) == sorted([plot.MANIFEST, "kept.png", "mine.txt", "new.png"])
+    assert (tmp_path / "outside.png").exists()
+    assert json.load(open(folder / plot.MANIFEST))["files"] == ["kept.png", "new.png"]
+    stopped = plot.Output(str(folder))  # a call stopped part-way lists both calls' files and removes none
+    stopped.path("half.png")
+    stopped.close(complete=False)
+    assert json.load(open(folder / plot.MANIFEST))["files"] == ["half.png", "kept.png", "new.png"]
+    assert "new.png" in os.listdir(folder)
+
+
+@pytest.mark.parametrize("read, left, said", [
+    (5, {"--where": 2}, "3 runs drawn (2 of the 5 read left out by --where)"),
+    (1, {}, "1 run drawn"),
+    (9, {"--only": 4, "--where": 4}, "1 run drawn (8 of the 9 read left out: 4 by --only, 4 by --where)"),
+])
+def test_the_last_line_says_what_was_drawn_and_what_each_filter_left_out(read, left, said):
+    assert plot.said_drawn(read, left) == said
+
+
+def test_one_seed_asked_and_one_epoch_are_said_in_the_singular(tmp_path):
+    write_run(str(tmp_path), "sym-0.5", "ce", 1, epochs=1, cfg={"epochs": 1})
+    runs = plot.find_runs(str(tmp_path))
+    tables.tables({"sym-0.5": {"ce": runs}}, plot.describe("cifar10", runs), 1, str(tmp_path))
+    md = (tmp_path / "table.md").read_text()
+    assert "cnn8, --preset ?, 1 epoch, seed 1" in md and "(n=k): k seeds where 1 was asked" in md
+
+
+def fake_sample_losses(root, setting, loss, seed):
+    """A generated run's sample_loss.npz (losses spread over 1e-5 to 50) and its AUROCs in result.json."""
+    d = os.path.join(root, "cifar10", setting, loss, f"seed{seed}")
+    v = np.logspace(-5, np.log10(50), 40)
+    np.savez(os.path.join(d, "sample_loss.npz"), flipped=np.arange(40) >= 30, last=v, best=v)
+    result = json.load(open(os.path.join(d, "result.json")))
+    json.dump({**result, "train_flip_auroc_last": 0.9, "train_flip_auroc_best": 0.8},
+              open(os.path.join(d, "result.json"), "w"))
+
+
+@pytest.mark.parametrize("losses", [("ce",), ("ce", "nce+mae")])
+def test_the_sample_loss_figure_is_sized_by_its_panels_with_a_tick_each_other_decade(tmp_path, losses):
+    for loss in losses:
+        write_run(str(tmp_path), "sym-0.5", loss, 1)
+        fake_sample_losses(str(tmp_path), "sym-0.5", loss, 1)
+    fig = drawn(diagfigures.sample_losses, tmp_path, "sym-0.5")["sample_loss_sym-0.5"]
+    width = fig.get_size_inches()[0]
+    assert width == pytest.approx(3.9 * len(losses) + 2.0)
+    fig.canvas.draw()  # the saved canvas (bbox_inches="tight") is no wider than this: the footer wraps
+    assert fig.get_tightbbox().width < width * 1.1
+    ax = fig.axes[0]
+    assert list(ax.get_xticks()) == pytest.approx([1e-6, 1e-4, 1e-2, 1, 1e2])
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"$\\mathdefault{{10^{{{k}}}}}$" for k in (-6, -4, -2, 0, 2)]
+    ticks = sorted([*ax.get_xticks(), *ax.xaxis.get_minorticklocs()])  # matplotlib leaves the majors out of the minors
+    assert ticks == pytest.approx([10.0 ** k for k in range(-6, 3)])  # a tick at each decade
+    figures.plt.close("all")
+
+
+def test_an_out_that_cannot_be_written_is_a_one_line_error(tmp_path):
+    write_run(str(tmp_path / "r"), "sym-0.5", "ce", 1)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path / "r"), "--out", str(tmp_path / "file")])
+    assert e.value.code == 2 and e.value.message == f"error: cannot write {tmp_path / 'file' / 'cifar10'}: Not a " \
+                                                    f"directory; free space, or give --out a folder you can write to"

@@ -74,7 +74,7 @@ def test_no_validation_trains_on_everything_and_keeps_the_last_epoch(no_val_run)
     assert all(torch.equal(best[k], last[k]) for k in last)
     cfg = json.load(open(os.path.join(run, "config.json")))
     assert (cfg["val_fraction"], cfg["nesterov"], cfg["eta_min"], cfg["beta"]) == (0.0, True, 0.001, 10.0)
-    assert cfg.sources["beta"].endswith("configs/mnist/sym/nce+rce.yaml")
+    assert cfg["sources"]["beta"].endswith("configs/mnist/sym/nce+rce.yaml")
     assert float(rows[1]["lr"]) == pytest.approx(0.001 + 0.5 * 0.009)  # cosine halfway, towards eta_min
     evaluate.main([run, "--data-dir", data, "--device", "cpu"])
     assert json.load(open(os.path.join(run, "eval.json")))["test_acc"] == res["test_acc_best"]
@@ -99,7 +99,7 @@ def test_the_new_losses_train_under_ye2023(tiny_cifar_dir, tmp_path, loss, key, 
     row = next(csv.DictReader(open(os.path.join(run, "log.csv"))))
     cfg = json.load(open(os.path.join(run, "config.json")))
     assert np.isfinite(float(row["train_loss"])) and np.isfinite(float(row["test_loss"]))
-    assert cfg[key] == value and cfg.sources[key].startswith("ye2023 loss table: Virusdoll/Active-Negative-Loss")
+    assert cfg[key] == value and cfg["sources"][key].startswith("ye2023 loss table: Virusdoll/Active-Negative-Loss")
     evaluate.main([run, "--device", "cpu"])  # with the released statistics the run trained with
     assert cfg["stats"] == "released"
     assert json.load(open(os.path.join(run, "eval.json")))["test_acc"] == \
@@ -188,6 +188,10 @@ def test_two_studies_in_one_results_folder_stay_apart(tmp_path):
         md = open(tmp_path / name / "figures" / "mnist" / "study.md").read()
         assert f"study {name}" in md and "| **77.00** |" in md  # one seed each, not two seeds of one cell
     assert not os.path.exists(tmp_path / "figures")
+    plot.main([str(tmp_path), "--out", str(tmp_path / "figs")])  # each study in its place under --out
+    for name in ("ma2020-mnist", "ye2023-mnist"):
+        assert f"study {name}" in open(tmp_path / "figs" / name / "mnist" / "study.md").read()
+    assert sorted(os.listdir(tmp_path / "figs")) == ["ma2020-mnist", "ye2023-mnist"]
 
 
 def test_force_continues_the_cosine_towards_eta_min():
