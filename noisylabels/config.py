@@ -21,59 +21,12 @@ from . import registry
 from .data import DATASETS, RELEASED_STATS
 from .errors import Parser, UserError
 from .fetch import checksum
+from .keys import Config, Facts, facts_of
 from .registry import PAIRS, SINGLE, canonical, default_hp
 
 PRESETS, DATASET_PRESETS = presets.PRESETS, presets.DATASET_PRESETS
 OWN = owndata.KINDS  # the user's own data sets: read from --data-dir, named in run directories by it
 COMPUTE = ("device", "deterministic", "precision", "channels_last", "compile")  # bench.py takes these too
-
-
-class Declared(dict):
-    """A dict of declared keys only (NAMES): reading or writing another is a KeyError naming it, not a silent None."""
-    NAMES, WHAT = frozenset(), ""
-
-    def _known(self, key):
-        if key not in self.NAMES:
-            raise KeyError(f"{key!r} is not a key of {self.WHAT} (noisylabels/keys.py declares them)")
-
-    def __getitem__(self, key):
-        self._known(key)
-        return super().__getitem__(key)
-
-    def get(self, key, default=None):
-        self._known(key)
-        return super().get(key, default)
-
-    def __setitem__(self, key, value):
-        self._known(key)
-        super().__setitem__(key, value)
-
-    def update(self, values=(), **more):
-        for k, v in dict(values, **more).items():
-            self[k] = v
-
-
-class Facts(Declared):
-    """What a run learns once it runs (keys.FACTS), each None until known."""
-    NAMES, WHAT = frozenset(keys.FACT_NAMES), "a run's facts"
-
-    def __init__(self, values=(), **more):
-        super().__init__()
-        self.update(dict.fromkeys(keys.FACT_NAMES), **dict(values, **more))
-
-
-class Config(Declared):
-    """A run's configuration: keys.RECORDED's keys, each resolved; `sources` says where each value came from and
-    `facts` (a Facts) what is known of the run beyond its configuration."""
-    NAMES, WHAT = frozenset(keys.RECORDED), "a run's configuration"
-
-    def __init__(self, values=(), sources=None, facts=None):
-        super().__init__()
-        self.update(values)
-        self.sources, self.facts = dict(sources or {}), Facts(facts or {})
-
-    def copy(self):
-        return Config(self, self.sources, self.facts)
 
 
 def preset_help(key):
@@ -313,19 +266,6 @@ def check_data_dir(cfg):
                         f"(mkdir -p {cfg['data_dir']}) to download {cfg['dataset']} there")
 
 
-def record(cfg):
-    """config.json's content (and a checkpoint's "config"): the configuration, its sources and the run's facts."""
-    return {**cfg, "sources": cfg.sources, "facts": dict(cfg.facts)}
-
-
-def facts_of(rec):
-    """The facts of a Config or of a record (config.json, a checkpoint's config); a record of the flat layout, from
-    before facts had a place of their own, holds them among its keys."""
-    if isinstance(rec, Config):
-        return rec.facts
-    return Facts({k: v for k, v in (rec.get("facts") or rec).items() if k in keys.FACT_NAMES})
-
-
 def require_current(recorded, where):
     """UserError unless a recorded configuration (config.json, a checkpoint's) has every key that no absent value
     stands for (keys.Key.absent)."""
@@ -335,11 +275,6 @@ def require_current(recorded, where):
         raise UserError(f"{where} is not of the current layout (it has no {', '.join(missing[:4])}"
                         f"{', ...' if len(missing) > 4 else ''}): an older version of the suite wrote it; train it "
                         f"again with another --out")
-
-
-def as_recorded(rec):
-    """A record's configuration values, each key it lacks as its declared absent value."""
-    return {k.name: rec.get(k.name, None if k.absent is keys.REQUIRED else k.absent) for k in keys.KEYS if k.record}
 
 
 def show(cfg):

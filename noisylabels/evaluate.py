@@ -15,6 +15,7 @@ from . import config
 from . import data
 from . import datasets
 from . import diagnose
+from . import keys
 from .errors import Parser, UserError, die
 from .engine import amp_dtype, model_dtype, model_for, pick_device, predict, set_determinism
 from .atomic import save_json
@@ -74,7 +75,7 @@ def main(argv=None):
         d, spec, keep_cache = datasets.for_run({**cfg, "data_dir": args.data_dir or cfg["data_dir"]})
         if keep_cache:
             keep_cache()
-        if spec.digest and spec.digest != config.facts_of(cfg)["data_sha256"]:
+        if spec.digest and spec.digest != keys.facts_of(cfg)["data_sha256"]:
             print(f"note: these images differ from the ones {ckpt_path} was trained and tested on (data_sha256); "
                   f"the accuracy is not result.json's", file=sys.stderr)
         model = (model_of(ckpt_path, ck, spec) if model is None else model).to(device)
@@ -82,7 +83,7 @@ def main(argv=None):
         die(f"{e}")
     x, y_test = torch.from_numpy(d.x_test).to(device), d.y_test
     # The run's own precision and layout, so the accuracy matches its result.json.
-    precision = config.facts_of(cfg)["precision_used"]
+    precision = keys.facts_of(cfg)["precision_used"]
     amp = amp_dtype(precision, device)
     model = model.to(model_dtype(precision))
     fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format

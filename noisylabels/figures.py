@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import config  # noqa: E402  (no torch)
+from . import keys  # noqa: E402  (no torch)
 from . import noise  # noqa: E402  (numpy only: no torch)
 from .data import DATASETS  # noqa: E402
 
@@ -106,7 +106,7 @@ def provenance(runs):
     data = values(lambda r: os.path.basename(str(r["config"].get("data_dir", "")).rstrip("/")) or None)
     return (f"{values(lambda r: r['config'].get('arch'))}, --preset {values(lambda r: r['config'].get('preset'))}, "
             f"{epochs} epoch{'' if epochs == '1' else 's'}, seed{'s' if len(seeds) > 1 else ''} "
-            f"{', '.join(map(str, seeds)) or '?'}, {values(lambda r: config.facts_of(r['config'])['precision_used'])}"
+            f"{', '.join(map(str, seeds)) or '?'}, {values(lambda r: keys.facts_of(r['config'])['precision_used'])}"
             + (f", data {data}" if data != "?" else ""))
 
 

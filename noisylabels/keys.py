@@ -199,3 +199,69 @@ RECORDED = [k.name for k in KEYS if k.record]  # a run's configuration: config.j
 # and its wraps'. The one list of them.
 LOSS_VALUES = tuple(k.name for k in KEYS if k.group == "loss" and k.record and k.name != "loss")
 FACT_NAMES = [f.name for f in FACTS]
+
+
+class Declared(dict):
+    """A dict of declared keys only (NAMES): reading or writing another is a KeyError naming it, not a silent None."""
+    NAMES, WHAT = frozenset(), ""
+
+    def _known(self, key):
+        if key not in self.NAMES:
+            raise KeyError(f"{key!r} is not a key of {self.WHAT} (noisylabels/keys.py declares them)")
+
+    def __getitem__(self, key):
+        self._known(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._known(key)
+        return super().get(key, default)
+
+    def __setitem__(self, key, value):
+        self._known(key)
+        super().__setitem__(key, value)
+
+    def update(self, values=(), **more):
+        for k, v in dict(values, **more).items():
+            self[k] = v
+
+
+class Facts(Declared):
+    """What a run learns once it runs (keys.FACTS), each None until known."""
+    NAMES, WHAT = frozenset(FACT_NAMES), "a run's facts"
+
+    def __init__(self, values=(), **more):
+        super().__init__()
+        self.update(dict.fromkeys(FACT_NAMES), **dict(values, **more))
+
+
+class Config(Declared):
+    """A run's configuration: RECORDED's keys, each resolved; `sources` says where each value came from and
+    `facts` (a Facts) what is known of the run beyond its configuration."""
+    NAMES, WHAT = frozenset(RECORDED), "a run's configuration"
+
+    def __init__(self, values=(), sources=None, facts=None):
+        super().__init__()
+        self.update(values)
+        self.sources, self.facts = dict(sources or {}), Facts(facts or {})
+
+    def copy(self):
+        return Config(self, self.sources, self.facts)
+
+
+def record(cfg):
+    """config.json's content (and a checkpoint's "config"): the configuration, its sources and the run's facts."""
+    return {**cfg, "sources": cfg.sources, "facts": dict(cfg.facts)}
+
+
+def facts_of(rec):
+    """The facts of a Config or of a record (config.json, a checkpoint's config); a record of the flat layout, from
+    before facts had a place of their own, holds them among its keys."""
+    if isinstance(rec, Config):
+        return rec.facts
+    return Facts({k: v for k, v in (rec.get("facts") or rec).items() if k in FACT_NAMES})
+
+
+def as_recorded(rec):
+    """A record's configuration values, each key it lacks as its declared absent value."""
+    return {k.name: rec.get(k.name, None if k.absent is REQUIRED else k.absent) for k in KEYS if k.record}

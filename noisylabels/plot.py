@@ -18,10 +18,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import config
 from . import diagfigures as D
-from . import keys
 from . import figures as F
+from . import keys
 from . import noisefigures as N
 from . import tables as T
 from .atomic import save_atomic, save_json
@@ -135,7 +134,7 @@ def find_runs(root, unread=None):
             studies[home] = read_json(os.path.join(home, "study.json"), "no study table (study.md) for its runs, "
                                       "which are drawn and tabled (table.md) as any others")
         runs.append({"root": home, "study": studies[home],
-                     "dataset": config.facts_of(cfg)["data_name"] or cfg["dataset"],
+                     "dataset": keys.facts_of(cfg)["data_name"] or cfg["dataset"],
                      "setting": parts[-3], "loss": parts[-2], "seed": parts[-1][4:], "log": log, "dir": dirpath,
                      "result": read_json(os.path.join(dirpath, "result.json"), "the run is drawn as one still in "
                                          "progress: in the curves, not in the tables or the end-of-run figures"),
@@ -306,7 +305,7 @@ def wanted(text):
 def matches(run, where):
     """Does the run's config.json hold every --where value (as written there, or as Python prints it)?"""
     cfg = run["config"] or {}
-    known = {**config.facts_of(cfg), **{k: v for k, v in cfg.items() if k not in ("sources", "facts")}}
+    known = {**keys.facts_of(cfg), **{k: v for k, v in cfg.items() if k not in ("sources", "facts")}}
     return all(k in known and v in (str(known[k]), json.dumps(known[k])) for k, v in where.items())
 
 

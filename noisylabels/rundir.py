@@ -13,7 +13,6 @@ import socket
 import subprocess
 import time
 
-from . import config
 from . import keys
 from .errors import UserError
 
@@ -139,8 +138,8 @@ def differences(cfg, was):
     """{key: (recorded, asked)} of every value that changes what a run computes: the configuration's keys that
     keys.py does not declare FREE, and the facts it declares CHECKED or FIXED where cfg knows them (train.py knows
     precision_used and the data's hash once it has resolved them, the grid, which resolves no device, does not)."""
-    asked, recorded = config.facts_of(cfg), config.facts_of(was)
-    diff = {k.name: (config.as_recorded(was)[k.name], cfg[k.name]) for k in keys.KEYS
+    asked, recorded = keys.facts_of(cfg), keys.facts_of(was)
+    diff = {k.name: (keys.as_recorded(was)[k.name], cfg[k.name]) for k in keys.KEYS
             if k.record and k.resume != keys.FREE}
     diff.update({f.name: (recorded[f.name], asked[f.name]) for f in keys.FACTS
                  if f.resume != keys.FREE and asked[f.name] is not None})

@@ -27,6 +27,7 @@ except ImportError:  # one line, not a traceback: the grid and the plots need no
 
 from . import config
 from . import diagnose
+from . import keys
 from . import labelfile
 from . import rundir
 from . import tboard
@@ -112,12 +113,12 @@ def resume(cfg, out, step, device):
     if never:
         raise UserError(f"--force cannot change {', '.join(never)} of a run in progress (the model, optimizer or "
                         f"data split would no longer fit); start a new run with another --out")
-    cfg.facts["forced"] = config.facts_of(ck["config"])["forced"] or []
+    cfg.facts["forced"] = keys.facts_of(ck["config"])["forced"] or []
     if changed:  # recorded in config.json and the checkpoints: the run's settings changed at this epoch
         print(f"--force: continuing with {rundir.said_differences(changed)}", file=sys.stderr)
         cfg.facts["forced"] = cfg.facts["forced"] + [{"after_epoch": ck["epoch"], "changed": {k: list(v) for k, v in
                                                                                               changed.items()}}]
-        save_json(os.path.join(out, "config.json"), config.record(cfg))
+        save_json(os.path.join(out, "config.json"), keys.record(cfg))
     step.model.load_state_dict(ck["model"])
     load_optimizer(step.opt, ck["optimizer"])
     step.sched.load_state_dict(ck["scheduler"])
@@ -128,7 +129,7 @@ def resume(cfg, out, step, device):
     if "cuda" in ck["rng"] and device.type == "cuda":
         torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
     if ck["best"]["epoch"] == ck["epoch"]:  # killed between last.pt and best.pt: last.pt holds the best weights
-        save_torch(os.path.join(out, "best.pt"), {"model": ck["model"], "config": config.record(cfg),
+        save_torch(os.path.join(out, "best.pt"), {"model": ck["model"], "config": keys.record(cfg),
                                                   "epoch": ck["epoch"]})
     print(f"resuming {out} after epoch {ck['epoch']}")
     # log.csv is rewritten from the checkpoint's rows: no missing, partial or extra rows
@@ -176,7 +177,7 @@ def one_epoch(cfg, step, S, epoch):
 
 def save_epoch(out, step, cfg, p, improved):
     """last.pt first: if the run dies before best.pt is written, resuming rewrites best.pt from last.pt."""
-    rec = config.record(cfg)
+    rec = keys.record(cfg)
     save_torch(os.path.join(out, "last.pt"), {
         "model": step.model.state_dict(), "optimizer": step.opt.state_dict(), "scheduler": step.sched.state_dict(),
         "epoch": p.epoch, "best": p.best, "config": rec, "rng": rng_states(), "wall": p.wall, "log": p.rows,
@@ -238,7 +239,7 @@ def run(cfg):
         if cfg["resume"] and os.path.exists(os.path.join(out, "last.pt")):
             p = resume(cfg, out, step, device)
         else:
-            save_json(os.path.join(out, "config.json"), config.record(cfg))
+            save_json(os.path.join(out, "config.json"), keys.record(cfg))
             save_json(os.path.join(out, "noise.json"), record)
             labelfile.save(out, *labels)  # --noise file --labels OUT/labels.npy trains on the same labels
             if record["warning"]:

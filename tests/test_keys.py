@@ -42,7 +42,7 @@ def test_a_key_nobody_declared_is_an_error_not_a_silent_none():
 
 def test_resume_rules_come_from_the_declaration():
     cfg = config.parse_args([])
-    was = {**config.record(cfg), "out": "elsewhere", "lr": 0.5, "arch": "cnn8"}  # free, checked, fixed
+    was = {**keys.record(cfg), "out": "elsewhere", "lr": 0.5, "arch": "cnn8"}  # free, checked, fixed
     diff = rundir.differences(cfg, was)
     assert diff == {"arch": ("cnn8", "resnet18"), "lr": (0.5, 0.01)}
     assert rundir.fixed(diff) == ["arch"]
@@ -55,13 +55,13 @@ def test_resume_rules_come_from_the_declaration():
     fixed = {k.name for k in keys.KEYS if k.record and k.resume == keys.FIXED}
     assert fixed >= {"arch", "optimizer", "scheduler", "dataset", "val_fraction"}
     free = {k.name: "changed" for k in keys.KEYS if k.record and k.resume == keys.FREE}
-    assert rundir.differences(config.parse_args([]), {**config.record(config.parse_args([])), **free}) == {}
+    assert rundir.differences(config.parse_args([]), {**keys.record(config.parse_args([])), **free}) == {}
 
 
 def test_a_record_of_the_flat_layout_gives_its_facts():
-    flat = {**config.record(config.parse_args([])), "precision_used": "bf16", "forced": []}
+    flat = {**keys.record(config.parse_args([])), "precision_used": "bf16", "forced": []}
     del flat["facts"]
-    assert config.facts_of(flat)["precision_used"] == "bf16" and config.facts_of(flat)["run_dir"] is None
+    assert keys.facts_of(flat)["precision_used"] == "bf16" and keys.facts_of(flat)["run_dir"] is None
 
 
 def test_show_config_prints_every_value_with_its_source_and_trains_nothing(tmp_path, capsys):
