@@ -26,7 +26,7 @@ TORCH_FREE = {
     "data", "owndata", "subset", "fetch", "datasets",  # the data sets: readers, the user's own, subsets, dispatch
     "grid", "scheduler", "slurm", "rundir",  # the grid
     "errors", "atomic",  # helpers
-    "plot", "figures", "tables", "noisefigures", "diagfigures",  # figures and tables from the logs
+    "plot", "results", "figures", "tables", "noisefigures", "diagfigures",  # figures and tables from the logs
 }
 TORCH_SIDE = {"engine", "train", "rundata", "evaluate", "losses", "modern", "model", "batches", "diagnose", "tboard",
               "__init__"}  # __init__: lazily, each name when first used

@@ -14,6 +14,7 @@ from noisylabels import diagfigures
 from noisylabels import figures
 from noisylabels import tables
 from noisylabels import plot
+from noisylabels import results
 from noisylabels import train
 from helpers import PLOT_LOSSES as LOSSES, ROOT, accuracy, compute, write_run
 
@@ -69,7 +70,7 @@ def test_partial_grid_and_runs_in_progress(tmp_path):
     write_run(str(tmp_path), "sym-0.5", "nce+mae", 1, finished=False)  # still running: curves only
     write_run(str(tmp_path), "asym-0.4", "ce", 1, epochs=2)
     write_run(str(tmp_path), "sym-0.5", "ce", 2, epochs=1, finished=False)  # a second seed just started
-    ce_runs = [r for r in plot.find_runs(str(tmp_path)) if r["setting"] == "sym-0.5" and r["loss"] == "ce"]
+    ce_runs = [r for r in results.find_runs(str(tmp_path)) if r["setting"] == "sym-0.5" and r["loss"] == "ce"]
     x, y, sd, n = figures.mean_curve(ce_runs, "val_acc")
     assert list(x) == [1, 2, 3] and n == 2  # the new seed does not cut the curve to its one epoch
     assert y[0] == pytest.approx((0.11 + 0.12) / 2) and y[2] == pytest.approx(0.31)
@@ -155,7 +156,7 @@ def test_each_data_set_is_drawn_apart_and_named(tmp_path):
 def test_a_run_of_an_older_layout_is_left_out_and_named(tmp_path, capsys):
     write_run(str(tmp_path), "sym-0.5", "ce", 1, dataset=None)  # OUT/<setting>/<loss>/seed<seed>: before 2026-12-01
     write_run(str(tmp_path), "sym-0.5", "ce", 2)
-    assert [r["seed"] for r in plot.find_runs(str(tmp_path))] == ["2"]
+    assert [r["seed"] for r in results.find_runs(str(tmp_path))] == ["2"]
     note = capsys.readouterr().err
     assert "sym-0.5/ce/seed1 is not a run of the current layout" in note and note.count("\n") == 1
 
@@ -164,9 +165,9 @@ def drawn(draw, root, *args):
     """The figures a figures.py function draws from the runs below root, kept open: {name: figure}."""
     figs = {}
     by_setting = {}
-    for r in plot.find_runs(str(root)):
+    for r in results.find_runs(str(root)):
         by_setting.setdefault(r["setting"], {}).setdefault(r["loss"], []).append(r)
-    ds = plot.describe("cifar10", plot.find_runs(str(root)))
+    ds = plot.describe("cifar10", results.find_runs(str(root)))
     draw(by_setting, *args, ds, figures.loss_styles(["ce", "nce+mae"]), lambda fig, name: figs.update({name: fig}))
     return figs
 
@@ -272,7 +273,7 @@ def break_two(root):
 def test_a_broken_json_file_is_named_in_one_line_and_its_run_kept_or_left_out(tmp_path, capsys):
     bad_config, bad_result = break_two(str(tmp_path))
     open(tmp_path / "cifar10" / "sym-0.5" / "ce" / "seed1" / "noise.json", "w").write("")
-    runs = plot.find_runs(str(tmp_path))
+    runs = results.find_runs(str(tmp_path))
     assert sorted((r["loss"], r["seed"]) for r in runs) == [("ce", "1"), ("ce", "2"), ("nce+mae", "1"), ("nce+mae", "2")]
     in_progress = next(r for r in runs if (r["loss"], r["seed"]) == ("nce+mae", "2"))
     assert in_progress["result"] is None and len(in_progress["log"]["val_acc"]) == 3  # drawn as a run in progress
@@ -386,7 +387,7 @@ def test_the_last_line_says_what_was_drawn_and_what_each_filter_left_out(read, l
 
 def test_one_seed_asked_and_one_epoch_are_said_in_the_singular(tmp_path):
     write_run(str(tmp_path), "sym-0.5", "ce", 1, epochs=1, cfg={"epochs": 1})
-    runs = plot.find_runs(str(tmp_path))
+    runs = results.find_runs(str(tmp_path))
     tables.tables({"sym-0.5": {"ce": runs}}, plot.describe("cifar10", runs), 1, str(tmp_path))
     md = (tmp_path / "table.md").read_text()
     assert "cnn8, --preset ?, 1 epoch, seed 1" in md and "(n=k): k seeds where 1 was asked" in md
