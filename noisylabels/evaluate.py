@@ -90,10 +90,11 @@ def main(argv=None):
     logits = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], spec, amp, fmt)
     pred, cal = logits.argmax(1).cpu().numpy(), diagnose.calibration(logits, torch.from_numpy(y_test).to(device))
     C = confusion(y_test, pred, spec.num_classes)
-    per_class = C.diagonal() / np.maximum(C.sum(1), 1)
+    n_c = C.sum(1)  # a class with no test image has no accuracy: null, not 0
+    per_class = [round(float(h / n), 6) if n else None for h, n in zip(C.diagonal(), n_c)]
     acc = int(C.diagonal().sum()) / len(y_test)
     out = {"checkpoint": ckpt_path, "epoch": ck.get("epoch"), "test_acc": acc, "n_test": len(y_test),
-           "dataset": spec.name, "per_class_acc": dict(zip(d.classes, per_class.round(6).tolist())),
+           "dataset": spec.name, "per_class_acc": dict(zip(d.classes, per_class)),
            "confusion_matrix": C.tolist(), "ece": cal["ece"],
            "reliability": {k: cal[k] for k in ("count", "confidence", "accuracy")}}
     where = os.path.join(os.path.dirname(ckpt_path), "eval.json")
@@ -116,7 +117,7 @@ def table(classes, C):
     for i, (name, row) in enumerate(zip(classes, C)):
         n = row.sum()
         lines.append(f"{i:>3} {name[:12]:<12}" + "".join(f"{v:>{w}d}" for v in row)
-                     + f"{n:>8d}{row[i] / max(n, 1):>10.4f}")
+                     + f"{n:>8d}" + (f"{row[i] / n:>10.4f}" if n else f"{'-':>10}"))
     return "\n".join(lines)
 
 

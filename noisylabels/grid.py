@@ -182,7 +182,7 @@ def listing(s, points):
     print(f"  rates and seeds from: {s['rates_from']}")
     for i, (_, d, cfg) in enumerate(points):
         print(f"{i:4d}  {state(d, cfg):<7} {d}")
-    print(f"{len(points)} runs; done: finished, resume: has last.pt, running: being trained now, new: not started, "
+    print(f"{len(points)} run{'' if len(points) == 1 else 's'}; done: finished, resume: has last.pt, running: being trained now, new: not started, "
           f"differs: trained with other values than asked")
 
 

@@ -158,7 +158,22 @@ def draw_into(out, by_setting, ds, colours, args, formats):
     N.transitions(by_setting, ds, save)
     N.instance_dependence(by_setting, ds, save)
     noisy = [s for s in sorted(by_setting, key=F.setting_key) if not s.startswith("none-")]
-    mem = args.memorisation or next((s for s in ("sym-0.5", "sym-0.4") if s in by_setting), noisy[0] if noisy else "sym-0.5")
+    mem = args.memorisation or next((s for s in ("sym-0.5", "sym-0.4") if s in by_setting), noisy[0] if noisy else None)
+    if mem is None:  # clean runs only: no label was flipped, so there is nothing memorised to draw
+        note(f"no memorisation, sample-loss or reliability figure for {ds['name']}: its runs have no noisy setting "
+             f"(give one with --memorisation)")
+    else:
+        draw_memorisation(out, by_setting, mem, ds, colours, args, save)
+    for name in T.tables(by_setting, ds, seeds_asked, out.folder):
+        out.path(name)
+    study = T.all_runs(by_setting)[0]["study"]
+    if study and study.get("dataset") == ds["name"]:
+        for name in T.study_table(by_setting, ds, study, out.folder):
+            out.path(name)
+
+
+def draw_memorisation(out, by_setting, mem, ds, colours, args, save):
+    """The figures of one noisy setting: memorisation, per-sample losses, reliability and the image grid."""
     F.memorisation(by_setting, mem, ds, colours, save)
     D.sample_losses(by_setting, mem, ds, colours, save)
     D.reliability(by_setting, mem, ds, colours, save)
@@ -173,24 +188,19 @@ def draw_into(out, by_setting, ds, colours, args, formats):
             N.image_grid(args.data_dir, grid_runs[0], mem, ds, save)
         except (data.DataError, ValueError) as e:
             die(f"no image grid: {e}")
-    for name in T.tables(by_setting, ds, seeds_asked, out.folder):
-        out.path(name)
-    study = T.all_runs(by_setting)[0]["study"]
-    if study and study.get("dataset") == ds["name"]:
-        for name in T.study_table(by_setting, ds, study, out.folder):
-            out.path(name)
 
 
-def refuse_mixed(where, runs):
-    """One line and nothing drawn when the runs of one table differ beyond its setting, loss and seed."""
+def mixed(where, runs):
+    """Why the runs of one data set's tables cannot be pooled (they differ beyond their setting, loss and seed), in
+    one line with the fix; None where they can."""
     split = T.protocol_split(runs)
     if not split:
-        return
+        return None
     key = next((k for k in split if k in T.PROTOCOL), None)
     common = key and max(split[key], key=split[key].get)
     fix = f"draw one of them with --where {key}={common}, or " if key else ""
-    die(f"the runs in {where} differ beyond their setting, loss and seed: {T.said_split(split)}; a table or figure "
-        f"pools only runs trained alike: {fix}keep such runs in separate train.py --out folders")
+    return (f"the runs in {where} differ beyond their setting, loss and seed: {T.said_split(split)}; a table or "
+            f"figure pools only runs trained alike: {fix}keep such runs in separate train.py --out folders")
 
 
 def home_of(args, root):
@@ -278,19 +288,28 @@ def main(argv=None):
     if set(formats) - set(supported):
         die(f"unknown --format {','.join(sorted(set(formats) - set(supported)))}; "
                  f"choose from {','.join(sorted(supported))}")
-    for (root, name), by_setting in sorted(by_dataset.items()):
-        refuse_mixed(os.path.join(root, name), T.all_runs(by_setting))
+    # A data set whose runs cannot be pooled is refused; the others are drawn, then the refusal is said.
+    refused = {k: why for k, v in sorted(by_dataset.items()) for why in [mixed(os.path.join(*k), T.all_runs(v))] if why}
+    if len(refused) == len(by_dataset):
+        die(next(iter(refused.values())))
     folders = {(root, name): os.path.join(home_of(args, root), name) for root, name in by_dataset}
     try:
         for (root, name), by_setting in sorted(by_dataset.items()):
-            draw(by_setting, describe(name, T.all_runs(by_setting)), colours, args, formats, folders[root, name])
+            if (root, name) not in refused:
+                draw(by_setting, describe(name, T.all_runs(by_setting)), colours, args, formats, folders[root, name])
         clear_undrawn({home_of(args, r["root"]) for r in runs}, set(folders.values()), asked["--dataset"])
     except OSError as e:  # a folder that cannot be written, a full disk
         die(f"cannot write {e.filename or 'the figures'}: {e.strerror or e}; free space, or give --out a folder "
             f"you can write to")
     left = {flag: left[flag] for flag in ("--dataset", "--only", "--losses", "--where") if left[flag]}
     unread = f"; {plural(len(unread), 'run')} not read (see the notes above)" if unread else ""
-    print(f"{said_drawn(len(runs), left)}{unread}; figures and tables in {', '.join(sorted(folders.values()))}")
+    drawn = sorted(f for k, f in folders.items() if k not in refused)
+    if refused:
+        left["the refusal below"] = sum(len(T.all_runs(by_dataset[k])) for k in refused)
+        print(f"{said_drawn(len(runs), left)}{unread}; figures and tables in {', '.join(drawn)}")
+        die(f"{next(iter(refused.values()))}" + (f" ({len(refused) - 1} more data sets refused alike)"
+                                                  if len(refused) > 1 else ""))
+    print(f"{said_drawn(len(runs), left)}{unread}; figures and tables in {', '.join(drawn)}")
 
 
 if __name__ == "__main__":

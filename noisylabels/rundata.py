@@ -67,7 +67,7 @@ def prepare(cfg, device):
     if cfg["dataset"] in config.OWN and cfg.sources["arch"] != "flag" and cfg["arch"].startswith("resnet") and \
             len(tr) < SMALL_OWN:
         print(f"warning: --dataset {cfg['dataset']} trains the preset's {cfg['arch']} on {len(tr)} training images; "
-              f"on a small data set it can collapse to chance: start with --arch cnn4 or cnn8 "
+              f"on a small data set it can collapse to chance: start with --arch cnn4 or cnn8, into another --out "
               f"(docs/data-and-noise.md#your-own-data)", file=sys.stderr)
     if keep_cache:
         keep_cache()  # a folder decoded now, for the next run; only once this run is known to start

@@ -75,6 +75,11 @@ def refuse_or_finish(cfg, out):
     rundir.refuse_if_held(out)  # read only: the claim itself is taken once the data is loaded
     has_last = os.path.exists(os.path.join(out, "last.pt"))
     if has_last and not cfg["resume"]:
+        was = rundir.recorded(out)
+        other = rundir.differences(cfg, was) if was else {}
+        if other:  # not this run: --resume would be refused too
+            raise UserError(f"{out} already holds a run of other values ({rundir.said_differences(other)}); choose "
+                            f"another --out for this one, or remove {out} to train it anew")
         raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     if not (cfg["resume"] and os.path.exists(os.path.join(out, "result.json"))):
         return False

@@ -182,4 +182,4 @@ def test_own_data_on_the_presets_resnet_warns_and_an_arch_given_does_not(real, t
     n = len(batches.stratified_split(real[1][1], 0.15, [42, 1], 10)[0])  # the training split of these labels
     assert err.count("warning: ") == 1 and f"warning: --dataset folder trains the preset's resnet18 on " \
         f"{n} training images; on a small data set it can collapse to chance: start " \
-        f"with --arch cnn4 or cnn8 (docs/data-and-noise.md#your-own-data)\n" in err
+        f"with --arch cnn4 or cnn8, into another --out (docs/data-and-noise.md#your-own-data)\n" in err

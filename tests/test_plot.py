@@ -230,6 +230,23 @@ def test_runs_of_other_epochs_are_refused_then_drawn_with_where(tmp_path):
     with pytest.raises(SystemExit) as e:
         plot.main([str(tmp_path), "--where", "epoch=3"])
     assert "--where epoch=3: epoch is not a key of a run's configuration; use one of docs/runs.md's" in e.value.message
+
+
+@pytest.mark.slow  # plot.main draws a folder's figures: 3 to 7 s here, no process and no training
+def test_one_data_set_of_mixed_runs_is_refused_and_the_others_drawn(tmp_path, capsys):
+    for seed, epochs in ((1, 3), (2, 5)):  # mnist: two protocols in one table
+        write_run(str(tmp_path), "sym-0.5", "ce", seed, epochs=epochs, cfg={"epochs": epochs}, dataset="mnist")
+    write_run(str(tmp_path), "none-0.0", "ce", 1)  # cifar10: clean runs only, one table of one protocol
+    with pytest.raises(SystemExit) as e:
+        plot.main([str(tmp_path)])
+    assert e.value.code == 2 and "the runs in " in e.value.message and "epochs (3: 1 run, 5: 1 run)" in e.value.message
+    out, err = capsys.readouterr()
+    assert "1 run drawn (2 of the 3 read left out by the refusal below)" in out
+    drawn = sorted(os.listdir(tmp_path / "figures" / "cifar10"))
+    assert "table.md" in drawn and "curves_none-0.0.png" in drawn and not (tmp_path / "figures" / "mnist").exists()
+    # clean runs only: no setting is invented for the figures of memorisation
+    assert not [f for f in drawn if f.startswith(("memorisation", "sample_loss", "reliability"))]
+    assert "no memorisation, sample-loss or reliability figure for cifar10: its runs have no noisy setting" in err
     # a fact (keys.FACTS) is a key too: these runs' config.json hold no facts, so none matches
     with pytest.raises(SystemExit) as e:
         plot.main([str(tmp_path), "--where", "precision_used=bf16"])

@@ -12,6 +12,7 @@ from noisylabels import config
 from noisylabels import engine
 from noisylabels import keys
 from noisylabels import train
+from noisylabels.errors import UserError
 from noisylabels.losses import get_loss
 from helpers import compute, in_process, interrupt_after_epoch, write_cifar
 
@@ -264,3 +265,21 @@ def test_a_clean_run_says_its_validation_labels_are_clean_and_resume_on_no_run_s
     run = os.path.join(str(tmp_path), "cifar10", "none-0.0", "ce", "seed42")
     assert p.stderr == f"note: --resume, and {run} holds no checkpoint (last.pt) yet: training it from epoch 1\n"
     assert "| val (clean labels) loss" in p.stdout and "noisy" not in p.stdout
+
+
+@pytest.mark.slow
+def test_a_folder_that_holds_a_run_refuses_a_new_one_and_says_why(cifar_dir, finished):
+    out = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(finished))))  # OUT/<dataset>/<setting>/...
+    with pytest.raises(UserError, match=r"already holds a run; pass --resume to continue it, or choose another --out"):
+        train.run(config.parse_args(args(cifar_dir, out)))
+    # other values: --resume would be refused as well, so the message does not send the user there
+    with pytest.raises(UserError, match=r"already holds a run of other values \(lr 0.001 -> 0.1\); choose another "
+                                        r"--out for this one, or remove \S+ to train it anew$"):
+        train.run(config.parse_args(args(cifar_dir, out, "--lr", "0.1")))
+
+
+def test_a_class_with_no_test_image_has_no_accuracy_in_evaluate_s_table():
+    import numpy as np
+    from noisylabels import evaluate
+    lines = evaluate.table(["a", "b", "c"], np.array([[3, 1, 0], [0, 0, 0], [1, 0, 4]])).splitlines()
+    assert [line.split()[-2:] for line in lines[2:]] == [["4", "0.7500"], ["0", "-"], ["5", "0.8000"]]
