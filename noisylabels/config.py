@@ -215,6 +215,7 @@ def check(cfg):
     if cfg["clean_val"] and cfg["val_fraction"] == 0:
         raise UserError("--clean-val needs a validation split, and --val-fraction is 0; give --val-fraction "
                         "0.15 (or more than 0), or leave --clean-val out")
+    schedule(cfg)
     if cfg["nesterov"] and (cfg["optimizer"] != "sgd" or cfg["momentum"] <= 0):
         raise UserError("--nesterov needs --optimizer sgd with --momentum above 0; add them or use --no-nesterov")
     for key in ("epochs", "batch_size", "eval_batch_size"):
@@ -242,6 +243,23 @@ def check(cfg):
         if was != cfg["preset"]:
             raise UserError(f"{run_dir(cfg)} holds a run of --preset {was}, not {cfg['preset']}; give this protocol "
                             f"its own --out (run_grid.sh: RESULTS), or --preset {was} to continue that run")
+
+
+def schedule(cfg):
+    """--scheduler exp and step need --lr-gamma (step also --lr-step); the others take neither."""
+    sched, gamma, step = cfg["scheduler"], cfg["lr_gamma"], cfg["lr_step"]
+    for key, value, users in (("lr_gamma", gamma, ("exp", "step")), ("lr_step", step, ("step",))):
+        flag = f"--{key.replace('_', '-')}"
+        if value is None and sched in users:
+            raise UserError(f"--scheduler {sched} needs {flag}" + (", the factor the learning rate is multiplied by "
+                            f"(e.g. {0.97 if sched == 'exp' else 0.1})" if key == "lr_gamma" else
+                            ", the epochs between two multiplications (e.g. 5)"))
+        if value is not None and sched not in users:
+            raise UserError(f"{flag} applies to --scheduler {' and '.join(users)} only, not {sched}; leave it out")
+    if gamma is not None and not 0 < gamma <= 1:
+        raise UserError(f"--lr-gamma must be in (0, 1], got {gamma}")
+    if step is not None and step < 1:
+        raise UserError(f"--lr-step must be at least 1, got {step}")
 
 
 def check_labels(cfg):

@@ -216,8 +216,13 @@ def make_optimizer(cfg, model, device):
     else:
         opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                               weight_decay=cfg["weight_decay"], nesterov=bool(cfg.get("nesterov")), fused=fused)
-    if cfg["scheduler"] == "cosine":  # stepped once per epoch, as in the released code
+    # Each is stepped once per epoch, as in the released code.
+    if cfg["scheduler"] == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"], eta_min=cfg["eta_min"])
+    elif cfg["scheduler"] == "exp":
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg["lr_gamma"])
+    elif cfg["scheduler"] == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg["lr_step"], gamma=cfg["lr_gamma"])
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
     return opt, sched
@@ -234,11 +239,15 @@ def apply_forced(cfg, opt, sched, epoch):
         if "momentum" in g:
             g["momentum"] = cfg["momentum"]
     sched.base_lrs = [cfg["lr"]] * len(opt.param_groups)
-    lr = cfg["lr"]
+    lr = cfg["lr"]  # each schedule's closed form at `epoch`
     if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
         sched.T_max = cfg["epochs"]
         lo = cfg["eta_min"]
-        lr = lo + 0.5 * (cfg["lr"] - lo) * (1 + math.cos(math.pi * epoch / cfg["epochs"]))  # its closed form at `epoch`
+        lr = lo + 0.5 * (cfg["lr"] - lo) * (1 + math.cos(math.pi * epoch / cfg["epochs"]))
+    elif isinstance(sched, torch.optim.lr_scheduler.ExponentialLR):
+        lr = cfg["lr"] * cfg["lr_gamma"] ** epoch
+    elif isinstance(sched, torch.optim.lr_scheduler.StepLR):
+        lr = cfg["lr"] * cfg["lr_gamma"] ** (epoch // cfg["lr_step"])
     for g in opt.param_groups:
         g["lr"] = lr
 

@@ -146,10 +146,16 @@ KEYS = [
     Key("momentum", "model and optimisation", "SGD momentum ({preset})", type=float, origin="preset"),
     Key("nesterov", "model and optimisation", "SGD with Nesterov momentum ({preset})", type=bool, toggle=True,
         origin="preset", resume=FIXED),
-    Key("scheduler", "model and optimisation", "lr schedule over the epochs ({preset})", choices=("cosine", "none"),
+    Key("scheduler", "model and optimisation", "lr schedule over the epochs: cosine to --eta-min, exp or step by "
+        "--lr-gamma, none ({preset})", choices=("cosine", "exp", "step", "none"),
         origin="preset", resume=FIXED),
     Key("eta_min", "model and optimisation", "the cosine schedule's last learning rate ({preset})", type=float,
         origin="preset", resume=FIXED),
+    Key("lr_gamma", "model and optimisation", "with --scheduler exp or step, the factor the learning rate is multiplied "
+        "by: exp each epoch (WebVision's released configs: 0.97), step every --lr-step epochs (0.1 in the Clothing1M "
+        "ones) (default: none; those two need it)", type=float, resume=FIXED, absent=None),
+    Key("lr_step", "model and optimisation", "with --scheduler step, the epochs between two multiplications by "
+        "--lr-gamma (default: none; step needs it)", type=int, resume=FIXED, absent=None),
     Key("grad_clip", "model and optimisation", "clip the gradient norm to this, 0 for off ({preset})", type=float,
         origin="preset"),
     # compute: how training computes, not what

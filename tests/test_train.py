@@ -283,3 +283,34 @@ def test_a_class_with_no_test_image_has_no_accuracy_in_evaluate_s_table():
     from noisylabels import evaluate
     lines = evaluate.table(["a", "b", "c"], np.array([[3, 1, 0], [0, 0, 0], [1, 0, 4]])).splitlines()
     assert [line.split()[-2:] for line in lines[2:]] == [["4", "0.7500"], ["0", "-"], ["5", "0.8000"]]
+
+
+@pytest.mark.parametrize("flags, lrs", [
+    (["--scheduler", "exp", "--lr-gamma", "0.5"], [0.1, 0.05, 0.025, 0.0125]),  # lr gamma^epoch
+    (["--scheduler", "step", "--lr-gamma", "0.1", "--lr-step", "2"], [0.1, 0.1, 0.01, 0.01]),  # gamma every 2 epochs
+])
+def test_exp_and_step_schedules_and_their_closed_form_after_force(flags, lrs):
+    cfg = config.parse_args(["--optimizer", "sgd", "--lr", "0.1", *flags])
+    config.check(cfg)
+    opt, sched = engine.make_optimizer(cfg, torch.nn.Linear(2, 2), torch.device("cpu"))
+    seen = [opt.param_groups[0]["lr"]]
+    for _ in range(3):  # three epochs trained: the lr of the fourth is set
+        opt.step()
+        sched.step()
+        seen.append(opt.param_groups[0]["lr"])
+    assert seen == pytest.approx(lrs, rel=1e-12)
+    forced = config.parse_args(["--optimizer", "sgd", "--lr", "0.2", *flags])  # --force --lr 0.2 after epoch 3
+    engine.apply_forced(forced, opt, sched, 3)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.2 * lrs[3] / 0.1, rel=1e-12)
+    sched.step()  # and the schedule goes on from there as if 0.2 had held from the start
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.2 * (0.5 ** 4 if "exp" in flags else 0.01), rel=1e-12)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--scheduler", "step", "--lr-gamma", "0.1"], r"--scheduler step needs --lr-step, the epochs between two"),
+    (["--lr-step", "5"], r"--lr-step applies to --scheduler step only, not cosine; leave it out"),
+    (["--scheduler", "exp", "--lr-gamma", "1.5"], r"--lr-gamma must be in \(0, 1\], got 1.5"),
+])
+def test_a_schedule_s_values_are_checked_in_one_line(flags, message):
+    with pytest.raises(UserError, match=message):
+        config.check(config.parse_args(flags))
