@@ -25,10 +25,11 @@ def main(argv=None):
     spec = DATASETS[a.dataset]
     ch, size = spec.shape[0], spec.shape[1]
     print(f"networks for {a.dataset}: {ch} x {size} x {size} images, {spec.num_classes} classes")
-    print(f"{'--arch':10} {'parameters':>12}  what")
+    w = max(map(len, ARCHS))
+    print(f"{'--arch':{w}} {'parameters':>12}  what")
     for name in ARCHS:
         n = sum(p.numel() for p in make_model(name, spec.num_classes, spec.shape).parameters())
-        print(f"{name:10} {n:>12,}  {DESCRIPTION[name]}")
+        print(f"{name:{w}} {n:>12,}  {DESCRIPTION[name]}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from .released import (AMSE_ROW, ANL_VALUES, BOOT_HARD, BOOT_SOFT, ELR, EPS, EPS
                       LC_ROW, NLS, NONE_RELEASED, PHUBER, SR, ZHOU, ZHOU_VALUES)
 
 # The networks model.py builds, by --arch name (model.ARCHS has the same keys; a test keeps them equal).
-ARCHS = ("resnet18", "resnet34", "resnet50", "cnn4", "cnn8")
+ARCHS = ("resnet18", "resnet34", "resnet50", "cnn4", "cnn8", "resnet50-imagenet")
 
 
 @dataclass(frozen=True)
