@@ -262,14 +262,23 @@ def schedule(cfg):
         raise UserError(f"--lr-step must be at least 1, got {step}")
 
 
-def check_labels(cfg):
-    """A --labels file must exist (train.py and the grid check it, before the run directory is named from it; the
-    docs' commands are parsed without it); its sha256 is a fact, so a resume on a changed file is refused, --force
-    or not."""
+def check_files(cfg):
+    """The files a run reads besides its data set must exist: --labels, --clean-labels, --pretrained (train.py and
+    the grid check them, before the run directory is named from a label file's hash; the docs' commands are parsed
+    without them). Each one's sha256 is a fact, so a resume on a changed file is refused, --force or not."""
     for key, given in (("labels", cfg["noise"] == "file"), ("clean_labels", cfg["clean_labels"])):
         if given:
             labelfile.check_path(cfg[key], f"--{key.replace('_', '-')}")
             cfg.facts[f"{key}_sha256"] = checksum(cfg[key], "sha256")
+    if cfg["pretrained"] is not None:
+        if cfg["arch"] != "resnet50-imagenet":
+            raise UserError(f"--pretrained loads ImageNet weights into --arch resnet50-imagenet only, not "
+                            f"{cfg['arch']}; add --arch resnet50-imagenet, or leave --pretrained out")
+        if not os.path.isfile(cfg["pretrained"]):
+            raise UserError(f"--pretrained {cfg['pretrained']}: no such file; give torchvision's resnet50 ImageNet "
+                            f"weights file (docs/runs.md, Models)")
+        cfg["pretrained"] = os.path.abspath(cfg["pretrained"])
+        cfg.facts["pretrained_sha256"] = checksum(cfg["pretrained"], "sha256")
     cfg.facts["run_dir"] = run_dir(cfg)  # a --labels run's directory names the file's hash
 
 

@@ -13,7 +13,7 @@ from . import data
 from . import diagnose
 from .errors import UserError
 from .losses import get_loss
-from .model import make_model
+from .model import load_pretrained, make_model
 
 OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch.OutOfMemoryError from 2.5
 
@@ -122,7 +122,10 @@ def make_step(cfg, device, spec=None):
     torch.manual_seed(cfg["seed"])
     fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
     spec = spec or data.spec_for(cfg["dataset"], cfg.get("stats") or "suite")
-    model = model_for(cfg["arch"], spec).to(device, model_dtype(cfg["precision"]), memory_format=fmt)
+    model = model_for(cfg["arch"], spec)
+    if cfg.get("pretrained"):  # before the move to the device and dtype; a resume's checkpoint then replaces it
+        print(load_pretrained(model, cfg["pretrained"]))
+    model = model.to(device, model_dtype(cfg["precision"]), memory_format=fmt)
     opt, sched = make_optimizer(cfg, model, device)
     return Step(model, opt, loss_from(cfg, spec.num_classes), amp_dtype(cfg["precision"], device), fmt, cfg["grad_clip"],
                 torch.compile(model) if cfg["compile"] else None, sched, spec)

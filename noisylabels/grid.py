@@ -134,7 +134,7 @@ def grid_points(s):
                         raise UserError("--help is not a training flag")
                     cfg = config.parse_args(argv)
                     config.check(cfg)
-                    config.check_labels(cfg)
+                    config.check_files(cfg)
                 except UserError as e:
                     raise UserError(f"grid point ({shlex.join(argv)}): {e}") from None
                 d = config.run_dir(cfg)

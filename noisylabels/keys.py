@@ -136,6 +136,9 @@ KEYS = [
         "does not on MNIST (default: on, off on mnist)", type=bool, toggle=True, origin="loss", absent=None),
     # model and optimisation
     Key("arch", "model and optimisation", "model ({preset})", origin="preset", resume=FIXED),
+    Key("pretrained", "model and optimisation", "with --arch resnet50-imagenet, torchvision's ImageNet weights file "
+        "to start from (resnet50-0676ba61.pth, docs/runs.md); fc starts afresh for the data set's classes "
+        "(default: none, from scratch)", metavar="PATH", resume=FREE, absent=None),
     Key("epochs", "model and optimisation", "training epochs ({preset})", type=int, origin="preset"),
     Key("batch_size", "model and optimisation", "training batch size ({preset})", type=int, origin="preset"),
     Key("optimizer", "model and optimisation", "optimizer ({preset})", choices=("adamw", "sgd"), origin="preset",
@@ -194,6 +197,7 @@ FACTS = [
     Fact("labels_sha256", "sha256 of --labels' file", FIXED),
     Fact("clean_labels_sha256", "sha256 of --clean-labels' file", FIXED),
     Fact("data_sha256", "own data: sha256 of the images and labels read", FIXED),
+    Fact("pretrained_sha256", "sha256 of --pretrained's file", FIXED),
     Fact("precision_used", "bf16, fp32 or fp64: --precision as this machine resolved it", CHECKED),
     Fact("forced", "each --force change: the epoch after which it took effect and {key: [was, now]}"),
 ]

@@ -220,7 +220,7 @@ def run(cfg):
     """Train the run cfg describes (config.parse_args), or resume it; returns its run directory."""
     config.check(cfg)
     config.check_data_dir(cfg)
-    config.check_labels(cfg)
+    config.check_files(cfg)
     out = config.run_dir(cfg)
     if refuse_or_finish(cfg, out):
         return out
@@ -292,7 +292,7 @@ def main(argv=None):
         cfg = config.resolve(flags)
         if flags["show_config"]:  # the run as it would train, every value with its source; nothing trained
             config.check(cfg)
-            config.check_labels(cfg)
+            config.check_files(cfg)
             print(config.show(cfg))
             return
         run(cfg)

@@ -1,6 +1,7 @@
 """model.py: every network has the size the literature gives, takes each data set's shape, and Ma et al.'s init."""
 import argparse
 import hashlib
+import os
 import math
 
 import pytest
@@ -256,3 +257,26 @@ def test_a_file_without_num_batches_tracked_loads(imagenet, tmp_path):
     line = load_pretrained(m, small_file(tmp_path, imagenet, change))
     assert "267 of the model's 320 tensors" in line and "num_batches_tracked not in the file" in line
     assert bool((m.conv1.weight == 0).all()) and m.bn1.num_batches_tracked.item() == 0
+
+
+def test_pretrained_starts_a_run_s_network_from_the_file_and_is_checked_first(weights_file, tmp_path):
+    from noisylabels import config, engine
+    from noisylabels.errors import UserError
+    from noisylabels.data import Spec
+    path, sd = weights_file
+    argv = ["--dataset", "npz", "--data-dir", str(tmp_path / "own.npz"), "--arch", "resnet50-imagenet",
+            "--pretrained", path, "--device", "cpu", "--precision", "fp32", "--no-channels-last"]
+    cfg = config.parse_args(argv)
+    config.check_files(cfg)
+    assert cfg.facts["pretrained_sha256"] == sha256(path) and cfg["pretrained"] == os.path.abspath(path)
+    spec = Spec("npz", "own", 14, (3, 64, 64), (0.5,) * 3, (0.25,) * 3, True, ())
+    step = engine.make_step(cfg, torch.device("cpu"), spec)
+    got = step.model.state_dict()
+    assert torch.equal(got["conv1.weight"], sd["conv1.weight"]) and torch.equal(got["layer4.2.bn3.bias"],
+                                                                                sd["layer4.2.bn3.bias"])
+    assert got["fc.weight"].shape == (14, 2048)  # afresh for 14 classes
+    with pytest.raises(UserError, match=r"--pretrained loads ImageNet weights into --arch resnet50-imagenet only, "
+                                        r"not cnn8; add --arch resnet50-imagenet"):
+        config.check_files(config.parse_args([*argv, "--arch", "cnn8"]))
+    with pytest.raises(UserError, match=r"--pretrained \S+nowhere.pth: no such file"):
+        config.check_files(config.parse_args([*argv, "--pretrained", str(tmp_path / "nowhere.pth")]))
