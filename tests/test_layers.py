@@ -24,6 +24,7 @@ TORCH_FREE = {
     "config", "keys", "presets", "registry", "released",  # the configuration
     "noise", "idn", "labelfile",  # the noise models and label files
     "data", "owndata", "subset", "fetch", "datasets",  # the data sets: readers, the user's own, subsets, dispatch
+    "realnoise",  # the real-world noisy benchmarks' file lists
     "grid", "scheduler", "slurm", "rundir",  # the grid
     "errors", "atomic",  # helpers
     "plot", "results", "figures", "tables", "noisefigures", "diagfigures",  # figures and tables from the logs
@@ -34,7 +35,7 @@ TORCH_SIDE = {"engine", "train", "rundata", "evaluate", "losses", "modern", "mod
 LAZY_TORCH = {"atomic": "save_torch writes a checkpoint (.pt)",
               "labelfile": "a .pt label file that holds tensors is read with torch's own safe loader"}
 BASE = {"errors", "atomic", "fetch"}  # under everything
-READERS = {"data", "labelfile"}  # the files of the data sets and of noisy labels, read into numpy
+READERS = {"data", "labelfile", "realnoise"}  # the files of the data sets and of noisy labels, read into numpy
 TORCH = {"torch", "torchvision"}
 
 
