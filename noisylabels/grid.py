@@ -109,6 +109,18 @@ def settings(args, env):
     return s
 
 
+def impossible(s):
+    """{grid variable: why} for the noise the data set cannot have: own data has no class map for asymmetric noise
+    and no human labels; of the named data sets only CIFAR-10 and CIFAR-100 have human labels."""
+    why = {}
+    if s["dataset"] in config.OWN and s["asym_rates"].split():
+        why["asym_rates"] = "no class map for asymmetric noise (pairflip is the one for any classes)"
+    for k in ("human", "human_matched"):
+        if s[k].split() and s["dataset"] not in noise.HUMAN_LABELS:
+            why[k] = "no human labels (CIFAR-10 and CIFAR-100 have them)"
+    return why
+
+
 def grid_points(s):
     """[(argv, run dir, cfg)] in --list order: seed, then setting (the shared clean run first), then loss."""
     extra = shlex.split(s["extra"])
@@ -118,6 +130,10 @@ def grid_points(s):
                             f"SYM_RATES/ASYM_RATES/IDN_RATES/.../HUMAN, SEEDS)")
     if s["epochs"]:
         extra += ["--epochs", s["epochs"]]
+    for k, why in impossible(s).items():  # said once, before anything starts; the grid (and study.json) without it
+        print(f"note: {k.upper()}={s[k]!r} left out: --dataset {s['dataset']} has {why}; set {k.upper()}=\"\" to "
+              f"leave it out yourself", file=sys.stderr)
+        s[k] = ""
     noises = [["--noise", k, "--rate", r] for k in noise.RATED for r in s[f"{k}_rates"].split()]
     noises += [["--noise", k.replace("_", "-"), "--human-label", h] for k in ("human", "human_matched")
                for h in s[k].split()]

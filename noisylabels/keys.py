@@ -24,14 +24,15 @@ from .registry import KEYS as OWN_VALUES, WHOLE
 FREE, CHECKED, FIXED = "free", "checked", "fixed"
 REQUIRED = object()  # `absent` of a key every record must hold
 
-# Where a value left out on the command line comes from (Key.origin); config.resolve applies them in this order.
+# Where a value left out on the command line comes from (Key.origin). config.resolve fills the declared defaults
+# first (the rest reads them), then in this order: the data set, the noise model, the loss, the preset.
 ORIGINS = {
     "default": "the default below",
+    "data": "the data set (owndata.resolve)",
+    "noise": "the noise model (noise.resolve_flags)",
     "loss": "the preset's loss table, else the loss's paper value for the data set and noise, else the preset's "
             "setup, else registry.EVERY_LOSS (config.loss_settings; null where the loss does not read it)",
     "preset": "the preset's setup for the data set (presets.setup_values)",
-    "noise": "the noise model (noise.resolve_flags)",
-    "data": "the data set (owndata.resolve)",
 }
 GROUPS = ("protocol", "data", "noise", "loss", "model and optimisation", "compute", "run and resume")
 
@@ -61,6 +62,9 @@ class Fact:
     name: str
     help: str
     resume: str = FREE  # CHECKED or FIXED: a resume whose fact differs is refused (FIXED: --force or not)
+    # Compared only where this process knows it: learnt once train.py runs (the grid never knows it), or, for
+    # --pretrained's file, read at the start only (a resume without the flag continues the same weights).
+    late: bool = False
 
 
 # The losses' own values: registry.KEYS has their names and what each is, registry.py which loss reads which; each is
@@ -154,9 +158,9 @@ KEYS = [
         origin="preset", resume=FIXED),
     Key("eta_min", "model and optimisation", "the cosine schedule's last learning rate ({preset})", type=float,
         origin="preset", resume=FIXED),
-    Key("lr_gamma", "model and optimisation", "with --scheduler exp or step, the factor the learning rate is multiplied "
-        "by: exp each epoch (WebVision's released configs: 0.97), step every --lr-step epochs (0.1 in the Clothing1M "
-        "ones) (default: none; those two need it)", type=float, resume=FIXED, absent=None),
+    Key("lr_gamma", "model and optimisation", "with --scheduler exp or step, the factor the learning rate is "
+        "multiplied by: exp each epoch (WebVision's released configs: 0.97), step every --lr-step epochs (0.1 in the "
+        "Clothing1M ones) (default: none; those two need it)", type=float, resume=FIXED, absent=None),
     Key("lr_step", "model and optimisation", "with --scheduler step, the epochs between two multiplications by "
         "--lr-gamma (default: none; step needs it)", type=int, resume=FIXED, absent=None),
     Key("grad_clip", "model and optimisation", "clip the gradient norm to this, 0 for off ({preset})", type=float,
@@ -196,9 +200,9 @@ FACTS = [
     Fact("loss_as_given", "--loss as typed (loss is its canonical name: an alias resolved, a wrap flag added)"),
     Fact("labels_sha256", "sha256 of --labels' file", FIXED),
     Fact("clean_labels_sha256", "sha256 of --clean-labels' file", FIXED),
-    Fact("data_sha256", "own data: sha256 of the images and labels read", FIXED),
-    Fact("pretrained_sha256", "sha256 of --pretrained's file", FIXED),
-    Fact("precision_used", "bf16, fp32 or fp64: --precision as this machine resolved it", CHECKED),
+    Fact("data_sha256", "own data: sha256 of the images and labels read", FIXED, late=True),
+    Fact("pretrained_sha256", "sha256 of --pretrained's file", FIXED, late=True),
+    Fact("precision_used", "bf16, fp32 or fp64: --precision as this machine resolved it", CHECKED, late=True),
     Fact("forced", "each --force change: the epoch after which it took effect and {key: [was, now]}"),
 ]
 

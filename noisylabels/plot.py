@@ -1,8 +1,8 @@
 """Figures and tables from a results folder: `python plot.py results/` writes results/figures/<dataset>/.
 
 Reads the run directories train.py writes (OUT/<dataset>/<noise>-<rate>/<loss>/seed<seed>/ with
-log.csv, result.json, noise.json, config.json; runs from before --dataset, OUT/<noise>-<rate>/...,
-are CIFAR-10's). Each data set is drawn and tabled apart. Only the image grid needs the data set's
+log.csv, result.json, noise.json, config.json; runs from before --dataset, OUT/<noise>-<rate>/..., are
+left out with a note). Each data set is drawn and tabled apart. Only the image grid needs the data set's
 files; every other figure and the tables read the logs alone. Nothing here imports torch. A partial grid is normal:
 what is missing is left out, and a file that cannot be read (half-written, not JSON) is one line on stderr naming
 it and what was done without it. Each folder written holds exactly what the last call drew into it: a manifest

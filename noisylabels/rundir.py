@@ -136,13 +136,14 @@ def recorded(d):
 
 def differences(cfg, was):
     """{key: (recorded, asked)} of every value that changes what a run computes: the configuration's keys that
-    keys.py does not declare FREE, and the facts it declares CHECKED or FIXED where cfg knows them (train.py knows
-    precision_used and the data's hash once it has resolved them, the grid, which resolves no device, does not)."""
+    keys.py does not declare FREE, and the facts it declares CHECKED or FIXED (a file's hash, known once
+    config.check_files has run; a late one, precision_used or the data's hash, only where cfg knows it: train.py
+    once it has resolved them, not the grid, which resolves no device)."""
     asked, recorded = keys.facts_of(cfg), keys.facts_of(was)
     diff = {k.name: (keys.as_recorded(was)[k.name], cfg[k.name]) for k in keys.KEYS
             if k.record and k.resume != keys.FREE}
     diff.update({f.name: (recorded[f.name], asked[f.name]) for f in keys.FACTS
-                 if f.resume != keys.FREE and asked[f.name] is not None})
+                 if f.resume != keys.FREE and not (f.late and asked[f.name] is None)})
     return {k: v for k, v in sorted(diff.items()) if v[0] != v[1]}
 
 

@@ -12,14 +12,15 @@ import os
 from collections import defaultdict
 
 from . import figures as F
+from . import keys
 from . import presets
 from .atomic import save_text
 
 # What a run was trained with, beside its setting, loss and seed. A value the loss itself set (ANL's weight decay
 # of 0 from its paper, a preset's per-loss learning rate) is the loss's, and not compared: it is part of the row.
-PROTOCOL = ("dataset", "preset", "arch", "epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum",
-            "nesterov", "scheduler", "eta_min", "grad_clip", "val_fraction", "clean_val", "augment", "rotate",
-            "stats", "asym_cifar100")
+# From keys.py: every key a resume may not change freely, but the loss's own values (the row's) and how it computed.
+PROTOCOL = tuple(k.name for k in keys.KEYS if k.record and k.resume != keys.FREE
+                 and k.group not in ("loss", "compute"))
 # The metrics of table.md and table.csv: result.json's key prefix, its heading, and which end is better.
 METRICS = [("test_acc", "test accuracy (%)", max, 100, 2),
            ("test_ece", "expected calibration error on the test set (%, 15 bins; lower is better)", min, 100, 2),

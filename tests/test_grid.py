@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from helpers import G as GRID, ROOT, compute, write_mnist
+from noisylabels import presets
+from helpers import G as GRID, ROOT, compute, grid_list, write_mnist
 
 pytestmark = pytest.mark.slow  # every test here starts run_grid.sh
 
@@ -267,3 +268,16 @@ def test_no_python_or_no_numpy_is_one_line(tmp_path):
     assert p.returncode == 2 and p.stderr.startswith("error: run_grid.sh needs Python 3") and p.stderr.count("\n") == 1
     p = subprocess.run(["bash", GRID, "--list"], env={**os.environ, "PYTHON": "pyhton"}, capture_output=True, text=True)
     assert p.returncode == 2 and "PYTHON=pyhton is not a command" in p.stderr
+
+
+def test_noise_a_data_set_cannot_have_is_left_out_once_and_said(tmp_path):
+    # own data has no class map for asymmetric noise: the report grid's default ASYM_RATES are left out, said once
+    p = grid_list(tmp_path, DATASET="folder", EXTRA="--data-dir pets --arch cnn4", LOSSES="ce", SYM_RATES="0.4")
+    assert p.returncode == 0, p.stderr
+    rates = presets.STUDIES["report"]["asym_rates"]
+    assert p.stderr == (f"note: ASYM_RATES='{rates}' left out: --dataset folder has no class map for asymmetric "
+                        f"noise (pairflip is the one for any classes); set ASYM_RATES=\"\" to leave it out yourself\n")
+    assert "asym rates: none" in p.stdout and p.stdout.count("results/folder-pets/") == 1
+    p = grid_list(tmp_path, DATASET="mnist", HUMAN="worse", LOSSES="ce", SYM_RATES="0.4", ASYM_RATES="")
+    assert p.returncode == 0 and "HUMAN='worse' left out: --dataset mnist has no human labels" in p.stderr
+    assert "human" not in p.stdout.split("rates and seeds from")[1]

@@ -58,6 +58,14 @@ def test_resume_rules_come_from_the_declaration():
     assert rundir.differences(config.parse_args([]), {**keys.record(config.parse_args([])), **free}) == {}
 
 
+def test_a_label_file_s_hash_is_compared_even_where_the_resume_leaves_the_file_out():
+    # --clean-labels given at the start and left out on --resume: the labels memorisation is measured against
+    # would change under the run, so it is refused (fixed), whereas a late fact this process does not know is not
+    was = {**keys.record(config.parse_args([])), "facts": {"clean_labels_sha256": "c" * 64, "precision_used": "bf16"}}
+    diff = rundir.differences(config.parse_args([]), was)
+    assert diff == {"clean_labels_sha256": ("c" * 64, None)} and rundir.fixed(diff) == ["clean_labels_sha256"]
+
+
 def test_a_record_of_the_flat_layout_gives_its_facts():
     flat = {**keys.record(config.parse_args([])), "precision_used": "bf16", "forced": []}
     del flat["facts"]
@@ -94,3 +102,9 @@ def test_docs_table_is_the_declaration():
     facts = re.findall(r"^\| `(\w+)` \| ([^|]+) \| (\w+) \|$", text, re.M)
     assert [(n, r) for n, _, r in facts] == [(f.name, f.resume) for f in keys.FACTS]
     assert not documented
+
+
+def test_the_tables_pool_runs_by_the_declared_protocol():
+    from noisylabels import tables
+    assert {"epochs", "arch", "lr", "lr_gamma", "lr_step", "scheduler", "preset", "dataset"} <= set(tables.PROTOCOL)
+    assert not set(tables.PROTOCOL) & {"alpha", "q", "seed", "loss", "noise", "device", "out", "eval_batch_size"}
