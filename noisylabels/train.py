@@ -277,11 +277,16 @@ def run(cfg):
 
 
 def epochs_done(cfg):
+    """The epochs last.pt holds (what --resume continues from): log.csv is written just after it, so an interrupt
+    between the two would count one too few from log.csv alone."""
     try:
-        with open(os.path.join(config.run_dir(cfg), "log.csv"), newline="") as f:
-            return len(list(csv.DictReader(f)))
-    except OSError:
-        return 0
+        return torch.load(os.path.join(config.run_dir(cfg), "last.pt"), map_location="cpu", weights_only=True)["epoch"]
+    except Exception:  # none yet, or cut off mid-write: the log's rows, or nothing
+        try:
+            with open(os.path.join(config.run_dir(cfg), "log.csv"), newline="") as f:
+                return len(list(csv.DictReader(f)))
+        except OSError:
+            return 0
 
 
 def main(argv=None):
