@@ -18,6 +18,12 @@ def save_atomic(path, write):
         os.replace(tmp, path)
     except OSError as e:  # a full disk says so at write or flush time, without naming the file
         raise OSError(e.errno, e.strerror, path) from None
+    except Exception as e:
+        # torch.save turns a Ctrl-C that lands in its writes into a RuntimeError ("unexpected pos"): it is still
+        # the user's Ctrl-C, which the scripts end in one line, not a traceback
+        if isinstance(e.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -203,6 +203,28 @@ def test_disk_full_mid_run_keeps_every_earlier_file(monkeypatch, tiny_cifar_dir,
                                        "noise.json"]
 
 
+def test_ctrl_c_inside_a_checkpoint_s_write_stays_a_ctrl_c_and_leaves_no_file(tmp_path):
+    # torch.save reports an exception from its file's write as a RuntimeError; a Ctrl-C there must reach train.py's
+    # main as the KeyboardInterrupt it is (one line, exit 130), with nothing half-written left behind
+    class Interrupted:
+        def __init__(self, f):
+            self.f, self.writes = f, 0
+
+        def write(self, b):
+            self.writes += 1
+            if self.writes == 3:
+                raise KeyboardInterrupt
+            return self.f.write(b)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    path = tmp_path / "last.pt"
+    with pytest.raises(KeyboardInterrupt):
+        atomic.save_atomic(str(path), lambda f: torch.save({"w": torch.zeros(1000, 100)}, Interrupted(f)))
+    assert os.listdir(tmp_path) == []
+
+
 def test_unwritable_results_folder_is_one_line(cifar_dir, tmp_path, capsys):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(SystemExit) as e:  # train.py's main, as its process runs it
