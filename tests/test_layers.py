@@ -29,7 +29,8 @@ TORCH_FREE = {
     "errors", "atomic",  # helpers
     "plot", "results", "figures", "tables", "noisefigures", "diagfigures",  # figures and tables from the logs
 }
-TORCH_SIDE = {"engine", "train", "rundata", "stream", "evaluate", "losses", "modern", "model", "batches", "diagnose", "tboard",
+TORCH_SIDE = {"engine", "train", "rundata", "stream", "formulas", "evaluate", "losses", "modern", "model", "batches",
+              "diagnose", "tboard",
               "__init__"}  # __init__: lazily, each name when first used
 # Torch-free modules that may import torch inside a function, and why.
 LAZY_TORCH = {"atomic": "save_torch writes a checkpoint (.pt)",

@@ -11,7 +11,8 @@ from hypothesis.extra.numpy import arrays
 
 from noisylabels import config
 from noisylabels import registry
-from noisylabels.losses import APL, NAMES, P_MIN, PAIRS, RCE_A, canonical, default_hp, entropy_reg, get_loss, uses
+from noisylabels.formulas import P_MIN, RCE_A, entropy_reg
+from noisylabels.losses import APL, NAMES, PAIRS, canonical, default_hp, get_loss, uses
 
 # The names whose paper values get_loss refuses, as train.py does (gce+aul, ngce+aul: aul's q of 3 lies outside GCE's
 # (0, 1]); they are checked at a q inside it, with which the hand-worked values below are worked too.
