@@ -4,8 +4,8 @@ This module owns the path from a list of (path, label) to uint8 batches on the d
 there: the decode with the training crop and flip (random-resized crop, as torchvision's RandomResizedCrop
 defines it) or the evaluation resize and centre crop, in the workers; the order of each epoch (a permutation,
 or a class-balanced sample drawn afresh); the DataLoader over that order; and, on the device in batch, colour
-jitter (as torchvision's ColorJitter defines it) and the normalisation to float. The small sets keep the
-in-memory path (batches.py), whose style this follows: images stay uint8 until the device.
+jitter (as torchvision's ColorJitter defines it); the normalisation to float is the in-memory path's
+(batches.normalize). The small sets keep that path, whose style this follows: images stay uint8 until the device.
 
 Reproducible for resume: every random choice is a function of (seed, epoch, index), never of a process's RNG
 state, so an epoch's images are the same whatever the number of workers, and a resumed run sees what an
@@ -19,8 +19,6 @@ import struct
 import numpy as np
 import torch
 from PIL import Image
-
-from . import batches
 
 SIZE = 224  # the output side S; the evaluation resize is S * 256 / 224 (256 at 224) unless given
 SCALE = (0.08, 1.0)  # RandomResizedCrop's defaults: the crop's share of the image's area,
@@ -349,12 +347,3 @@ def colour_jitter(x, gen, brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2)
 
 def _rounded(y):
     return (y * 255).round().to(torch.uint8)  # once, at the end
-
-
-def normalise(x, mean, std):
-    """uint8 [B, C, H, W] -> float32 standardised with the per-channel mean and std (of images in [0, 1]).
-
-    The same arithmetic as the in-memory path's batches.normalize, with its statistics made once per device.
-    """
-    m, s = batches._stats(x.device, tuple(mean), tuple(std))
-    return (x.float() - m) / s

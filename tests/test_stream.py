@@ -7,6 +7,7 @@ The JPEGs are generated here with Pillow, of a few sizes, one grey and one CMYK;
 import colorsys
 import json
 import math
+import types
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import torch
 from PIL import Image
 
 import bench
+from noisylabels import batches
 from noisylabels import engine
 from noisylabels import stream
 
@@ -219,11 +221,11 @@ def test_colour_jitter_special_values():
         stream.colour_jitter(x, torch.Generator(), hue=0.6)
 
 
-def test_normalise_by_hand():
+def test_a_streamed_batch_is_normalised_by_the_in_memory_path_s_function():
     x = torch.tensor([0, 51, 255], dtype=torch.uint8).view(1, 3, 1, 1).repeat(2, 1, 2, 2)
     mean, std = (0.5, 0.2, 0.1), (0.25, 0.5, 2.0)
     want = torch.tensor([(0 - 0.5) / 0.25, (0.2 - 0.2) / 0.5, (1 - 0.1) / 2.0]).view(1, 3, 1, 1).expand(2, 3, 2, 2)
-    got = stream.normalise(x, mean, std)
+    got = batches.normalize(x, types.SimpleNamespace(mean=mean, std=std))  # a data set's Spec has both
     assert got.dtype == torch.float32 and torch.allclose(got, want, atol=1e-6)
 
 
