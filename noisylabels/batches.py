@@ -12,6 +12,12 @@ import torch.nn.functional as F
 from .errors import UserError
 
 
+def epoch_seed(seed, epoch):
+    """The seed of epoch `epoch`'s data order and augmentation: in memory (engine.epoch_generators) and streamed
+    (stream.epoch_order) alike, so a set is shuffled the same either way, resumed or not."""
+    return seed * 1_000_003 + epoch
+
+
 def stratified_split(labels, val_fraction, seed, num_classes=None):
     """Indices (train, val): round(val_fraction * n_c) of each class c go to validation, at least one and at most
     n_c - 1 where the class has two or more images (a small class keeps one in each part); a class of one image

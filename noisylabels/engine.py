@@ -37,7 +37,7 @@ def epoch_generators(seed, epoch, device):
     # Generators derived from (seed, epoch): the data order and augmentation of epoch e
     # are the same whether or not the run was resumed. The order is drawn on the CPU,
     # so it is the same on every device; augmentation is drawn on the device itself.
-    s = seed * 1_000_003 + epoch
+    s = batches.epoch_seed(seed, epoch)
     return torch.Generator().manual_seed(s), torch.Generator(device).manual_seed(s)
 
 

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import batches
+
 SIZE = 224  # the output side S; the evaluation resize is S * 256 / 224 (256 at 224) unless given
 SCALE = (0.08, 1.0)  # RandomResizedCrop's defaults: the crop's share of the image's area,
 RATIO = (3 / 4, 4 / 3)  # and its aspect ratio (width / height)
@@ -169,14 +171,9 @@ def centre_crop(img, size, resize):
     return img.crop((left, top, left + size, top + size))
 
 
-def _order_seed(seed, epoch):
-    # engine.epoch_generators' CPU seed: a streamed set is shuffled exactly as the same set held in memory.
-    return seed * 1_000_003 + epoch
-
-
 def epoch_order(n, seed, epoch):
     """Epoch `epoch`'s order of n samples: a permutation (int64 array), a function of (seed, epoch) alone."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(_order_seed(seed, epoch))).numpy()
+    return torch.randperm(n, generator=torch.Generator().manual_seed(batches.epoch_seed(seed, epoch))).numpy()
 
 
 def balanced_sample(labels, per_epoch, seed, epoch, num_classes=None):
@@ -193,7 +190,7 @@ def balanced_sample(labels, per_epoch, seed, epoch, num_classes=None):
     labels = np.asarray(labels)
     C = int(labels.max()) + 1 if num_classes is None else num_classes
     k = per_epoch // C
-    g = torch.Generator().manual_seed(_order_seed(seed, epoch))
+    g = torch.Generator().manual_seed(batches.epoch_seed(seed, epoch))
     out = []
     for c in range(C):
         idx = np.flatnonzero(labels == c)
