@@ -17,11 +17,13 @@ from . import labelfile
 from . import noise
 from . import owndata
 from . import presets
+from . import realconfig
 from . import registry
 from .data import DATASETS, RELEASED_STATS
 from .errors import Parser, UserError
 from .fetch import checksum
 from .keys import Config, Facts, facts_of
+from .realnoise import KINDS as REAL
 from .registry import PAIRS, SINGLE, canonical, default_hp
 
 PRESETS, DATASET_PRESETS = presets.PRESETS, presets.DATASET_PRESETS
@@ -56,7 +58,7 @@ def fragments():
 
 def choices(key):
     """A key's choices: the declaration's, or those of the table that owns them."""
-    owned = {"dataset": list(DATASETS) + list(OWN), "noise": list(noise.KINDS), "arch": list(registry.ARCHS),
+    owned = {"dataset": list(DATASETS) + list(OWN) + list(REAL), "noise": list(noise.KINDS), "arch": list(registry.ARCHS),
              "human_label": sorted({k for sets in noise.HUMAN_LABELS.values() for k in sets})}
     return owned.get(key.name, key.choices)
 
@@ -167,6 +169,7 @@ def resolve(parsed):
     if unused:
         raise UserError(f"--{unused}")
     data_name = owndata.resolve(cfg)
+    realconfig.check_preset(cfg)
     for k in keys.KEYS:  # what the data set leaves open: the declared default (./data)
         if k.origin == "data" and k.default is not None and cfg[k.name] is None:
             cfg[k.name] = k.default
@@ -188,6 +191,7 @@ def resolve(parsed):
         cfg["rotate"], sources["rotate"] = 0.0, "no augmentation (--no-augment)"
     if cfg["dataset"] != "cifar100":
         cfg["asym_cifar100"], sources["asym_cifar100"] = None, "cifar100 only"
+    realconfig.resolve(cfg, sources, loss)
     cfg["sr"] = list(cfg["sr"]) if cfg["sr"] is not None else None  # JSON's, whether from the flag or the registry
     for k in keys.KEYS:  # the rest: given, the default, or what the data set and the noise model made of them
         if k.record and k.name not in sources:

@@ -146,8 +146,21 @@ COUNTS = ("loss_sum", "hit_noisy", "hit_true", "flipped", "flipped_as_noisy", "f
 
 
 def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0):
-    """One pass over the training split; returns the train_* columns of the log as a dict, and under
-    "sample_loss" each sample's -log p_y~ [N] as its step computed it (NaN for a sample no batch held).
+    """One pass over the in-memory training split x (uint8, on the device), in the order and with the augmentation
+    of gens (epoch_generators); returns fit()'s dict."""
+    order_gen, aug_gen = gens
+    cuts = batches.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
+    views = step.loss_fn.views  # GJS: M - 1 augmented views of each image, each drawn on its own
+    feed = (([batches.augment(x[idx], aug_gen, step.spec.flip, rotate) if augment else x[idx] for _ in range(views)],
+             idx) for idx in cuts)
+    return fit(step, feed, y_noisy, y_true, len(x) // batch_size)
+
+
+def fit(step, feed, y_noisy, y_true, total):
+    """One pass of optimisation steps over feed's batches: ([uint8 views [B, C, H, W] of a batch], positions [B] in
+    the training split y_noisy / y_true index, on their device); total: how many batches (for the progress bar).
+    Returns the train_* columns of the log as a dict, and under "sample_loss" each sample's -log p_y~ [N] as its
+    step computed it (NaN for a sample no batch held).
 
     The loss logged is the data term (Loss.data_term, with ANL-CE-ER's regulariser of each batch); ANL's and JAL's
     L1 penalty (Loss.penalty, where loss_fn.l1 > 0) is added to what is optimised, not to what is logged.
@@ -155,15 +168,12 @@ def train_epoch(step, x, y_noisy, y_true, batch_size, gens, augment, rotate=0.0)
     from tqdm import tqdm
 
     step.model.train()
-    sums, n = torch.zeros(len(COUNTS), device=x.device), 0  # COUNTS, in that order
-    first_bad = torch.tensor(-1, device=x.device)  # the first batch with a NaN or inf loss, found without a sync
-    per_sample = torch.full((len(x),), float("nan"), device=x.device)  # -log p_y~ of each sample, from its step
-    order_gen, aug_gen = gens
-    cuts = batches.index_batches(len(x), batch_size, x.device, order_gen, drop_last=len(x) >= batch_size)
-    views = step.loss_fn.views  # GJS: M - 1 augmented views of each image, each drawn on its own
-    for i, idx in enumerate(tqdm(cuts, total=len(x) // batch_size, leave=False, disable=None, desc="train")):
-        xb = [batches.augment(x[idx], aug_gen, step.spec.flip, rotate) if augment else x[idx] for _ in range(views)]
-        xb = inputs(xb[0], step.fmt, step.spec, step.dtype) if views == 1 else \
+    device = y_noisy.device
+    sums, n = torch.zeros(len(COUNTS), device=device), 0  # COUNTS, in that order
+    first_bad = torch.tensor(-1, device=device)  # the first batch with a NaN or inf loss, found without a sync
+    per_sample = torch.full((len(y_noisy),), float("nan"), device=device)  # -log p_y~ of each sample, from its step
+    for i, (xb, idx) in enumerate(tqdm(feed, total=total, leave=False, disable=None, desc="train")):
+        xb = inputs(xb[0], step.fmt, step.spec, step.dtype) if len(xb) == 1 else \
             torch.stack([inputs(v, step.fmt, step.spec, step.dtype) for v in xb])  # [B, ...] or [V, B, ...]
         logits, loss = step(xb, y_noisy[idx], idx)
         # Accumulated on the device: reading a value here would stall the GPU every batch.
@@ -201,7 +211,11 @@ def evaluate(step, x, y, batch_size):
 
     The loss is computed in the loss's evaluation mode (Loss: ELR is CE, GJS of one view JS, no L1 term), and
     the loss's mode is restored after."""
-    logits = predict(step.model, x, batch_size, step.spec, step.amp, step.fmt)
+    return score(step, predict(step.model, x, batch_size, step.spec, step.amp, step.fmt), y)
+
+
+def score(step, logits, y):
+    """evaluate()'s (mean loss, accuracy, calibration) of logits [N, C] against labels y [N]."""
     was_training = step.loss_fn.training
     step.loss_fn.eval()
     try:

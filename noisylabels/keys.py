@@ -74,20 +74,38 @@ OWN = [Key(n, "loss", f"{what} (default: the preset's loss table, {{paper_{n}}};
 
 KEYS = [
     Key("preset", "protocol", "protocol the defaults below come from: report, ma2020 (Ma et al. 2020's released "
-        "configs), ye2023 (Ye et al. 2023's); each sets its losses' own values per data set too", default="report",
-        choices=("report", "ma2020", "ye2023")),
+        "configs), ye2023 (Ye et al. 2023's), eps2024 (the eps-softmax and JAL code's WebVision and Clothing1M "
+        "setups); each sets its losses' own values per data set too", default="report",
+        choices=("report", "ma2020", "ye2023", "eps2024")),
     # data
     Key("dataset", "data", "data set; folder: your own images in --data-dir's train/<class>/ and test/<class>/, npz: "
-        "your own arrays in the .npz file --data-dir names (docs/data-and-noise.md#your-own-data)", default="cifar10",
+        "your own arrays in the .npz file --data-dir names (docs/data-and-noise.md#your-own-data); webvision-mini, "
+        "clothing1m, animal10n, food101n: real-world noisy labels, read from --data-dir in their official layout and "
+        "streamed from disk (docs/data-and-noise.md#real-world-noisy-labels)", default="cifar10",
         resume=FIXED),
     Key("data_dir", "data", "folder with the data set; ./data is made and the data set downloaded there on first use, "
         "a folder given here must exist; with --dataset npz, the .npz file (which it then needs)", default="./data",
         origin="data", resume=FREE),
-    Key("image_size", "data", "with --dataset folder, the side every image is resized to (default: {image_size})",
-        type=int, metavar="PX",
+    Key("image_size", "data", "with --dataset folder, the side every image is resized to; with a real-world set, the "
+        "side of the crops it trains and is tested on (default: {image_size})", type=int, metavar="PX",
         origin="data", resume=FIXED, absent=None),
-    Key("skip_bad_images", "data", "with --dataset folder, leave out the files Pillow cannot open, and count them, "
-        "instead of stopping", type=bool, default=False, resume=FREE, absent=False),
+    Key("skip_bad_images", "data", "with --dataset folder or a real-world set, leave out the files Pillow cannot "
+        "open, and count them, instead of stopping", type=bool, default=False, resume=FREE, absent=False),
+    Key("imagenet_val", "data", "with --dataset webvision-mini, ILSVRC12 val in per-synset folders: its 50 classes are "
+        "a second test set, reported as ilsvrc12 (default: none)", metavar="DIR", resume=FIXED, absent=None),
+    Key("food101", "data", "with --dataset food101n, the Food-101 folder whose test split (meta/test.txt) tests it; "
+        "food101n needs it (default: none)", metavar="DIR", resume=FIXED, absent=None),
+    Key("per_epoch", "data", "with a real-world set, train each epoch on a class-balanced sample of N training "
+        "images drawn afresh (DivideMix's and ELR+'s Clothing1M epochs) instead of all of them (default: none, all)",
+        type=int, metavar="N", resume=FIXED, absent=None),
+    Key("crop", "data", "with a real-world set and --augment, the training crop: random-resized (RandomResizedCrop, "
+        "then flip) or resize-random (the image resized to a square of SIZE*256/224, then a random SIZE crop and "
+        "flip, Clothing1M's); tests resize the shorter side to SIZE*256/224 and take the centre (default: the "
+        "preset's for the set, docs/protocols.md)", choices=("random-resized", "resize-random"), origin="preset",
+        resume=FIXED, absent=None),
+    Key("jitter", "data", "with a real-world set and --augment, torchvision's ColorJitter(0.4, 0.4, 0.4, 0.2) on the "
+        "device (default: the preset's for the set, docs/protocols.md)", type=bool, toggle=True, origin="preset",
+        absent=None),
     Key("clean_labels", "data", "with --dataset folder or npz, the clean labels of the training images, in --labels' "
         "formats: memorisation is measured against them (default: none; the memorisation columns stay empty)",
         metavar="PATH", resume=FREE, absent=None),
@@ -176,6 +194,9 @@ KEYS = [
         default="auto", choices=("auto", "bf16", "fp32", "fp64"), resume=FREE),
     Key("channels_last", "compute", "NHWC memory layout for the model and its inputs, faster convolutions", type=bool,
         toggle=True, default=True, resume=FREE),
+    Key("workers", "compute", "with a real-world set, the DataLoader processes decoding its JPEGs; each image's crop "
+        "is drawn from (seed, epoch, index), so results do not depend on it (default: the CPU cores, at most 8)",
+        type=int, origin="data", resume=FREE, absent=None),
     Key("compile", "compute", "torch.compile the training model; the first epoch pays for the compilation", type=bool,
         default=False, resume=FREE),
     # run and resume

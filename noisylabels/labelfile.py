@@ -138,8 +138,11 @@ def check(labels, clean, num_classes, path):
 
 
 def save(run_dir, noisy, clean):
-    """labels.npy (the noisy labels a run trains on, in training-set order) and clean_labels.npy beside it."""
+    """labels.npy (the noisy labels a run trains on, in training-set order) and clean_labels.npy beside it (none
+    where clean is None: a real-world set's true labels are unknown)."""
     for name, a in (("labels.npy", noisy), ("clean_labels.npy", clean)):
+        if a is None:
+            continue
         buf = io.BytesIO()
         np.save(buf, np.asarray(a, dtype=np.int64))
         save_atomic(os.path.join(run_dir, name), lambda f: f.write(buf.getvalue()))

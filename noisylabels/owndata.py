@@ -21,6 +21,7 @@ import numpy as np
 from . import labelfile
 from .atomic import save_atomic
 from .data import Data, Spec
+from .realnoise import KINDS as REAL
 from .errors import UserError
 from .fetch import DataError
 
@@ -49,12 +50,15 @@ def resolve(cfg):
     """Check the flags of the user's own data against --dataset, and return the name of the run's data set (the
     fact data_name): folder-<folder name> or npz-<file stem>, so runs on two of one's own data sets never share a
     folder; None for a named data set."""
-    kind = cfg["dataset"]
-    for key, applies in (("image_size", kind == "folder"), ("skip_bad_images", kind == "folder"),
+    kind, real = cfg["dataset"], cfg["dataset"] in REAL
+    for key, applies in (("image_size", kind == "folder" or real), ("skip_bad_images", kind == "folder" or real),
                          ("clean_labels", kind in KINDS)):
         if cfg[key] not in (None, False) and not applies:
-            raise UserError(f"--{key.replace('_', '-')} applies to --dataset {'folder' if key != 'clean_labels' else 'folder or npz'} "
+            raise UserError(f"--{key.replace('_', '-')} applies to --dataset "
+                            f"{'folder or npz' if key == 'clean_labels' else 'folder or a real-world set'} "
                             f"only, not {kind}; leave it out")
+    if real:
+        return None  # realconfig.resolve fills and checks its crop side
     cfg["image_size"] = (cfg["image_size"] or IMAGE_SIZE) if kind == "folder" else None
     if cfg["image_size"] is not None and not 8 <= cfg["image_size"] <= 512:
         raise UserError(f"--image-size must be between 8 and 512 pixels, got {cfg['image_size']}")

@@ -16,6 +16,7 @@ from . import data
 from . import datasets
 from . import labelfile
 from . import noise
+from .engine import epoch_generators, evaluate, train_epoch
 
 # Own data with fewer training images than this, on the preset's ResNet, gets a warning: 400 MNIST images as PNGs
 # trained resnet18 to chance (test accuracy 0.10-0.13 after 10 epochs) where cnn4 reached 0.58-0.76.
@@ -36,6 +37,33 @@ class Split:
     tr: np.ndarray  # the training split's indices into the training set
     T: np.ndarray  # the realised transition matrix
     clean_known: bool  # False: own data without --clean-labels, nothing is known to be flipped
+    streamed = False  # streamdata.StreamSplit's counterpart: the same methods, its images decoded from disk
+    test_names = ("test",)
+
+    @property
+    def sizes(self):
+        return len(self.x_tr), len(self.x_va), len(self.x_te)
+
+    @property
+    def device(self):
+        return self.x_te.device
+
+    def fit(self, step, cfg, epoch):
+        """One training epoch (engine.train_epoch): its order and augmentation are epoch `epoch`'s."""
+        return train_epoch(step, self.x_tr, self.y_tr, self.y_tr_true, cfg["batch_size"],
+                           epoch_generators(cfg["seed"], epoch, self.x_tr.device), cfg["augment"], cfg["rotate"])
+
+    def validate(self, step, batch_size):
+        """(loss, accuracy, calibration) on the validation split; None without one."""
+        return evaluate(step, self.x_va, self.y_va, batch_size) if len(self.x_va) else None
+
+    def test(self, step, batch_size):
+        """{test set: (loss, accuracy, calibration)}: the one clean test set."""
+        return {"test": evaluate(step, self.x_te, self.y_te, batch_size)}
+
+    def flipped(self):
+        """Which training samples' labels were flipped (bool array of the training split)."""
+        return (self.y_tr != self.y_tr_true).cpu().numpy()
 
 
 def prepare(cfg, device):

@@ -91,17 +91,23 @@ class ImageList(torch.utils.data.Dataset):
     train=False: the shorter side resized to `resize` (default eval_size(S)), the longer to int(resize * long /
     short), then the centre S x S crop, as torchvision's Resize then CenterCrop; no draft, so test images are
     exactly what the papers' code evaluates.
+    square=True (Clothing1M's protocol): the image resized to resize x resize first (bilinear, Pillow's, after
+    a draft where both sides keep `resize` pixels), then in training a uniform random S x S crop and the flip,
+    in evaluation the centre S x S crop.
     Every image is converted to RGB as decoded (grey and CMYK JPEGs exist in these sets), before any resize.
+    skip_bad=True: an image that cannot be read is returned as zeros with label -1 (the training loop leaves it
+    out and counts it) instead of raising.
 
     A key is an index (epoch 0, draw 0) or a tuple (epoch, index) or (epoch, index, draw): loader() sends
     tuples, so the workers need no state that changes between epochs.
     """
 
     def __init__(self, items, train, size=SIZE, seed=0, resize=None, draft=True, flip=True, scale=SCALE,
-                 ratio=RATIO):
+                 ratio=RATIO, square=False, skip_bad=False):
         self.paths = [str(p) for p, _ in items]
         self.labels = np.asarray([int(y) for _, y in items], dtype=np.int64)
         self.train, self.size, self.seed, self.draft, self.flip = train, size, seed, draft, flip
+        self.square, self.skip_bad = square, skip_bad
         self.resize = eval_size(size) if resize is None else resize
         self.scale, self.ratio = scale, ratio
         if self.resize < size:
@@ -113,17 +119,23 @@ class ImageList(torch.utils.data.Dataset):
     def __getitem__(self, key):
         epoch, index, draw = (0, key, 0) if not isinstance(key, tuple) else (*key, 0)[:3]
         index = int(index)
-        return self.decode(index, epoch, draw), int(self.labels[index]), index
+        try:
+            return self.decode(index, epoch, draw), int(self.labels[index]), index
+        except OSError:
+            if not self.skip_bad:
+                raise
+            return torch.zeros(3, self.size, self.size, dtype=torch.uint8), -1, index
 
     def decode(self, index, epoch=0, draw=0):
         """uint8 (3, S, S) of one sample: in training, the crop and flip of (epoch, index, draw)."""
         path = self.paths[index]
         try:
             with Image.open(path) as img:  # closed on the way out, even when a decode fails
+                if self.square:
+                    return self._square(img, epoch, index, draw)
                 if not self.train:
                     return chw(centre_crop(rgb(img), self.size, self.resize))
-                u = torch.rand(2 * TRIES + 3, generator=sample_generator(self.seed, epoch, index, draw),
-                               dtype=torch.float64).tolist()  # one draw for everything: see crop_box
+                u = self._uniforms(epoch, index, draw)
                 left, top, w, h = crop_box(*img.size, u, self.scale, self.ratio)
                 s = draft_scale(w, h, self.size) if self.draft else 1
                 if s > 1:
@@ -144,6 +156,27 @@ class ImageList(torch.utils.data.Dataset):
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
             # OSError: unreadable or truncated; the others are Pillow's for a malformed file. One line, the path.
             raise OSError(f"cannot read image {path}: {e}") from None
+
+
+    def _uniforms(self, epoch, index, draw):
+        # one draw for everything, a fixed number per sample: see crop_box
+        return torch.rand(2 * TRIES + 3, generator=sample_generator(self.seed, epoch, index, draw),
+                          dtype=torch.float64).tolist()
+
+    def _square(self, img, epoch, index, draw):
+        """torchvision's Resize((R, R)) then RandomCrop(S) and the flip (training) or CenterCrop(S) (evaluation)."""
+        R, S = self.resize, self.size
+        s = draft_scale(*img.size, R) if self.draft and self.train else 1
+        if s > 1:
+            img.draft("RGB", (img.size[0] // s, img.size[1] // s))
+        img = rgb(img).resize((R, R), Image.Resampling.BILINEAR)
+        if not self.train:
+            top = left = int(round((R - S) / 2.0))
+            return chw(img.crop((left, top, left + S, top + S)))
+        u = self._uniforms(epoch, index, draw)
+        top, left = (min(int(v * (R - S + 1)), R - S) for v in u[:2])  # uniform integers in 0..R-S
+        x = chw(img.crop((left, top, left + S, top + S)))
+        return x.flip(2) if self.flip and u[2 * TRIES + 2] < 0.5 else x
 
 
 def chw(img):

@@ -29,11 +29,12 @@ from . import config
 from . import diagnose
 from . import keys
 from . import labelfile
+from . import realnoise
 from . import rundir
+from . import streamdata
 from . import tboard
 from .atomic import save_csv, save_json, save_torch
-from .engine import (OOM, apply_forced, epoch_generators, evaluate, load_optimizer, make_step, pick_device,
-                    set_determinism, train_epoch)
+from .engine import OOM, apply_forced, load_optimizer, make_step, pick_device, set_determinism
 from .errors import UserError, die
 from .rundata import prepare
 
@@ -60,6 +61,7 @@ class Progress:
     te_acc: float = None  # the last epoch's test accuracy
     sample_loss: dict = field(default_factory=dict)  # the training samples' -log p_y~, "last" and "best"
     tested: dict = None  # the epoch (and its calibration) whose model te_acc measured in this process
+    tests_last: dict = field(default_factory=dict)  # every test set's accuracy at the last epoch, by name
 
 
 def rng_states():
@@ -138,7 +140,14 @@ def resume(cfg, out, step, device):
                                                   "epoch": ck["epoch"]})
     print(f"resuming {out} after epoch {ck['epoch']}")
     # log.csv is rewritten from the checkpoint's rows: no missing, partial or extra rows
-    return Progress(ck["epoch"], ck["best"], ck["log"], ck["wall"], ck["test_acc_last"], ck.get("sample_loss") or {})
+    return Progress(ck["epoch"], ck["best"], ck["log"], ck["wall"], ck["test_acc_last"], ck.get("sample_loss") or {},
+                    tests_last=ck.get("tests_last") or {})
+
+
+def log_columns(S):
+    """log.csv's columns: LOG_COLUMNS, then the loss and accuracy of each test set after the first (the streamed
+    sets': ilsvrc12 beside webvision)."""
+    return LOG_COLUMNS + [f"{name}_{k}" for name in S.test_names[1:] for k in ("loss", "acc")]
 
 
 def one_epoch(cfg, step, S, epoch):
@@ -146,9 +155,7 @@ def one_epoch(cfg, step, S, epoch):
     accuracy, and the test set's calibration and the training samples' -log p_y~ of this epoch (diagnose.py)."""
     t0, lr = time.time(), step.opt.param_groups[0]["lr"]
     step.loss_fn.start_epoch(epoch)
-    gens = epoch_generators(cfg["seed"], epoch, S.x_tr.device)
-    tr = train_epoch(step, S.x_tr, S.y_tr, S.y_tr_true, cfg["batch_size"], gens, cfg["augment"],
-                     cfg["rotate"])
+    tr = S.fit(step, cfg, epoch)
     bad, per_sample = tr.pop("first_bad_batch"), tr.pop("sample_loss")
     if not S.clean_known:  # own data without --clean-labels: nothing is known to be flipped
         tr.update(dict.fromkeys(MEMORISATION))
@@ -161,11 +168,13 @@ def one_epoch(cfg, step, S, epoch):
     step.sched.step()
     # Without a validation split there is no selection: the "best" model is the last epoch's, and the
     # val columns are left empty (not 0) so no reader mistakes them for a measurement.
-    va_loss, va_acc, _ = evaluate(step, S.x_va, S.y_va, cfg["eval_batch_size"]) if len(S.x_va) else \
-        (None, None, None)
-    te_loss, te_acc, te_cal = evaluate(step, S.x_te, S.y_te, cfg["eval_batch_size"])
+    va_loss, va_acc, _ = S.validate(step, cfg["eval_batch_size"]) or (None, None, None)
+    tests = S.test(step, cfg["eval_batch_size"])  # the first is the one test_acc and the selection report
+    te_loss, te_acc, te_cal = tests[S.test_names[0]]
+    others = {name: tests[name] for name in S.test_names[1:]}
     values = {**tr, "val_loss": va_loss, "val_acc": va_acc, "test_loss": te_loss, "test_acc": te_acc,
-              "test_ece": te_cal["ece"]}
+              "test_ece": te_cal["ece"], **{f"{n}_{k}": v for n, (l, a, _) in others.items()
+                                           for k, v in (("loss", l), ("acc", a))}}
     row = {"epoch": epoch, **{k: "" if v is None else f"{v:.6f}" for k, v in values.items()}, "lr": f"{lr:.6g}",
            "seconds": f"{time.time() - t0:.2f}"}
     clean_run = config.setting(cfg) == "none-0.0"  # its labels are the true ones: nothing is noisy
@@ -174,43 +183,52 @@ def one_epoch(cfg, step, S, epoch):
         if va_acc is not None else ""
     acc = f"acc {tr['train_acc_noisy']:.3f}" if clean_run else f"acc noisy {tr['train_acc_noisy']:.3f}" + \
         (f" true {tr['train_acc_true']:.3f}" if S.clean_known else "")
-    test = "test (clean)" if cfg["dataset"] not in config.OWN else "test"
+    test = "test" if cfg["dataset"] in config.OWN else S.test_names[0] if S.streamed else "test (clean)"
+    more = "".join(f" {n} acc {a:.3f}" for n, (_, a, _) in others.items())
     print(f"epoch {epoch:3d}/{cfg['epochs']}  train loss {tr['train_loss']:.4f} {acc} | {val}{test} acc {te_acc:.3f} "
-          f"ECE {te_cal['ece']:.3f} | {row['seconds']} s")
-    return row, va_acc, te_acc, {"calibration": te_cal, "sample_loss": per_sample}
+          f"ECE {te_cal['ece']:.3f}{more} | {row['seconds']} s")
+    return row, va_acc, te_acc, {"calibration": te_cal, "sample_loss": per_sample,
+                                 "tests": {n: a for n, (_, a, _) in tests.items()}}
 
 
-def save_epoch(out, step, cfg, p, improved):
+def save_epoch(out, step, cfg, S, p, improved):
     """last.pt first: if the run dies before best.pt is written, resuming rewrites best.pt from last.pt."""
     rec = keys.record(cfg)
     save_torch(os.path.join(out, "last.pt"), {
         "model": step.model.state_dict(), "optimizer": step.opt.state_dict(), "scheduler": step.sched.state_dict(),
         "epoch": p.epoch, "best": p.best, "config": rec, "rng": rng_states(), "wall": p.wall, "log": p.rows,
-        "test_acc_last": p.te_acc, "loss": step.loss_fn.state_dict(), "sample_loss": p.sample_loss})
+        "test_acc_last": p.te_acc, "loss": step.loss_fn.state_dict(), "sample_loss": p.sample_loss,
+        "tests_last": p.tests_last})
     if improved:
         save_torch(os.path.join(out, "best.pt"), {"model": step.model.state_dict(), "config": rec, "epoch": p.epoch})
-    save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, p.rows)
+    save_csv(os.path.join(out, "log.csv"), log_columns(S), p.rows)
     rundir.renew(out)
 
 
 def finish(cfg, out, step, S, p, record):
     """Test the selected model (again only when it is not the one p.tested measured), write sample_loss.npz, then
     result.json."""
-    selects, best, tested, rows, wall = len(S.x_va) > 0, p.best, p.tested, p.rows, p.wall
+    selects, best, tested, rows, wall = S.sizes[1] > 0, p.best, p.tested, p.rows, p.wall
     test_best, cal = p.te_acc, tested and tested["calibration"]  # the best model is the one just tested
+    tests_best = dict(p.tests_last)
     if best["epoch"] != (tested and tested["epoch"]):
-        step.model.load_state_dict(torch.load(os.path.join(out, "best.pt"), map_location=S.x_te.device,
+        step.model.load_state_dict(torch.load(os.path.join(out, "best.pt"), map_location=S.device,
                                               weights_only=True)["model"])
-        _, test_best, cal = evaluate(step, S.x_te, S.y_te, cfg["eval_batch_size"])
+        scores = S.test(step, cfg["eval_batch_size"])
+        _, test_best, cal = scores[S.test_names[0]]
+        tests_best = {n: a for n, (_, a, _) in scores.items()}
     if p.sample_loss:
-        diagnose.save_sample_loss(out, p.sample_loss, (S.y_tr != S.y_tr_true).cpu().numpy(), S.tr,
-                                  best["epoch"], len(rows), S.clean_known)
+        diagnose.save_sample_loss(out, p.sample_loss, S.flipped(), S.tr, best["epoch"], len(rows), S.clean_known)
     result = {"selection": "best validation" if selects else "last epoch", "best_epoch": best["epoch"],
               "best_val_acc": best["val_acc"] if selects else None, "test_acc_best": test_best,
               "test_acc_last": p.te_acc, **diagnose.result_fields(rows, best["epoch"], cal),
               "realised_noise_rate": record["realised_rate"], "wall_seconds": round(wall, 2),
-              "torch": torch.__version__, "device": str(S.x_te.device), "precision": cfg.facts["precision_used"],
+              "torch": torch.__version__, "device": str(S.device), "precision": cfg.facts["precision_used"],
               "git_commit": rundir.git_commit(), "command": shlex.join([os.path.basename(sys.executable)] + sys.argv)}
+    if S.streamed:  # every test set of a real-world set, by name; test_acc_* above are the first's
+        result.update(test_set=S.test_names[0], tests={n: {"acc_best": tests_best.get(n), "acc_last": p.tests_last.get(n)}
+                                                       for n in S.test_names},
+                      skipped_images={n: len(v) for n, v in sorted(S.skipped.items())})
     save_json(os.path.join(out, "result.json"), result)
     how = f"val acc {best['val_acc']:.4f}" if selects else "no validation split, the last epoch"
     print(f"best epoch {best['epoch']} ({how}): test acc {test_best:.4f} -> {out}")
@@ -233,9 +251,9 @@ def run(cfg):
     set_determinism(cfg["deterministic"])
     cfg = cfg.copy()
     cfg["data_dir"], cfg.facts["forced"] = os.path.abspath(cfg["data_dir"]), []  # evaluate.py finds it
-    S, record, labels, spec = prepare(cfg, device)
+    S, record, labels, spec = (streamdata.prepare if cfg["dataset"] in realnoise.KINDS else prepare)(cfg, device)
     step = make_step(cfg, device, spec)
-    step.loss_fn.bind(len(S.x_tr), S.T, device, step.dtype)  # ELR's targets; fwd and bwd's transition matrix
+    step.loss_fn.bind(S.sizes[0], S.T, device, step.dtype)  # ELR's targets; fwd and bwd's transition matrix
     cfg.facts["precision_used"] = "bf16" if step.amp else "fp64" if step.dtype == torch.float64 else "fp32"
     rundir.claim(out)  # nothing written before this line
     tb = None
@@ -249,9 +267,11 @@ def run(cfg):
             labelfile.save(out, *labels)  # --noise file --labels OUT/labels.npy trains on the same labels
             if record["warning"]:
                 print(f"warning: {record['warning']}; training anyway", file=sys.stderr)
-        save_csv(os.path.join(out, "log.csv"), LOG_COLUMNS, p.rows)
-        print(f"{out}: {cfg['dataset']}, {cfg['arch']} on {device} ({cfg.facts['precision_used']}), {len(S.x_tr)} "
-              f"train / {len(S.x_va)} val / {len(S.x_te)} test, realised noise rate {record['realised_rate']:.4f}")
+        save_csv(os.path.join(out, "log.csv"), log_columns(S), p.rows)
+        rate = f"realised noise rate {record['realised_rate']:.4f}" if record["realised_rate"] is not None else \
+            "its own noisy labels"
+        print(f"{out}: {cfg['dataset']}, {cfg['arch']} on {device} ({cfg.facts['precision_used']}), {S.sizes[0]} "
+              f"train / {S.sizes[1]} val / {S.sizes[2]} test, {rate}")
         t_start = time.time() - p.wall
         tb = tboard.writer(out, p.epoch + 1, cfg) if cfg["tensorboard"] else None
         for epoch in range(p.epoch + 1, cfg["epochs"] + 1):
@@ -259,6 +279,7 @@ def run(cfg):
             if tb:
                 tboard.epoch(tb, row)
             p.epoch, p.tested = epoch, {"epoch": epoch, "calibration": diag["calibration"]}
+            p.tests_last = diag["tests"]
             improved = va_acc is None or va_acc > p.best["val_acc"]  # selection on validation only, never on test
             if improved:
                 p.best = {"epoch": epoch, "val_acc": va_acc}
@@ -266,7 +287,7 @@ def run(cfg):
                              "best": diag["sample_loss"] if improved else p.sample_loss.get("best")}
             p.rows.append(row)
             p.wall = time.time() - t_start
-            save_epoch(out, step, cfg, p, improved)
+            save_epoch(out, step, cfg, S, p, improved)
         p.wall = time.time() - t_start
         finish(cfg, out, step, S, p, record)
     finally:

@@ -1,0 +1,149 @@
+"""A run's data on a real-world noisy set (realnoise.KINDS): its lists read and split, its images streamed from disk.
+
+prepare(cfg, device) is rundata.prepare's counterpart for these sets and gives what it gives: the split train.py's
+epochs call (StreamSplit, with rundata.Split's fit, validate and test), noise.json's record, the labels and the Spec.
+The images are never all in memory: DataLoader workers decode them (stream.py) with the training crop and flip, and
+the batches are colour-jittered and normalised on the device. The labels are the set's own noisy ones, so the
+memorisation columns, which need the true label of every training image, stay empty.
+"""
+import sys
+
+import numpy as np
+import torch
+
+from . import batches
+from . import data
+from . import realconfig
+from . import realnoise
+from . import stream
+from .engine import autocast, epoch_generators, fit, inputs, score
+
+
+def spec_of(cfg, classes):
+    """The Spec a run on a real-world set trains with: its crop side, its classes, its channel statistics."""
+    kind, side = cfg["dataset"], cfg["image_size"]
+    mean, std = realconfig.STATS[kind]
+    return data.Spec(kind, realnoise.TITLE[kind], len(classes), (3, side, side), mean, std, True, ())
+
+
+class StreamSplit:
+    """The training split (its positions in the training list: tr), the validation images (the set's own clean
+    list, or a stratified part of its training list) and the named test sets, each an ImageList, with what
+    rundata.Split offers train.py. Images that cannot be read are counted under `skipped` with --skip-bad-images."""
+    streamed = True
+    T = None  # no transition matrix: the noise is the data set's own
+    clean_known = False
+
+    def __init__(self, cfg, train, tr, val, tests, device):
+        side, square = cfg["image_size"], cfg["crop"] == "resize-random"
+        common = dict(size=side, seed=cfg["seed"], square=square, skip_bad=cfg["skip_bad_images"])
+        # Without --augment a training image is decoded as a test image is: resized and centre-cropped.
+        self.train = stream.ImageList(train, train=cfg["augment"], **common)
+        self.val = stream.ImageList(val, train=False, **common) if val else None
+        self.tests = {name: stream.ImageList(items, train=False, **common) for name, items in tests.items()}
+        self.tr, self.cfg, self.device = tr, cfg, device
+        self.y_tr = torch.from_numpy(self.train.labels).to(device)
+        self.y_tr_true = self.y_tr  # unknown: nothing counts as flipped
+        self.skipped = {}  # split or test set name -> the indices of its images that could not be read
+        self.test_names = tuple(tests)  # the first is the one test_acc reports
+        self._loader = None
+
+    @property
+    def sizes(self):
+        return len(self.train), len(self.val) if self.val else 0, len(next(iter(self.tests.values())))
+
+    def order(self, epoch):
+        """Epoch `epoch`'s training positions: all in a fresh order, or --per-epoch's class-balanced sample. Both are
+        functions of (seed, epoch) alone, so a resumed run draws what an unbroken one would."""
+        cfg = self.cfg
+        if cfg["per_epoch"]:
+            return stream.balanced_sample(self.train.labels, cfg["per_epoch"], cfg["seed"], epoch,
+                                          realconfig.NUM_CLASSES[cfg["dataset"]])
+        return stream.epoch_order(len(self.train), cfg["seed"], epoch)
+
+    def fit(self, step, cfg, epoch):
+        """One training epoch over the workers' batches (engine.fit), colour-jittered on the device with --jitter."""
+        order = self.order(epoch)
+        if self._loader is None:  # its workers live as long as the run: no start-up cost each epoch
+            self._loader = stream.loader(self.train, order, cfg["batch_size"], cfg["workers"], epoch, persistent=True)
+        else:
+            stream.next_epoch(self._loader, order, epoch)
+        _, gen = epoch_generators(cfg["seed"], epoch, self.device)
+        jitter = cfg["augment"] and cfg["jitter"]
+
+        def feed():
+            for x, y, idx in self._loader:
+                x, idx = self._readable("train", x, y, idx)
+                if len(idx):
+                    x, idx = x.to(self.device, non_blocking=True), idx.to(self.device, non_blocking=True)
+                    yield [stream.colour_jitter(x, gen) if jitter else x], idx
+        return fit(step, feed(), self.y_tr, self.y_tr_true, len(self._loader))
+
+    def _readable(self, name, x, y, idx, *rest):
+        """The batch without the images the workers could not read (label -1, with --skip-bad-images), counted."""
+        bad = y < 0
+        if not bad.any():
+            return (x, idx, *rest)
+        self.skipped.setdefault(name, set()).update(idx[bad].tolist())
+        return (x[~bad], idx[~bad], *(r[~bad] for r in rest))
+
+    def _scores(self, step, images, name, batch_size):
+        logits, ys = [], []
+        step.model.eval()
+        dl = stream.loader(images, np.arange(len(images)), batch_size, self.cfg["workers"])
+        with torch.inference_mode(), autocast(self.device, step.amp):
+            for x, y, idx in dl:
+                x, _, y = self._readable(name, x, y, idx, y)
+                logits.append(step.model(inputs(x.to(self.device, non_blocking=True), step.fmt, step.spec,
+                                                step.dtype)))
+                ys.append(y.to(self.device))
+        return score(step, torch.cat(logits), torch.cat(ys))
+
+    def validate(self, step, batch_size):
+        return self._scores(step, self.val, "val", batch_size) if self.val else None
+
+    def test(self, step, batch_size):
+        return {name: self._scores(step, images, name, batch_size) for name, images in self.tests.items()}
+
+    def flipped(self):
+        return np.zeros(len(self.train), dtype=bool)
+
+
+def estimated_rate(listing):
+    """The noise rate the set's own clean information shows, or None: Clothing1M's training images that also have a
+    clean label (the share whose labels differ), Food-101N's verified ones (the share verified wrong)."""
+    if not listing.clean:
+        return None
+    if listing.kind == "clothing1m":
+        pairs = [(y, listing.clean[p]) for p, y in listing.train if p in listing.clean]
+        wrong, how = sum(a != b for a, b in pairs), "noisy label differs from clean_label_kv.txt's"
+    else:
+        pairs = [listing.clean[p] for p, _ in listing.train if p in listing.clean]
+        wrong, how = sum(flag == 0 for flag in pairs), "verified_train.tsv or verified_val.tsv flags the label wrong"
+    return {"rate": wrong / len(pairs), "over": len(pairs), "how": how} if pairs else None
+
+
+def prepare(cfg, device):
+    """(StreamSplit, noise.json's record, (noisy labels, None), Spec) of a run on a real-world set."""
+    kind = cfg["dataset"]
+    listing = realnoise.read(kind, cfg["data_dir"], imagenet_val=cfg["imagenet_val"], food101=cfg["food101"])
+    for note in listing.notes:
+        print(f"note: {note}", file=sys.stderr)
+    y = np.asarray([label for _, label in listing.train], dtype=np.int64)
+    if listing.val is not None:  # Clothing1M: its clean validation list selects; every training image trains
+        tr, val = np.arange(len(y)), listing.val
+    else:  # stratified by the labels a researcher sees, as rundata.prepare's split
+        tr, va = batches.stratified_split(y, cfg["val_fraction"], [cfg["seed"], 1], len(listing.classes))
+        small = batches.check_split(y, va, cfg["val_fraction"], listing.classes)
+        if small:
+            print(f"warning: {small}", file=sys.stderr)
+        val = [listing.train[i] for i in va]
+    split = StreamSplit(cfg, [listing.train[i] for i in tr], tr, val, listing.tests, device)
+    record = {"dataset": kind, "setting": "none-0.0", "transition_matrix": None, "realised_rate": None,
+              "n_flipped": None, "n_train_total": len(y), "classes": listing.classes, "expected_rate": None,
+              "clean_labels": "unknown: the data set's own noisy labels", "warning": None,
+              "estimated_rate": estimated_rate(listing), "source": listing.source, "notes": list(listing.notes),
+              "val": "the set's clean validation list" if listing.val is not None else
+              f"{len(val)} of the training images (--val-fraction {cfg['val_fraction']})",
+              "tests": {name: len(items) for name, items in listing.tests.items()}}
+    return split, record, (y, None), spec_of(cfg, listing.classes)
