@@ -20,6 +20,7 @@ from . import modern
 from . import presets
 from . import registry
 from .data import DATASETS
+from .realconfig import NUM_CLASSES as REAL_CLASSES
 from .errors import UserError, nearest
 from .formulas import BASE, entropy_reg
 from .noise import HUMAN_LABELS, KINDS as NOISE_KINDS, RATED
@@ -247,6 +248,9 @@ class Loss(nn.Module):
         return log_p, labels.long(), None, x  # gather's index must be int64
 
 
+SETS = {**{d: s.num_classes for d, s in DATASETS.items()}, **REAL_CLASSES}  # dataset=: its classes
+
+
 def _setting(key, num_classes, dataset, noise, rate, preset):
     """(num_classes, setting dict or None) of get_loss's arguments, each checked."""
     if dataset is None:
@@ -256,11 +260,11 @@ def _setting(key, num_classes, dataset, noise, rate, preset):
             raise UserError(f"{given} describe(s) a setting on a data set: give dataset= too (one of "
                             f"{', '.join(DATASETS)}), or leave them out for the papers' values")
         return (10 if num_classes is None else num_classes), None
-    if dataset not in DATASETS:
-        raise UserError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}"
-                        f"{nearest(str(dataset), DATASETS)}; "
+    if dataset not in SETS:
+        raise UserError(f"dataset must be one of {', '.join(SETS)}, got {dataset!r}"
+                        f"{nearest(str(dataset), SETS)}; "
                         f"for other data give num_classes= and no dataset (the papers' values)")
-    classes = DATASETS[dataset].num_classes
+    classes = SETS[dataset]
     if num_classes is not None and num_classes != classes:
         raise UserError(f"num_classes={num_classes!r}, but {dataset} has {classes} classes; leave num_classes out")
     noise = "none" if noise is None else noise
@@ -275,13 +279,17 @@ def _setting(key, num_classes, dataset, noise, rate, preset):
         raise UserError(f"rate={rate:g} does not apply to noise={noise!r}: " +
                         ("give noise='sym' (or asym, pairflip, uniform, idn) for noise at that rate" if noise == "none"
                           else "its labels come with their own noise; leave rate out"))
+    if dataset in REAL_CLASSES and noise != "none":
+        raise UserError(f"{dataset}'s labels are its own real-world noisy ones: leave noise and rate out")
     if noise in ("human", "human-matched") and dataset not in HUMAN_LABELS:
         raise UserError(f"noise={noise!r} needs human labels, and {dataset} has none; they exist for "
                         f"{' and '.join(HUMAN_LABELS)}")
-    if preset is None:  # the protocol whose released configs list the loss on that data set: Ma et al.'s, else Ye's
-        preset = "ma2020" if key in presets.LOSS_TABLE.get(("ma2020", dataset), {}) else "ye2023"
-    elif preset not in presets.PRESETS:
-        raise UserError(f"preset must be one of {', '.join(presets.PRESETS)}, got {preset!r}")
+    papers = [p for p in presets.covering(dataset) if p != "report"]  # the protocols of a paper on that data set
+    if preset is None:  # the first whose released configs list the loss on that data set (ma2020, ye2023, eps2024)
+        preset = next((p for p in papers if key in presets.LOSS_TABLE.get((p, dataset), {})),
+                      "ye2023" if dataset not in REAL_CLASSES else papers[0] if papers else "report")
+    elif preset not in presets.covering(dataset):
+        raise UserError(f"preset must be one of {', '.join(presets.covering(dataset))} on {dataset}, got {preset!r}")
     return classes, {"dataset": dataset, "noise": noise, "rate": None if rate is None else float(rate),
                      "preset": preset}
 
@@ -293,7 +301,8 @@ def get_loss(name, num_classes=None, *, dataset=None, noise=None, rate=None, pre
     Its values, each hyperparameter left out or None:
     - no dataset: the papers' values (registry.default_hp, registry.EVERY_LOSS), on num_classes classes (10 if left
       out);
-    - dataset (cifar10, cifar100, mnist), noise (noise.KINDS, "none" if left out), rate (in [0, 1]; a noise model
+    - dataset (cifar10, cifar100, mnist, or a real-world set: webvision-mini, clothing1m, animal10n, food101n, whose
+      noise is its own), noise (noise.KINDS, "none" if left out), rate (in [0, 1]; a noise model
       with a rate needs one) and preset: the values `train.py --preset P --dataset D --noise N --rate R --loss NAME`
       takes (config.loss_settings, the one resolution both use). preset left out: "ma2020" where Ma et al.'s released
       table has the loss on that data set, else "ye2023" (the protocol of the modern baselines in this suite).

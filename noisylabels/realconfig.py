@@ -50,8 +50,7 @@ def resolve(cfg, sources, loss):
     for key, applies, where in (("imagenet_val", kind == "webvision-mini", "--dataset webvision-mini"),
                                 ("food101", kind == "food101n", "--dataset food101n"),
                                 *((k, real, "the real-world sets (" + ", ".join(KINDS) + ")") for k in STREAMED_ONLY)):
-        given = sources.get(key) == "flag" if key in ("crop", "jitter") else cfg[key] is not None
-        if given and not applies:
+        if cfg[key] is not None and not applies:  # crop and jitter too: no preset gives them on other sets
             raise UserError(f"{flag(key)} applies to {where} only, not {kind}; leave it out")
     if not real:
         for key in STREAMED_ONLY:

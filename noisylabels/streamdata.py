@@ -17,6 +17,7 @@ from . import realconfig
 from . import realnoise
 from . import stream
 from .engine import autocast, epoch_generators, fit, inputs, score
+from .errors import UserError
 
 
 def spec_of(cfg, classes):
@@ -34,14 +35,14 @@ class StreamSplit:
     T = None  # no transition matrix: the noise is the data set's own
     clean_known = False
 
-    def __init__(self, cfg, train, tr, val, tests, device):
+    def __init__(self, cfg, train, tr, val, tests, classes, device):
         side, square = cfg["image_size"], cfg["crop"] == "resize-random"
         common = dict(size=side, seed=cfg["seed"], square=square, skip_bad=cfg["skip_bad_images"])
         # Without --augment a training image is decoded as a test image is: resized and centre-cropped.
         self.train = stream.ImageList(train, train=cfg["augment"], **common)
         self.val = stream.ImageList(val, train=False, **common) if val else None
         self.tests = {name: stream.ImageList(items, train=False, **common) for name, items in tests.items()}
-        self.tr, self.cfg, self.device = tr, cfg, device
+        self.tr, self.cfg, self.device, self.classes = tr, cfg, device, classes
         self.y_tr = torch.from_numpy(self.train.labels).to(device)
         self.y_tr_true = self.y_tr  # unknown: nothing counts as flipped
         self.skipped = {}  # split or test set name -> the indices of its images that could not be read
@@ -57,8 +58,7 @@ class StreamSplit:
         functions of (seed, epoch) alone, so a resumed run draws what an unbroken one would."""
         cfg = self.cfg
         if cfg["per_epoch"]:
-            return stream.balanced_sample(self.train.labels, cfg["per_epoch"], cfg["seed"], epoch,
-                                          realconfig.NUM_CLASSES[cfg["dataset"]])
+            return stream.balanced_sample(self.train.labels, cfg["per_epoch"], cfg["seed"], epoch, self.classes)
         return stream.epoch_order(len(self.train), cfg["seed"], epoch)
 
     def fit(self, step, cfg, epoch):
@@ -72,7 +72,7 @@ class StreamSplit:
         jitter = cfg["augment"] and cfg["jitter"]
 
         def feed():
-            for x, y, idx in self._loader:
+            for x, y, idx in batches_of(self._loader):
                 x, idx = self._readable("train", x, y, idx)
                 if len(idx):
                     x, idx = x.to(self.device, non_blocking=True), idx.to(self.device, non_blocking=True)
@@ -92,7 +92,7 @@ class StreamSplit:
         step.model.eval()
         dl = stream.loader(images, np.arange(len(images)), batch_size, self.cfg["workers"])
         with torch.inference_mode(), autocast(self.device, step.amp):
-            for x, y, idx in dl:
+            for x, y, idx in batches_of(dl):
                 x, _, y = self._readable(name, x, y, idx, y)
                 logits.append(step.model(inputs(x.to(self.device, non_blocking=True), step.fmt, step.spec,
                                                 step.dtype)))
@@ -107,6 +107,18 @@ class StreamSplit:
 
     def flipped(self):
         return np.zeros(len(self.train), dtype=bool)
+
+
+def batches_of(dl):
+    """dl's batches; an image that cannot be read ends the run with one line naming it and the fix. A DataLoader
+    worker's error arrives as an OSError whose text is the worker's whole traceback: its last line is the reason."""
+    try:
+        yield from dl
+    except OSError as e:
+        said = [line for line in str(e).splitlines() if "cannot read image" in line]
+        reason = said[-1].split("OSError: ", 1)[-1] if said else str(e).strip().splitlines()[-1]
+        raise UserError(f"{reason}; replace or remove that file, or add --skip-bad-images to leave out the images "
+                        f"Pillow cannot read (they are counted in result.json)") from None
 
 
 def estimated_rate(listing):
@@ -138,7 +150,7 @@ def prepare(cfg, device):
         if small:
             print(f"warning: {small}", file=sys.stderr)
         val = [listing.train[i] for i in va]
-    split = StreamSplit(cfg, [listing.train[i] for i in tr], tr, val, listing.tests, device)
+    split = StreamSplit(cfg, [listing.train[i] for i in tr], tr, val, listing.tests, len(listing.classes), device)
     record = {"dataset": kind, "setting": "none-0.0", "transition_matrix": None, "realised_rate": None,
               "n_flipped": None, "n_train_total": len(y), "classes": listing.classes, "expected_rate": None,
               "clean_labels": "unknown: the data set's own noisy labels", "warning": None,

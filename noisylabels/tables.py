@@ -117,10 +117,58 @@ def tables(by_setting, ds, seeds_asked, out):
     return ["table.md", "table.csv"]
 
 
+def test_set_stats(runs_of, columns):
+    """{(column, loss): (mean, sample std, n)} in % of each real-world test set's accuracy: columns are (test set,
+    "best" or "last"), read from result.json's "tests"; runs_of: {loss: [runs]}."""
+    stats = {}
+    for loss, runs in runs_of.items():
+        for name, model in columns:
+            v = [r["result"]["tests"][name][f"acc_{model}"] for r in runs if r["result"] and
+                 (r["result"].get("tests") or {}).get(name, {}).get(f"acc_{model}") is not None]
+            if v:
+                stats[f"{name} ({model})", loss] = (*F.mean_std(v), len(v))
+    return stats
+
+
+def real_study_table(by_setting, ds, study, out):
+    """study.md and study.csv of a real-world study (the set's own labels, one setting): a row per loss, a column
+    per test set (webvision and ilsvrc12 for WebVision mini), for the last epoch as the WebVision papers report it,
+    and for the best-validation model too where the runs select (Clothing1M's clean validation list)."""
+    runs = all_runs(by_setting)
+    names = list(dict.fromkeys(n for r in runs if r["result"] for n in (r["result"].get("tests") or {})))
+    columns = [(n, m) for n in names for m in ("last", "best") if m == "last" or F.selects(runs)]
+    runs_of = defaultdict(list)
+    for by_loss in by_setting.values():
+        for loss, rs in by_loss.items():
+            runs_of[loss] += rs
+    losses = study["losses"].split()
+    losses += sorted(set(runs_of) - set(losses), key=F.loss_order)
+    stats, want, head = test_set_stats(runs_of, columns), len(study["seeds"].split()), [f"{n} ({m})" for n, m in columns]
+    md = [f"### {ds['title']}, study {study['name']} (--preset {study['preset']}, seeds {study['seeds']})", "",
+          "Test accuracy (%) on each test set: of the last epoch, and of the best-validation model where there is a "
+          f"validation set; mean ± std over seeds; best of each column in bold; – not run; (n=k) fewer seeds than "
+          f"{want}.", "", "| loss | " + " | ".join(head) + " |", "| --- |" + " ---: |" * len(head)]
+    for loss in losses:
+        md.append(f"| {loss} | " + " | ".join(cell(stats, losses, c, loss, want) or "–" for c in head) + " |")
+    return save_study(out, md, stat_rows(stats, losses, head))
+
+
+def save_study(out, md, rows):
+    save_text(os.path.join(out, "study.md"), "\n".join(md) + "\n")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, ["loss", "setting", "mean", "std", "n"])
+    w.writeheader()
+    w.writerows(rows)
+    save_text(os.path.join(out, "study.csv"), buf.getvalue())
+    return ["study.md", "study.csv"]
+
+
 def study_table(by_setting, ds, study, out):
     """study.md and study.csv: the study's table in its paper's layout. One row per loss in the study's order,
     one column per noise setting; mean ± sample std over seeds of the last epoch's test accuracy (%), as both
     papers report it; the best mean of each column in bold. Returns the names written."""
+    if study["dataset"] in presets.REAL_SETS:
+        return real_study_table(by_setting, ds, study, out)
     settings = presets.study_settings(study)  # every column of the study, run or not
     settings += [s for s in sorted(by_setting, key=F.setting_key) if s not in settings]
     losses = study["losses"].split()
@@ -136,11 +184,4 @@ def study_table(by_setting, ds, study, out):
           "| loss | " + " | ".join(head) + " |", "| --- |" + " ---: |" * len(settings)]
     for loss in losses:
         md.append(f"| {loss} | " + " | ".join(cell(stats, losses, s, loss, want) or "–" for s in settings) + " |")
-    rows = stat_rows(stats, losses, settings)
-    save_text(os.path.join(out, "study.md"), "\n".join(md) + "\n")
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, ["loss", "setting", "mean", "std", "n"])
-    w.writeheader()
-    w.writerows(rows)
-    save_text(os.path.join(out, "study.csv"), buf.getvalue())
-    return ["study.md", "study.csv"]
+    return save_study(out, md, stat_rows(stats, losses, settings))

@@ -74,7 +74,8 @@ SETTINGS = [("none", None), ("sym", 0.2), ("sym", 0.6), ("asym", 0.4), ("idn", 0
 
 @pytest.mark.parametrize("loss, dataset, preset", STUDY_POINTS)
 def test_get_loss_takes_the_values_train_py_resolves(loss, dataset, preset):
-    for noise, rate in SETTINGS + ([("human", None)] if dataset != "mnist" else []):
+    real = dataset in presets.REAL_SETS  # their own labels only: no synthetic noise
+    for noise, rate in [("none", None)] if real else SETTINGS + ([("human", None)] if dataset != "mnist" else []):
         argv = ["--loss", loss, "--dataset", dataset, "--preset", preset, "--noise", noise]
         cfg = config.parse_args(argv + (["--rate", str(rate)] if rate is not None else []))
         built = get_loss(loss, dataset=dataset, noise=noise, rate=rate, preset=preset)
@@ -105,7 +106,7 @@ def test_without_a_setting_the_papers_values():
 
 @pytest.mark.parametrize("kw, message", [
     ({"dataset": "cifar100", "num_classes": 10}, r"^num_classes=10, but cifar100 has 100 classes; leave num_classes out$"),
-    ({"dataset": "cifar1000"}, r"^dataset must be one of cifar10, cifar100, mnist, got 'cifar1000' \(did you mean "
+    ({"dataset": "cifar1000"}, r"^dataset must be one of cifar10, cifar100, mnist, webvision-mini, clothing1m, animal10n, food101n, got 'cifar1000' \(did you mean "
                                r"cifar100\?\); for other data give num_classes= and no dataset"),
     ({"dataset": "cifar10", "noise": "symm", "rate": 0.4}, r"^noise must be one of none, sym, .*got 'symm' \(did you "
                                                             r"mean sym\?\)"),
@@ -114,7 +115,9 @@ def test_without_a_setting_the_papers_values():
     ({"dataset": "cifar10", "rate": 0.4}, r"^rate=0.4 does not apply to noise='none': give noise='sym'"),
     ({"dataset": "cifar10", "noise": "human", "rate": 0.4}, r"^rate=0.4 does not apply to noise='human'"),
     ({"dataset": "mnist", "noise": "human"}, r"^noise='human' needs human labels, and mnist has none"),
-    ({"dataset": "cifar10", "preset": "ma2021"}, r"^preset must be one of report, ma2020, ye2023, got 'ma2021'$"),
+    ({"dataset": "cifar10", "preset": "ma2021"}, r"^preset must be one of report, ma2020, ye2023 on cifar10, got 'ma2021'$"),
+    ({"dataset": "cifar10", "preset": "eps2024"}, r"^preset must be one of report, ma2020, ye2023 on cifar10, got 'eps2024'$"),
+    ({"dataset": "clothing1m", "noise": "sym", "rate": 0.2}, r"^clothing1m.s labels are its own real-world noisy ones"),
     ({"noise": "sym", "rate": 0.4}, r"^noise='sym', rate=0.4 describe\(s\) a setting on a data set: give dataset= too"),
     ({"num_classes": 1}, r"^a loss needs num_classes >= 2, got 1$"),
 ])

@@ -25,6 +25,7 @@ from noisylabels import evaluate
 from noisylabels import losses
 from noisylabels import noise
 from noisylabels import plot
+from noisylabels import rundata
 from noisylabels import train
 from noisylabels.model import make_model
 from helpers import D, E, G, P, T, cli, interrupt_after_epoch, pickle_bytes, run_args, snapshot, write_cifar
@@ -171,7 +172,7 @@ def test_out_of_memory_suggests_a_smaller_batch(monkeypatch, cifar_dir, tmp_path
     def oom(*a, **k):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(train, "train_epoch", oom)
+    monkeypatch.setattr(rundata, "train_epoch", oom)  # what the in-memory split's epochs call
     with pytest.raises(SystemExit) as e:
         train.main(run_args(cifar_dir, tmp_path, device="cpu"))
     assert e.value.message.startswith("error: out of GPU memory at --batch-size 32; start again with "
@@ -338,7 +339,7 @@ BAD = [  # (script, arguments, message) ; {cifar} {tmp} are filled in
      r"--noise asym needs a class map of cifar10, cifar100 or mnist, and --dataset folder has none; use pairflip"),
     (T, ["--dataset", "npz", "--data-dir", "own:npz"], r"own.npz: x_train is float32; store the images as uint8"),
     (T, ["--clean-labels", "clean.npy"], r"--clean-labels applies to --dataset folder or npz only, not cifar10"),
-    (T, ["--image-size", "64"], r"--image-size applies to --dataset folder only, not cifar10"),
+    (T, ["--image-size", "64"], r"--image-size applies to --dataset folder or a real-world set only, not cifar10"),
     (D, ["--subset", "100"], r"--subset N and --out DIR go together"),
     (D, ["--data-dir", "{cifar}", "--subset", "100000", "--out", "{tmp}/sub"], r"--subset 100000 must be between 1 and "
                                                                               r"the 300 images there are"),

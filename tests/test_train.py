@@ -11,6 +11,7 @@ import helpers
 from noisylabels import config
 from noisylabels import engine
 from noisylabels import keys
+from noisylabels import rundata
 from noisylabels import train
 from noisylabels.errors import UserError
 from noisylabels.losses import get_loss
@@ -159,7 +160,7 @@ def test_test_acc_best_is_the_best_models(tmp_path, monkeypatch, worse_val_call,
         calls.append(1)
         return (loss, -1.0, calib) if len(calls) == worse_val_call else (loss, acc, calib)
 
-    monkeypatch.setattr(train, "evaluate", evaluate)
+    monkeypatch.setattr(rundata, "evaluate", evaluate)  # what the in-memory split's validate and test call
     run = train.run(config.parse_args(args(str(tmp_path), tmp_path / "r")))
     res, log = result(run), rows(run)
     assert res["best_epoch"] == best_epoch and len(calls) == evaluations
