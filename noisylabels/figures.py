@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 from . import keys  # noqa: E402  (no torch)
 from . import noise  # noqa: E402  (numpy only: no torch)
 from .data import DATASETS  # noqa: E402
+from .presets import REAL_SETS  # noqa: E402
 
 REPORT_LOSSES = ["ce", "fl", "nce", "nfl", "nce+mae", "nfl+mae"]
 KIND_NAMES = noise.KIND_NAMES
@@ -47,7 +48,7 @@ def title_of(setting, dataset="cifar10"):
     if kind == "file":
         return f"labels from file {rate}"
     if kind == "none":
-        return "no noise"
+        return "its own noisy labels" if dataset in REAL_SETS else "no noise"
     C = DATASETS[dataset].num_classes if dataset in DATASETS else 10
     said = noise.expected_rate(kind, float(rate), C)
     return f"{KIND_NAMES.get(kind, kind)} noise {float(rate):g}" + (f" (~{said * 100:.1f} % changed)" if said else "")
@@ -159,15 +160,18 @@ def curves(by_setting, ds, colours, save):
     for setting in sorted(by_setting, key=setting_key):
         runs = sum(by_setting[setting].values(), [])
         val = selects(runs)
+        real = ds["name"] in REAL_SETS  # its own noisy labels; Clothing1M validates on its clean list
         clean = {bool(r["config"].get("clean_val")) for r in runs if r["config"]} == {True} \
-            or noise.parse_setting(setting)[0] == "none"  # no noise: the validation labels are the clean ones
+            or (noise.parse_setting(setting)[0] == "none" if not real else ds["name"] == "clothing1m")
         panels = [("train_loss", "Training loss, relative to epoch 1", "training loss ÷ its epoch-1 value (log scale)")]
         if val:
             labels = "clean" if clean else "noisy"
             panels.append(("val_acc", f"Validation accuracy ({labels} labels)",
                            f"accuracy on the validation split's {labels} labels (%)"))
+        first = next((r["result"]["test_set"] for r in runs if r["result"] and r["result"].get("test_set")), "test")
         panels.append(("test_acc", "Test accuracy (clean labels)", "accuracy on the clean test set (%)") if
-                      ds.get("named", True) else ("test_acc", "Test accuracy (its labels as given)", "accuracy on "
+                      ds.get("named", True) else ("test_acc", f"Test accuracy ({first})", f"accuracy on {first}'s "
+                                                  "labels (%)") if real else ("test_acc", "Test accuracy (its labels as given)", "accuracy on "
                                                   "the test folder's labels (%)"))
         fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2))
         fig.subplots_adjust(wspace=0.3)  # room for each panel's y label beside its neighbour's

@@ -14,6 +14,7 @@ import sys
 import time
 
 from . import owndata
+from . import realnoise
 from . import rundir
 from .atomic import save_json
 from .errors import UserError
@@ -40,8 +41,8 @@ def prefetch(py, points):
     """Runs started together on a fresh --data-dir would each download it: fetch each data set once, first."""
     wanted = {}
     for _, _, cfg in points:
-        if cfg["dataset"] in owndata.KINDS:
-            continue  # nothing to download: the first run decodes the folder, and its cache serves the rest
+        if cfg["dataset"] in owndata.KINDS + realnoise.KINDS:
+            continue  # nothing to download: own data is the user's, a real-world set is obtained by hand
         key = (os.path.abspath(cfg["data_dir"]), cfg["dataset"])
         wanted[key] = wanted.get(key, False) or cfg["noise"] in ("human", "human-matched")
     for (data_dir, dataset), human in wanted.items():

@@ -117,7 +117,7 @@ def test_the_paper_presets_standardise_with_the_released_statistics():
 # Studies ---------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("study, runs", [("report", 42), ("ma2020-mnist", 405), ("ye2023-cifar100", 378),
-                                         ("ye2023-mnist", 351)])
+                                         ("ye2023-mnist", 351), ("webvision-mini", 10), ("clothing1m", 9)])
 def test_each_study_lists_its_whole_grid(tmp_path, study, runs):
     p = grid_list(tmp_path, STUDY=study)
     assert p.returncode == 0, p.stderr

@@ -14,6 +14,7 @@ from helpers import cli, in_process, interrupt_after_epoch
 from noisylabels import config, presets, realconfig, realnoise
 from noisylabels.errors import UserError
 from noisylabels.losses import get_loss
+from noisylabels.plot import main as plot_main
 from noisylabels.train import main as train_main
 
 # Small and fast: 16-px crops on the 4-layer CNN, fp32 whatever the CPU, decoded in the training process.
@@ -91,6 +92,14 @@ def test_clothing1m_selects_on_its_clean_val_and_estimates_its_noise(small, tmp_
     assert noise["val"] == "the set's clean validation list" and noise["tests"] == {"clean-test": 40}
     # every 5th of the 80 training images has a clean label, the same as its noisy one: 16 images, none wrong
     assert noise["estimated_rate"] == {"rate": 0.0, "over": 16, "how": "noisy label differs from clean_label_kv.txt's"}
+    # plot.py lays the clothing1m study out by test set, last epoch and best-validation model
+    out = tmp_path / "out"
+    (out / "study.json").write_text(json.dumps({**presets.STUDIES["clothing1m"], "name": "clothing1m"}))
+    assert in_process(plot_main, [str(out)], tmp_path).returncode == 0
+    table = (out / "figures" / "clothing1m" / "study.md").read_text().splitlines()
+    assert "| loss | clean-test (last) | clean-test (best) |" in table
+    assert f"| ce | **{100 * result['test_acc_last']:.2f}** | **{100 * result['test_acc_best']:.2f}** |" in table
+    assert "| fl | – | – |" in table
 
 
 @pytest.mark.slow
@@ -204,12 +213,13 @@ def test_a_missing_layout_is_one_line_with_where_to_get_it(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["webvision-mini", "animal10n"])
 def test_64px_runs_learn_above_chance(cifar, tmp_path, kind):
-    """150 real CIFAR-10 images of each class in the layout, 4 epochs of the 4-layer CNN on 64-px crops: test accuracy
-    of 10 classes well above chance (0.1). Measured on the AVX2 EPYC in fp32: 0.415 (webvision-mini)."""
+    """100 real CIFAR-10 images of each class in the layout, 3 epochs of the 4-layer CNN on 64-px crops: test accuracy
+    of 10 classes well above chance (0.1). Measured on the AVX2 EPYC in fp32 (pinned): 0.343 (webvision-mini, its
+    random-resized crops and jitter-free report preset) and 0.407 (animal10n) on 300 test images."""
     x, y, xt, yt = cifar
-    k = per_class(y, 150)
+    k = per_class(y, 100)
     write = R.webvision if kind == "webvision-mini" else R.animal10n
-    root = write(str(tmp_path / kind), x[k], y[k], xt[:400], yt[:400])
-    train(tmp_path, "--dataset", kind, "--data-dir", root, "--epochs", "4", *FAST, "--image-size", "64",
+    root = write(str(tmp_path / kind), x[k], y[k], xt[:300], yt[:300])
+    train(tmp_path, "--dataset", kind, "--data-dir", root, "--epochs", "3", *FAST, "--image-size", "64",
           "--batch-size", "32")
-    assert read(run_dir(tmp_path, kind) / "result.json")["test_acc_last"] > 0.25
+    assert read(run_dir(tmp_path, kind) / "result.json")["test_acc_last"] > 0.2
