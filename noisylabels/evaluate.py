@@ -1,5 +1,6 @@
 """Evaluate a trained model on its data set's clean test set: accuracy, per-class accuracy, confusion matrix,
-and calibration (expected calibration error over 15 confidence bins, diagnose.py).
+and calibration (expected calibration error over 15 confidence bins, diagnose.py). A run on a real-world set is
+evaluated on each of its test sets (webvision and ilsvrc12 for WebVision mini), streamed from disk.
 
 Takes a run directory (uses its best.pt) or a checkpoint file, and writes eval.json
 beside the checkpoint. Its accuracy is computed by the same code as train.py's, so
@@ -16,6 +17,8 @@ from . import data
 from . import datasets
 from . import diagnose
 from . import keys
+from . import realnoise
+from . import streamdata
 from .errors import Parser, UserError, die
 from .engine import amp_dtype, model_dtype, model_for, pick_device, predict, set_determinism
 from .atomic import save_json
@@ -70,6 +73,8 @@ def main(argv=None):
         ckpt_path, ck = load_checkpoint(args.path)
         cfg = ck["config"]
         set_determinism(cfg["deterministic"])  # before any CUDA work, as in train.py
+        if cfg["dataset"] in realnoise.KINDS:
+            return streamed(args, ckpt_path, ck, device)
         # A named data set's shape is known without its files: the weights are checked before any data is read.
         model = None if cfg["dataset"] in config.OWN else model_of(ckpt_path, ck, data.spec_for(cfg["dataset"]))
         d, spec, keep_cache = datasets.for_run({**cfg, "data_dir": args.data_dir or cfg["data_dir"]})
@@ -81,31 +86,67 @@ def main(argv=None):
         model = (model_of(ckpt_path, ck, spec) if model is None else model).to(device)
     except UserError as e:  # data.DataError too
         die(f"{e}")
-    x, y_test = torch.from_numpy(d.x_test).to(device), d.y_test
-    # The run's own precision and layout, so the accuracy matches its result.json.
-    precision = keys.facts_of(cfg)["precision_used"]
-    amp = amp_dtype(precision, device)
-    model = model.to(model_dtype(precision))
-    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
-    logits = predict(model.to(memory_format=fmt), x, cfg["eval_batch_size"], spec, amp, fmt)
-    pred, cal = logits.argmax(1).cpu().numpy(), diagnose.calibration(logits, torch.from_numpy(y_test).to(device))
-    C = confusion(y_test, pred, spec.num_classes)
-    n_c = C.sum(1)  # a class with no test image has no accuracy: null, not 0
-    per_class = [round(float(h / n), 6) if n else None for h, n in zip(C.diagonal(), n_c)]
-    acc = int(C.diagonal().sum()) / len(y_test)
-    out = {"checkpoint": ckpt_path, "epoch": ck.get("epoch"), "test_acc": acc, "n_test": len(y_test),
-           "dataset": spec.name, "per_class_acc": dict(zip(d.classes, per_class)),
-           "confusion_matrix": C.tolist(), "ece": cal["ece"],
-           "reliability": {k: cal[k] for k in ("count", "confidence", "accuracy")}}
+    model, amp, fmt = as_trained(model, cfg, device)
+    logits = predict(model, torch.from_numpy(d.x_test).to(device), cfg["eval_batch_size"], spec, amp, fmt)
+    out = {"checkpoint": ckpt_path, "epoch": ck.get("epoch"), **scores(logits, d.y_test, d.classes),
+           "dataset": spec.name}
     where = os.path.join(os.path.dirname(ckpt_path), "eval.json")
     save_json(where, out)
     clean = "" if cfg["dataset"] in config.OWN else "clean "
-    print(f"{ckpt_path} (epoch {out['epoch']}): test accuracy {acc:.4f} on {len(y_test)} {clean}test images, "
-          f"expected calibration error {cal['ece']:.4f} ({diagnose.ECE_BINS} bins)")
-    if spec.num_classes > 10:  # a 100 x 100 matrix is for eval.json, not the terminal
-        print(f"per-class accuracy and the {spec.num_classes} x {spec.num_classes} confusion matrix: {where}")
+    said(ckpt_path, out, f"{clean}test images", where, d.classes)
+
+
+def as_trained(model, cfg, device):
+    """The model in the run's own precision and layout, so the accuracy matches its result.json: (model, amp, fmt)."""
+    precision = keys.facts_of(cfg)["precision_used"]
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    return model.to(device, model_dtype(precision), memory_format=fmt), amp_dtype(precision, device), fmt
+
+
+def scores(logits, y, classes):
+    """eval.json's measures of logits [N, C] against labels y [N] (numpy)."""
+    pred, cal = logits.argmax(1).cpu().numpy(), diagnose.calibration(logits, torch.as_tensor(y).to(logits.device))
+    C = confusion(np.asarray(y), pred, len(classes))
+    n_c = C.sum(1)  # a class with no test image has no accuracy: null, not 0
+    per_class = [round(float(h / n), 6) if n else None for h, n in zip(C.diagonal(), n_c)]
+    return {"test_acc": int(C.diagonal().sum()) / len(y), "n_test": len(y), "per_class_acc": dict(zip(classes, per_class)),
+            "confusion_matrix": C.tolist(), "ece": cal["ece"],
+            "reliability": {k: cal[k] for k in ("count", "confidence", "accuracy")}}
+
+
+def said(ckpt_path, out, what, where, classes):
+    print(f"{ckpt_path} (epoch {out['epoch']}): test accuracy {out['test_acc']:.4f} on {out['n_test']} {what}, "
+          f"expected calibration error {out['ece']:.4f} ({diagnose.ECE_BINS} bins)")
+    if len(classes) > 10:  # a 100 x 100 matrix is for eval.json, not the terminal
+        print(f"per-class accuracy and the {len(classes)} x {len(classes)} confusion matrix: {where}")
         return
-    print(table(d.classes, C))
+    print(table(classes, np.asarray(out["confusion_matrix"])))
+
+
+def streamed(args, ckpt_path, ck, device):
+    """A real-world set's run: every one of its test sets, decoded from disk as train.py decodes them; eval.json holds
+    each under "tests", and the first at the top level, as result.json's test_acc."""
+    cfg = ck["config"]
+    try:
+        listing = realnoise.read(cfg["dataset"], args.data_dir or cfg["data_dir"], imagenet_val=cfg["imagenet_val"],
+                                 food101=cfg["food101"])
+        spec = streamdata.spec_of(cfg, listing.classes)
+        model, amp, fmt = as_trained(model_of(ckpt_path, ck, spec), cfg, device)
+        workers = cfg["workers"] or 0
+        tests = {}
+        for name, items in listing.tests.items():
+            logits, y = streamdata.predict(model, streamdata.images_of(cfg, items), cfg["eval_batch_size"], workers,
+                                           spec, amp, fmt, set())
+            tests[name] = scores(logits, y.cpu().numpy(), listing.classes)
+    except UserError as e:
+        die(f"{e}")
+    first = next(iter(tests))
+    out = {"checkpoint": ckpt_path, "epoch": ck.get("epoch"), "test_set": first, **tests[first],
+           "dataset": cfg["dataset"], "tests": tests}
+    where = os.path.join(os.path.dirname(ckpt_path), "eval.json")
+    save_json(where, out)
+    for name, t in tests.items():
+        said(ckpt_path, {**t, "epoch": out["epoch"]}, f"images of {name}", where, listing.classes)
 
 
 def table(classes, C):

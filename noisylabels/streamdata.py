@@ -36,12 +36,10 @@ class StreamSplit:
     clean_known = False
 
     def __init__(self, cfg, train, tr, val, tests, classes, device):
-        side, square = cfg["image_size"], cfg["crop"] == "resize-random"
-        common = dict(size=side, seed=cfg["seed"], square=square, skip_bad=cfg["skip_bad_images"])
         # Without --augment a training image is decoded as a test image is: resized and centre-cropped.
-        self.train = stream.ImageList(train, train=cfg["augment"], **common)
-        self.val = stream.ImageList(val, train=False, **common) if val else None
-        self.tests = {name: stream.ImageList(items, train=False, **common) for name, items in tests.items()}
+        self.train = images_of(cfg, train, train=cfg["augment"])
+        self.val = images_of(cfg, val) if val else None
+        self.tests = {name: images_of(cfg, items) for name, items in tests.items()}
         self.tr, self.cfg, self.device, self.classes = tr, cfg, device, classes
         self.y_tr = torch.from_numpy(self.train.labels).to(device)
         self.y_tr_true = self.y_tr  # unknown: nothing counts as flipped
@@ -88,16 +86,11 @@ class StreamSplit:
         return (x[~bad], idx[~bad], *(r[~bad] for r in rest))
 
     def _scores(self, step, images, name, batch_size):
-        logits, ys = [], []
-        step.model.eval()
-        dl = stream.loader(images, np.arange(len(images)), batch_size, self.cfg["workers"])
-        with torch.inference_mode(), autocast(self.device, step.amp):
-            for x, y, idx in batches_of(dl):
-                x, _, y = self._readable(name, x, y, idx, y)
-                logits.append(step.model(inputs(x.to(self.device, non_blocking=True), step.fmt, step.spec,
-                                                step.dtype)))
-                ys.append(y.to(self.device))
-        return score(step, torch.cat(logits), torch.cat(ys))
+        logits, y = predict(step.model, images, batch_size, self.cfg["workers"], step.spec, step.amp, step.fmt,
+                            self.skipped.setdefault(name, set()))
+        if not self.skipped[name]:
+            del self.skipped[name]
+        return score(step, logits, y)
 
     def validate(self, step, batch_size):
         return self._scores(step, self.val, "val", batch_size) if self.val else None
@@ -107,6 +100,31 @@ class StreamSplit:
 
     def flipped(self):
         return np.zeros(len(self.train), dtype=bool)
+
+
+@torch.inference_mode()
+def predict(model, images, batch_size, workers, spec, amp=None, fmt=torch.contiguous_format, skipped=None):
+    """(logits [N, C], labels [N]) of an ImageList's images, in eval mode, as engine.predict's of in-memory images;
+    an image that cannot be read (label -1, with skip_bad) is left out and its index added to the set `skipped`."""
+    model.eval()
+    p = next(model.parameters())
+    logits, ys = [], []
+    with autocast(p.device, amp):
+        for x, y, idx in batches_of(stream.loader(images, np.arange(len(images)), batch_size, workers)):
+            bad = y < 0
+            if bad.any():
+                skipped.update(idx[bad].tolist())
+                x, y = x[~bad], y[~bad]
+            logits.append(model(inputs(x.to(p.device, non_blocking=True), fmt, spec, p.dtype)))
+            ys.append(y.to(p.device))
+    return torch.cat(logits), torch.cat(ys)
+
+
+def images_of(cfg, items, train=False):
+    """An ImageList of (path, label) items as a run's configuration decodes them: its crop side and crop; train: with
+    the training crop and flip, drawn from (seed, epoch, index)."""
+    return stream.ImageList(items, train=train, size=cfg["image_size"], seed=cfg["seed"],
+                            square=cfg["crop"] == "resize-random", skip_bad=cfg["skip_bad_images"])
 
 
 def batches_of(dl):

@@ -13,6 +13,7 @@ import real_layouts as R
 from helpers import cli, in_process, interrupt_after_epoch
 from noisylabels import config, presets, realconfig, realnoise
 from noisylabels.errors import UserError
+from noisylabels.evaluate import main as evaluate_main
 from noisylabels.losses import get_loss
 from noisylabels.plot import main as plot_main
 from noisylabels.train import main as train_main
@@ -79,6 +80,12 @@ def test_webvision_mini_reports_both_test_sets(small, tmp_path):
         "webvision-mini", small["webvision-mini"]).train]))
     assert not (d / "clean_labels.npy").exists()  # unknown: not written as if it were known
     assert "note: 2 training rows of classes 50..999 left out (the mini setting)" in r.stderr
+    # evaluate.py measures each test set of the selected model as train.py did: the same accuracies exactly
+    e = in_process(evaluate_main, [str(d)], tmp_path)
+    assert e.returncode == 0 and e.stdout.count(" test accuracy ") == 2, e.stderr
+    ev = read(d / "eval.json")
+    assert {n: t["test_acc"] for n, t in ev["tests"].items()} == {n: t["acc_best"] for n, t in result["tests"].items()}
+    assert ev["test_set"] == "webvision" and ev["tests"]["ilsvrc12"]["n_test"] == 100
 
 
 @pytest.mark.slow
