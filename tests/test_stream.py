@@ -154,6 +154,37 @@ def test_unreadable_image_names_its_path(tmp_path):
         stream.ImageList([(bad, 0)], train=True, size=S)[0]
 
 
+def square_by_hand(path, size=S, resize=R):
+    """Clothing1M's transforms by hand: RGB, Resize((resize, resize)) with Pillow's bilinear, as an array."""
+    return np.asarray(Image.open(path).convert("RGB").resize((resize, resize), Image.Resampling.BILINEAR))
+
+
+def test_square_crops_are_resize_then_centre_or_random_crop(items):
+    """square=True: Resize((R, R)) then CenterCrop(S) to test; in training a uniform S x S crop of the same resized
+    image (no draft here), flipped or not."""
+    c = int(round((R - S) / 2))
+    ev = stream.ImageList(items, train=False, size=S, square=True)
+    tr = stream.ImageList(items, train=True, size=S, square=True, draft=False)
+    for i, (path, _) in enumerate(items):
+        a = square_by_hand(path)
+        assert torch.equal(ev[i][0], torch.from_numpy(a[c : c + S, c : c + S].copy()).permute(2, 0, 1))
+        for epoch in range(4):
+            got = tr[(epoch, i)][0].permute(1, 2, 0).numpy()
+            crops = {(t, l): a[t : t + S, l : l + S] for t in range(R - S + 1) for l in range(R - S + 1)}
+            assert any(np.array_equal(got, x) or np.array_equal(got, x[:, ::-1]) for x in crops.values()), (i, epoch)
+    offsets = {tuple(tr[(e, 5)][0][:, 0, 0].tolist()) for e in range(12)}
+    assert len(offsets) > 3  # the crop moves from epoch to epoch
+
+
+def test_skip_bad_gives_label_minus_one(tmp_path, items):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg")
+    ds = stream.ImageList([(bad, 4), items[0]], train=True, size=S, skip_bad=True)
+    x, y, i = ds[0]
+    assert y == -1 and i == 0 and x.shape == (3, S, S) and not x.any()
+    assert ds[1][1] == items[0][1]
+
+
 def test_epoch_order_is_the_in_memory_paths():
     order = stream.epoch_order(50, 7, 3)
     assert sorted(order.tolist()) == list(range(50))
