@@ -8,26 +8,22 @@ For each architecture, at one batch size, three ways of running the same trainin
   limit     the suite's training step (engine.Step) repeated on one ready device batch: no data handling.
 The images are random: throughput does not depend on what they show, and no dataset is needed.
 
---decode measures the streaming path instead (noisylabels/stream.py): JPEGs decoded, cropped and resized to
-S x S (the training crop, with and without JPEG draft decoding), in images/s per worker core, for the main
-process alone and for 1 to --workers DataLoader workers, with a cProfile top 5 of one process's decode.
+--decode measures the streaming path instead (noisylabels/stream.py), in noisylabels/benchdecode.py: JPEGs decoded,
+cropped and resized to S x S, in images/s per worker core, and the training rate the stream feeds against its limit.
 """
 import argparse
-import cProfile
 import datetime
-import glob
 import os
 import platform
-import pstats
 import random
 import sys
-import tempfile
 import time
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from noisylabels import benchdecode
 from noisylabels import config
 from noisylabels.errors import Parser, UserError, die
 from noisylabels import data
@@ -40,9 +36,7 @@ from noisylabels.model import ARCHS
 # The CPU flags that decide its speed here: AVX-512 and native bf16 (what --precision auto looks for).
 ISA_FLAGS = ["avx2", "avx512f", "avx512_bf16", "amx_bf16"]
 BOTH = ("resnet18", "cnn8")  # the report's network and Ma et al.'s CIFAR-10 CNN
-COLUMNS = ["arch", "mode", "images_per_s", "seconds", "warmup_seconds", "precision", "channels_last", "compile"]
-DECODE_IMAGES, DECODE_QUICK, DECODE_WH = 200, 24, (500, 375)  # --decode's images (--quick's); generated ones' size
-DECODE_BATCH = 32
+COLUMNS = benchdecode.COLUMNS  # the fed rows of --decode have the same columns
 
 
 def parser():
@@ -62,9 +56,10 @@ def parser():
                                            "its numbers mean nothing (default: off)")
     a("--decode", nargs="?", const="generated", metavar="DIR",
       help="measure the streaming path's decode + crop + resize rate instead of training: over the first "
-           f"{DECODE_IMAGES} JPEGs under DIR (sorted), or, without DIR or with 'generated', over {DECODE_IMAGES} "
-           f"generated {DECODE_WH[0]}x{DECODE_WH[1]} JPEGs; with and without draft, in the main process and with "
-           "1 to --workers workers, batches of 32 (default: off)")
+           f"{benchdecode.IMAGES} JPEGs under DIR (sorted), or, without DIR or with 'generated', over "
+           f"{benchdecode.IMAGES} generated {benchdecode.WH[0]}x{benchdecode.WH[1]} JPEGs; with and without draft, in "
+           f"the main process and with 1 to --workers workers, batches of {benchdecode.BATCH}; then --arch's training "
+           "fed by --workers workers at that size, against its step alone (default: off)")
     a("--decode-size", type=int, default=stream.SIZE, help="--decode's output side in pixels, the training crop's "
                                                            f"S (default: {stream.SIZE})")
     a("--out", default="bench.json", help="where the results go (default: bench.json)")
@@ -190,6 +185,21 @@ def machine(device):
             "torch": torch.__version__, "date": datetime.date.today().isoformat()}
 
 
+def archs(args):
+    return BOTH if args.arch == "both" else [args.arch]
+
+
+def train_config(args, arch, device):
+    """The configuration the suite's rows train `arch` with (train.py's, from bench's compute flags), and how it
+    computes: (the precision used, channels_last, compile)."""
+    flags = ["--arch", arch, "--batch-size", str(args.batch_size), "--device", device.type,
+             "--precision", args.precision, "--augment" if args.augment else "--no-augment",
+             "--channels-last" if args.channels_last else "--no-channels-last"] + ["--compile"] * args.compile
+    cfg = config.parse_args(flags)
+    used = "bf16" if engine.amp_dtype(cfg["precision"], device) else "fp64" if cfg["precision"] == "fp64" else "fp32"
+    return cfg, (used, args.channels_last, args.compile)
+
+
 def measure(args, device):
     """Every (arch, mode) row, and the ratios suite/baseline and suite/limit per arch."""
     rows, ratios = [], {}
@@ -200,13 +210,8 @@ def measure(args, device):
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=gen)  # [N, 3, 32, 32]
     y = torch.randint(0, 10, (n,), generator=gen)
-    for arch in BOTH if args.arch == "both" else [args.arch]:
-        flags = ["--arch", arch, "--batch-size", str(args.batch_size), "--device", device.type,
-                 "--precision", args.precision, "--augment" if args.augment else "--no-augment",
-                 "--channels-last" if args.channels_last else "--no-channels-last"] + ["--compile"] * args.compile
-        cfg = config.parse_args(flags)
-        used = "bf16" if engine.amp_dtype(cfg["precision"], device) else "fp64" if cfg["precision"] == "fp64" else "fp32"
-        ours = (used, args.channels_last, args.compile)
+    for arch in archs(args):
+        cfg, ours = train_config(args, arch, device)
         how = {"baseline": ("fp32", False, False), "suite": ours, "limit": ours}
         runs = {mode: fn(cfg, x, y, device, args.workers) for mode, fn in
                 [("baseline", baseline), ("suite", suite), ("limit", limit)]}
@@ -231,113 +236,11 @@ def measure(args, device):
     return rows, ratios
 
 
-# --- --decode: the streaming path's rate ---------------------------------------------------------------------
-
-def generate_jpegs(folder, n, size=DECODE_WH):
-    """n photo-like JPEGs of size (w, h), quality 90 (4:2:0, Pillow's default subsampling), about 60 KB each at
-    500x375: random colour fields at three scales (8x6, 40x30, 160x120 cells) plus a little pixel noise.
-    Noise alone would be far harder to decode than a photograph, a smooth field far easier."""
-    rng = np.random.default_rng(0)
-    w, h = size
-    paths = []
-    for i in range(n):
-        a = 128 + rng.integers(-6, 7, (h, w, 3)).astype(np.float64)
-        for cells, amp in (((8, 6), 0.8), ((40, 30), 0.35), ((160, 120), 0.2)):
-            field = Image.fromarray(rng.integers(0, 256, (*cells[::-1], 3), dtype=np.uint8))
-            a += amp * (np.asarray(field.resize((w, h), Image.Resampling.BICUBIC), dtype=np.float64) - 128)
-        path = os.path.join(folder, f"{i:04d}.jpg")
-        Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(path, quality=90)
-        paths.append(path)
-    return paths
-
-
-def find_jpegs(folder, n):
-    """The first n JPEGs under folder (recursively, sorted); UserError where there are none."""
-    if not os.path.isdir(folder):
-        raise UserError(f"--decode {folder}: no such folder; give a folder of JPEGs, or no value for generated ones")
-    found = sorted(p for p in glob.glob(os.path.join(folder, "**", "*"), recursive=True)
-                   if p.lower().endswith((".jpg", ".jpeg")) and os.path.isfile(p))
-    if not found:
-        raise UserError(f"--decode {folder}: no .jpg or .jpeg file under it")
-    return found[:n]
-
-
-def decode_rates(paths, size, workers, repeats):
-    """{draft: (images/s, each turn's seconds)} of stream.loader over paths with training crops, draft off and
-    on: one untimed pass each (workers start, files enter the page cache), then `repeats` timed passes each, a
-    new epoch's crops every pass (the same crops for both), taken in turns whose order alternates (off on, on
-    off, ...) so that a slow spell of a shared machine falls on both alike; the median pass counts."""
-    loaders = {}
-    for draft in (False, True):
-        ds = stream.ImageList([(p, 0) for p in paths], train=True, size=size, draft=draft)
-        loaders[draft] = stream.loader(ds, stream.epoch_order(len(ds), 0, 0), DECODE_BATCH, workers,
-                                       persistent=True, pin_memory=False)
-    secs, count = {False: [], True: []}, 0
-    for epoch in range(repeats + 1):
-        for draft in (False, True) if epoch % 2 else (True, False):
-            dl = loaders[draft]
-            stream.next_epoch(dl, stream.epoch_order(len(paths), 0, epoch), epoch)
-            t0 = time.perf_counter()
-            count = sum(len(x) for x, _, _ in dl)
-            if epoch:
-                secs[draft].append(time.perf_counter() - t0)
-    del loaders, dl  # their persistent workers end with them
-    return {draft: (count / float(np.median(t)), t) for draft, t in secs.items()}
-
-
-def decode_profile(paths, size, top=5):
-    """cProfile's top functions by own time over one in-process pass with draft: [(name, ms per image, share)]."""
-    ds = stream.ImageList([(p, 0) for p in paths], train=True, size=size, draft=True)
-    prof = cProfile.Profile()
-    prof.enable()
-    for i in range(len(ds)):
-        ds[(1, i)]
-    prof.disable()
-    stats = pstats.Stats(prof).stats  # {(file, line, name): (calls, primitive calls, own time, cumulative, callers)}
-    total = sum(v[2] for v in stats.values())
-    rows = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
-    name = lambda k: k[2] if k[0] == "~" else f"{os.path.basename(k[0])}:{k[1]}({k[2]})"  # noqa: E731
-    return [(name(k), round(1e3 * v[2] / len(ds), 3), round(v[2] / total, 3)) for k, v in rows]
-
-
-def measure_decode(args):
-    """Every (draft, workers) row: images/s, and images/s per core (the main process alone counts one core)."""
-    n = DECODE_QUICK if args.quick else DECODE_IMAGES
-    with tempfile.TemporaryDirectory() as tmp:
-        generated = args.decode == "generated"
-        paths = generate_jpegs(tmp, n) if generated else find_jpegs(args.decode, n)
-        source = f"{n} generated {DECODE_WH[0]}x{DECODE_WH[1]} JPEGs" if generated else \
-            f"{len(paths)} JPEGs from {args.decode}"
-        print(f"decode + crop + resize to {args.decode_size} px over {source}, {args.repeats} timed pass(es) each",
-              file=sys.stderr)
-        rows, threads = [], torch.get_num_threads()
-        torch.set_num_threads(1)  # the main process decodes as a worker does (DataLoader gives each one thread)
-        for workers in range(args.workers + 1):
-            for draft, (ips, secs) in decode_rates(paths, args.decode_size, workers, args.repeats).items():
-                rows.append({"workers": workers, "draft": draft, "images_per_s": round(ips, 1),
-                             "per_core": round(ips / max(workers, 1), 1), "seconds": [round(t, 3) for t in secs]})
-                print(f"  {workers} worker(s), draft {'on ' if draft else 'off'} {ips:8.1f} images/s", file=sys.stderr)
-        profile = decode_profile(paths, args.decode_size)
-        torch.set_num_threads(threads)
-    return source, rows, profile
-
-
-def decode_main(args, info):
-    source, rows, profile = measure_decode(args)
-    print(f"{'workers':>7} {'draft':>5} {'images/s':>9} {'per core':>9}")
-    for r in rows:
-        print(f"{r['workers'] or 'main':>7} {'on' if r['draft'] else 'off':>5} {r['images_per_s']:9.1f} "
-              f"{r['per_core']:9.1f}")
-    print("cProfile, one process, draft on: own time per image")
-    for name, ms, share in profile:
-        print(f"  {ms:7.3f} ms {100 * share:5.1f} %  {name}")
-    settings = {k: v for k, v in vars(args).items() if k != "out"}
-    try:
-        save_json(args.out, {"machine": info, "settings": settings, "source": source, "decode": rows,
-                             "profile": [dict(zip(["function", "ms_per_image", "share"], p)) for p in profile]})
-    except OSError as e:
-        die(f"cannot write {args.out} ({e.strerror or e}); choose a writable --out")
-    print(f"-> {args.out}")
+def out_of_memory(e, args):
+    if not isinstance(e, engine.OOM) and "alloc" not in str(e):  # CPU allocators say so in a RuntimeError
+        raise e
+    die(f"out of memory at --batch-size {args.batch_size} with --steps {args.steps} and --repeats "
+        f"{args.repeats}; lower them")
 
 
 def main(argv=None):
@@ -357,9 +260,12 @@ def main(argv=None):
               f"Pillow {Image.__version__}")
         info["pillow"] = Image.__version__
         try:
-            return decode_main(args, info)
+            configs = {arch: train_config(args, arch, device) for arch in archs(args)}
+            return benchdecode.main(args, info, configs, device)
         except UserError as e:
             die(f"{e}")
+        except (engine.OOM, RuntimeError) as e:
+            out_of_memory(e, args)
     listed = "flags unknown" if info["cpu_flags"] is None else " ".join(info["cpu_flags"]) or "no AVX2"
     print(f"{info['cpu']} ({listed}), {info['torch_threads']} threads, "
           f"bf16 units: {'yes' if info['cpu_bf16'] else 'no'}, "
@@ -367,11 +273,8 @@ def main(argv=None):
           f"of {args.steps} steps per mode")
     try:
         rows, ratios = measure(args, device)
-    except (engine.OOM, RuntimeError) as e:  # CPU allocators say so in a RuntimeError
-        if not isinstance(e, engine.OOM) and "alloc" not in str(e):
-            raise
-        die(f"out of memory at --batch-size {args.batch_size} with --steps {args.steps} and --repeats "
-                 f"{args.repeats}; lower them")
+    except (engine.OOM, RuntimeError) as e:
+        out_of_memory(e, args)
     print(f"{'arch':<9} {'mode':<9} {'images/s':>10} {'precision':>9} {'suite/baseline':>15} {'suite/limit':>12}")
     for r in rows:
         q = ratios[r["arch"]]

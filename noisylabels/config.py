@@ -295,6 +295,10 @@ def check_data_dir(cfg):
     if cfg.sources["data_dir"] == "flag" and not os.path.isdir(cfg["data_dir"]):
         raise UserError(f"--data-dir {cfg['data_dir']} does not exist; fix the path, or create it "
                         f"(mkdir -p {cfg['data_dir']}) to download {cfg['dataset']} there")
+    for key in ("imagenet_val", "food101"):  # a real-world set's second folder
+        if cfg[key] is not None and not os.path.isdir(cfg[key]):
+            raise UserError(f"--{key.replace('_', '-')} {cfg[key]} is not a folder; give the folder it names "
+                            f"(docs/data-and-noise.md#real-world-noisy-data-sets)")
 
 
 def require_current(recorded, where):

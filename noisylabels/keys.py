@@ -81,7 +81,7 @@ KEYS = [
     Key("dataset", "data", "data set; folder: your own images in --data-dir's train/<class>/ and test/<class>/, npz: "
         "your own arrays in the .npz file --data-dir names (docs/data-and-noise.md#your-own-data); webvision-mini, "
         "clothing1m, animal10n, food101n: real-world noisy labels, read from --data-dir in their official layout and "
-        "streamed from disk (docs/data-and-noise.md#real-world-noisy-labels)", default="cifar10",
+        "streamed from disk (docs/data-and-noise.md#real-world-noisy-data-sets)", default="cifar10",
         resume=FIXED),
     Key("data_dir", "data", "folder with the data set; ./data is made and the data set downloaded there on first use, "
         "a folder given here must exist; with --dataset npz, the .npz file (which it then needs)", default="./data",

@@ -56,6 +56,7 @@ WEBVISION = {"arch": "resnet50-imagenet", "optimizer": "sgd", "lr": 0.4, "moment
 # Resize((256, 256)) + RandomCrop 224 + flip. Defined on those two sets only (ONLY_ON).
 PRESETS["eps2024"] = {**PRESETS["ye2023"], **WEBVISION, "batch_size": 256, "eval_batch_size": 512}
 ONLY_ON = {"eps2024": ("webvision-mini", "clothing1m")}
+FROM_IMAGENET = {("eps2024", "clothing1m")}  # protocols whose ResNet-50 starts from ImageNet weights (--pretrained)
 # The suite's own setup of each real-world set under the report preset (no paper has one): the report's optimiser and
 # schedule, with the set's crop; ANIMAL-10N's 64-px images on the report's ResNet-18 as CIFAR's 32-px ones.
 _REAL = {"arch": "resnet50-imagenet", "augment": True, "crop": "random-resized", "jitter": False,

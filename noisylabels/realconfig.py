@@ -70,12 +70,9 @@ def resolve(cfg, sources, loss):
                         f"is --crop and --jitter: leave --rotate out")
     if kind == "food101n" and cfg["food101"] is None:
         raise UserError("--dataset food101n is tested on Food-101's test split: add --food101 DIR, the Food-101 "
-                        "folder holding meta/test.txt and images/ (docs/data-and-noise.md#real-world-noisy-labels)")
-    for key in ("imagenet_val", "food101"):
+                        "folder holding meta/test.txt and images/ (docs/data-and-noise.md#real-world-noisy-data-sets)")
+    for key in ("imagenet_val", "food101"):  # their folders are checked with --data-dir's (config.check_data_dir)
         if cfg[key] is not None:
-            if not os.path.isdir(cfg[key]):
-                raise UserError(f"{flag(key)} {cfg[key]} is not a folder; give the folder it names "
-                                f"(docs/data-and-noise.md#real-world-noisy-labels)")
             cfg[key] = os.path.abspath(cfg[key])
     if cfg["image_size"] is None:
         cfg["image_size"], sources["image_size"] = SIZE[kind], f"{kind}'s crop side"

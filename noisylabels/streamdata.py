@@ -13,6 +13,7 @@ import torch
 
 from . import batches
 from . import data
+from . import presets
 from . import realconfig
 from . import realnoise
 from . import stream
@@ -156,6 +157,9 @@ def estimated_rate(listing):
 def prepare(cfg, device):
     """(StreamSplit, noise.json's record, (noisy labels, None), Spec) of a run on a real-world set."""
     kind = cfg["dataset"]
+    if (cfg["preset"], kind) in presets.FROM_IMAGENET and not cfg["pretrained"]:
+        print(f"warning: the {cfg['preset']} protocol on {kind} starts from torchvision's ImageNet weights; without "
+              f"--pretrained FILE this run trains from scratch (docs/runs.md, Models)", file=sys.stderr)
     listing = realnoise.read(kind, cfg["data_dir"], imagenet_val=cfg["imagenet_val"], food101=cfg["food101"])
     for note in listing.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -197,7 +197,7 @@ def test_protocol_values_and_their_sources():
     (["--dataset", "cifar10", "--jitter"], "--jitter applies to the real-world sets (webvision-mini, clothing1m, "
      "animal10n, food101n) only, not cifar10; leave it out"),
     (["--dataset", "food101n"], "--dataset food101n is tested on Food-101's test split: add --food101 DIR, the "
-     "Food-101 folder holding meta/test.txt and images/ (docs/data-and-noise.md#real-world-noisy-labels)"),
+     "Food-101 folder holding meta/test.txt and images/ (docs/data-and-noise.md#real-world-noisy-data-sets)"),
     (["--dataset", "clothing1m", "--per-epoch", "13"], "--per-epoch must be at least clothing1m's 14 classes (a "
      "balanced sample takes per_epoch // classes of each), got 13"),
     (["--dataset", "clothing1m", "--val-fraction", "0.1"], "--dataset clothing1m selects on its clean validation list "
