@@ -10,6 +10,7 @@ Nothing here imports torch.
 """
 import sys
 
+from . import realprotocols as R
 from . import registry
 from .noise import RATED
 
@@ -41,36 +42,11 @@ DATASET_PRESETS = {
     ("ye2023", "cifar100"): {"arch": "resnet34", "epochs": 200, "lr": 0.1, "weight_decay": 1e-5, "rotate": 20.0},
     ("ye2023", "mnist"): {"arch": "cnn4", "epochs": 50, "weight_decay": 1e-3, "augment": False},
 }
-# The real-world sets (realnoise.py), streamed: their protocols. WebVision mini as APL's and ANL's released configs
-# train it (configs/webvision_mini/*.yaml; config/webvision_*.json): ResNet-50 from scratch, SGD with Nesterov, lr 0.4
-# times 0.97 each epoch (their StepLR of step 1), 250 epochs, batch 512, RandomResizedCrop 224 + flip + ColorJitter.
-EPS = "cswjl/eps-softmax@f81685c"
-JAL = "cswjl/joint-asymmetric-loss@0f9eb7b"
-APL_WEBVISION = "HanxunH/Active-Passive-Losses@04bce53"
-WEBVISION = {"arch": "resnet50-imagenet", "optimizer": "sgd", "lr": 0.4, "momentum": 0.9, "nesterov": True,
-             "weight_decay": 3e-5, "epochs": 250, "scheduler": "exp", "lr_gamma": 0.97, "eta_min": 0.0,
-             "augment": True, "rotate": 0.0, "grad_clip": 5.0, "batch_size": 512, "eval_batch_size": 1024,
-             "val_fraction": 0.0, "crop": "random-resized", "jitter": True}
-# eps2024: the eps-softmax and JAL code's main_real_world.py (the same in both): WebVision as above with batch 256 (in
-# bf16: --precision auto on a GPU), Clothing1M from ImageNet weights, lr 5e-3 times 0.1 every 5 epochs, 10 epochs,
-# Resize((256, 256)) + RandomCrop 224 + flip. Defined on those two sets only (ONLY_ON).
-PRESETS["eps2024"] = {**PRESETS["ye2023"], **WEBVISION, "batch_size": 256, "eval_batch_size": 512}
-ONLY_ON = {"eps2024": ("webvision-mini", "clothing1m")}
-FROM_IMAGENET = {("eps2024", "clothing1m")}  # protocols whose ResNet-50 starts from ImageNet weights (--pretrained)
-# The suite's own setup of each real-world set under the report preset (no paper has one): the report's optimiser and
-# schedule, with the set's crop; ANIMAL-10N's 64-px images on the report's ResNet-18 as CIFAR's 32-px ones.
-_REAL = {"arch": "resnet50-imagenet", "augment": True, "crop": "random-resized", "jitter": False,
-         "eval_batch_size": 256}
-DATASET_PRESETS.update({
-    ("report", "webvision-mini"): _REAL, ("report", "food101n"): _REAL,
-    ("report", "clothing1m"): {**_REAL, "crop": "resize-random"},
-    ("report", "animal10n"): {**_REAL, "arch": "resnet18", "crop": "resize-random"},
-    ("ma2020", "webvision-mini"): WEBVISION, ("ye2023", "webvision-mini"): WEBVISION,
-    ("eps2024", "clothing1m"): {"lr": 5e-3, "nesterov": False, "weight_decay": 1e-3, "epochs": 10, "scheduler": "step",
-                                "lr_gamma": 0.1, "lr_step": 5, "grad_clip": 0.0, "crop": "resize-random",
-                                "jitter": False},
-})
-REAL_SETS = ("webvision-mini", "clothing1m", "animal10n", "food101n")  # realnoise.KINDS (a test keeps them equal)
+# The real-world sets' protocols (realprotocols.py): eps2024's setup over ye2023's keys, the rest merged in.
+PRESETS["eps2024"] = {**PRESETS["ye2023"], **R.EPS2024}
+DATASET_PRESETS.update(R.SETUPS)
+EPS, JAL, APL_WEBVISION, ONLY_ON, FROM_IMAGENET, REAL_SETS = R.EPS, R.JAL, R.APL_WEBVISION, R.ONLY_ON, \
+    R.FROM_IMAGENET, R.REAL_SETS
 # Where a real-world protocol's setup comes from: (the training setup's file, the transforms' file).
 REAL_SOURCE = {
     ("ma2020", "webvision-mini"): (f"{APL_WEBVISION} configs/webvision_mini/*.yaml", f"{APL_WEBVISION} dataset.py"),
@@ -143,33 +119,7 @@ LOSS_TABLE = {
         "anl-ce": {"alpha": 1.0, "beta": 1.0, "delta": 1e-6},
         "anl-fl": {"alpha": 1.0, "beta": 1.0, "delta": 1e-6}},
 }
-# The real-world tables. WebVision mini's rows are the same in APL's and ANL's files where both have the loss. In the
-# eps-softmax and JAL code (config.py: WEBVISION_CONFIG, CLOTHING_CONFIG, get_eps_softmax, get_ce_and_lc) ANL-CE is
-# NCEandNNCE trained with their L2 weight decay and no L1 term, and the AMSE pairs (JAL's) with the same L2; JAL's
-# GCE has q 0.6 on WebVision where eps-softmax's has 0.7 (FILE_NOTES).
-_APL_WV = {"ce": {}, "gce": {"q": 0.7}, "sce": {"alpha": 10.0, "beta": 1.0}, "nce+rce": {"alpha": 50.0, "beta": 0.1}}
-_AGCE_WV = {"alpha": 50.0, "beta": 0.1, "a": 2.5, "q": 3.0}
-LOSS_TABLE.update({
-    ("ma2020", "webvision-mini"): {**_APL_WV, "nce+mae": {"alpha": 50.0, "beta": 1.0},
-                                   "nfl+mae": {"alpha": 50.0, "beta": 1.0, "gamma": 0.5},
-                                   "nfl+rce": {"alpha": 50.0, "beta": 0.1, "gamma": 0.5}},
-    ("ye2023", "webvision-mini"): {**_APL_WV, "nce+agce": _AGCE_WV,
-                                   "anl-ce": {"alpha": 20.0, "beta": 1.0, "delta": 5e-6}},
-    ("eps2024", "webvision-mini"): {
-        **_APL_WV, "fl": {"gamma": 0.5}, "nce+agce": _AGCE_WV,
-        "anl-ce": {"alpha": 20.0, "beta": 1.0, "delta": 0.0, "weight_decay": 3e-5},
-        "ece+mae": {"alpha": 0.015, "beta": 0.3, "m": 1e3}, "efl+mae": {"alpha": 0.015, "beta": 0.3, "m": 1e3},
-        "ce+lc-released": {"logit_clip": 1.2},
-        "nce+amse": {"alpha": 50.0, "beta": 1.0, "a": 30.0, "delta": 0.0, "weight_decay": 3e-5},
-        "nfl+amse": {"alpha": 50.0, "beta": 1.0, "a": 30.0, "gamma": 0.5, "delta": 0.0, "weight_decay": 3e-5}},
-    ("eps2024", "clothing1m"): {
-        "ce": {}, "fl": {"gamma": 0.5}, "gce": {"q": 0.6}, "sce": {"alpha": 10.0, "beta": 1.0},
-        "nce+rce": {"alpha": 10.0, "beta": 1.0}, "nce+agce": _AGCE_WV,
-        "anl-ce": {"alpha": 5.0, "beta": 0.1, "delta": 0.0, "weight_decay": 1e-3},
-        "ece+mae": {"alpha": 0.012, "beta": 0.1, "m": 1e3}, "efl+mae": {"alpha": 0.012, "beta": 0.1, "m": 1e3},
-        "nce+amse": {"alpha": 5.0, "beta": 0.1, "a": 5.0, "delta": 0.0, "weight_decay": 1e-3},
-        "nfl+amse": {"alpha": 5.0, "beta": 0.1, "a": 5.0, "gamma": 0.5, "delta": 0.0, "weight_decay": 1e-3}},
-})
+LOSS_TABLE.update(R.LOSS_TABLE)
 # The configuration file each table row was read from, where it is not the rule's <loss>.yaml / <dataset>_<loss>.json.
 FILE_NOTES = {
     ("ma2020", "cifar10", "asym", "ngce+mae"): "no such file: configs/cifar10/sym/ngce+mae.yaml's values",
@@ -178,8 +128,9 @@ FILE_NOTES = {
     ("ma2020", "cifar100", "asym", "ngce+rce"): "the file trains NGCEandMAE; NGCE+RCE here",
     ("ye2023", "mnist", None, "ce"): "from config/mnist_mae.json, whose loss is ce",
     ("ye2023", "mnist", None, "mae"): "no MAE file (mnist_mae.json trains ce): the MNIST setup with MAE",
-    ("eps2024", "webvision-mini", None, "gce"): "eps-softmax's q; JAL's WEBVISION_CONFIG has q 0.6: --q 0.6 for its row",
 }
+
+FILE_NOTES.update(R.FILE_NOTES)
 
 # Where a paper preset's setup values come from, where it is not the configuration files themselves.
 SETUP_FILES = {"augment": "dataset.py", "rotate": "dataset.py", "stats": "dataset.py",
@@ -218,31 +169,14 @@ for _ds in ("cifar10", "cifar100"):
                                 "rates_from": "the eps-softmax paper's tables (seeds 0, 1, 2 as APL's scripts)"}
 
 
-# The eps2024 rows' place in the eps-softmax code's config.py (the AMSE pairs: JAL's config.py).
-EPS_PLACE = {"ece+mae": "get_eps_softmax", "efl+mae": "get_eps_softmax", "ce+lc-released": "get_ce_and_lc"}
-
-
-# The real-world studies: the sets' own labels (one setting, none-0.0), the losses of each protocol's table, one seed
-# (the papers report one run of each on these sets). Their test sets, and so their table's columns, are the set's:
-# webvision and, with EXTRA="--imagenet-val DIR", ilsvrc12; clothing1m's clean test.
-_REAL_STUDY = {"seeds": "0", "sym_rates": "0.0", "rates_from": "the data set's own noisy labels (no synthetic noise)"}
-STUDIES.update({
-    "webvision-mini": {**_REAL_STUDY, "dataset": "webvision-mini", "preset": "eps2024",
-                       "losses": "ce fl gce sce nce+rce nce+agce anl-ce ece+mae ce+lc-released nce+amse"},
-    "ma2020-webvision-mini": {**_REAL_STUDY, "dataset": "webvision-mini", "preset": "ma2020",
-                              "losses": "ce gce sce nce+mae nce+rce nfl+mae nfl+rce"},
-    "ye2023-webvision-mini": {**_REAL_STUDY, "dataset": "webvision-mini", "preset": "ye2023",
-                              "losses": "ce gce sce nce+rce nce+agce anl-ce"},
-    "clothing1m": {**_REAL_STUDY, "dataset": "clothing1m", "preset": "eps2024",
-                   "losses": "ce fl gce sce nce+rce nce+agce anl-ce ece+mae nce+amse"},
-})
+STUDIES.update(R.STUDIES)
 
 
 def config_file(preset, dataset, kind, loss):
     """The released file a loss-table row comes from, with a note where it is not the plain one."""
     if preset == "eps2024":
         table = "WEBVISION_CONFIG" if dataset == "webvision-mini" else "CLOTHING_CONFIG"
-        where = f"{JAL if 'amse' in loss else EPS} config.py {EPS_PLACE.get(loss, table)}"
+        where = f"{JAL if 'amse' in loss else EPS} config.py {R.EPS_PLACE.get(loss, table)}"
         note = FILE_NOTES.get((preset, dataset, None, loss))
     elif preset == "ma2020" and dataset == "webvision-mini":
         where, note = f"{APL_WEBVISION} configs/webvision_mini/{loss}.yaml", None
