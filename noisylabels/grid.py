@@ -231,6 +231,9 @@ def main(argv=None, env=None):
         return scheduler.run_local(s, points, py)
     except UserError as e:
         die(e)
+    except BrokenPipeError:  # the reader of stdout went away (--list | head): not an error, as train.py's
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
