@@ -71,27 +71,16 @@ class StreamSplit:
         jitter = cfg["augment"] and cfg["jitter"]
 
         def feed():
-            for x, y, idx in batches_of(self._loader):
-                x, idx = self._readable("train", x, y, idx)
+            for batch in batches_of(self._loader):
+                x, _, idx = readable(*batch, self.skipped.setdefault("train", set()))
                 if len(idx):
                     x, idx = x.to(self.device, non_blocking=True), idx.to(self.device, non_blocking=True)
                     yield [stream.colour_jitter(x, gen) if jitter else x], idx
         return fit(step, feed(), self.y_tr, self.y_tr_true, len(self._loader))
 
-    def _readable(self, name, x, y, idx, *rest):
-        """The batch without the images the workers could not read (label -1, with --skip-bad-images), counted."""
-        bad = y < 0
-        if not bad.any():
-            return (x, idx, *rest)
-        self.skipped.setdefault(name, set()).update(idx[bad].tolist())
-        return (x[~bad], idx[~bad], *(r[~bad] for r in rest))
-
     def _scores(self, step, images, name, batch_size):
-        logits, y = predict(step.model, images, batch_size, self.cfg["workers"], step.spec, step.amp, step.fmt,
-                            self.skipped.setdefault(name, set()))
-        if not self.skipped[name]:
-            del self.skipped[name]
-        return score(step, logits, y)
+        return score(step, *predict(step.model, images, batch_size, self.cfg["workers"], step.spec, step.amp,
+                                    step.fmt, self.skipped.setdefault(name, set())))
 
     def validate(self, step, batch_size):
         return self._scores(step, self.val, "val", batch_size) if self.val else None
@@ -108,17 +97,24 @@ def predict(model, images, batch_size, workers, spec, amp=None, fmt=torch.contig
     """(logits [N, C], labels [N]) of an ImageList's images, in eval mode, as engine.predict's of in-memory images;
     an image that cannot be read (label -1, with skip_bad) is left out and its index added to the set `skipped`."""
     model.eval()
-    p = next(model.parameters())
+    p, skipped = next(model.parameters()), set() if skipped is None else skipped
     logits, ys = [], []
     with autocast(p.device, amp):
-        for x, y, idx in batches_of(stream.loader(images, np.arange(len(images)), batch_size, workers)):
-            bad = y < 0
-            if bad.any():
-                skipped.update(idx[bad].tolist())
-                x, y = x[~bad], y[~bad]
+        for batch in batches_of(stream.loader(images, np.arange(len(images)), batch_size, workers)):
+            x, y, _ = readable(*batch, skipped)
             logits.append(model(inputs(x.to(p.device, non_blocking=True), fmt, spec, p.dtype)))
             ys.append(y.to(p.device))
     return torch.cat(logits), torch.cat(ys)
+
+
+def readable(x, y, idx, skipped):
+    """A batch less the images the workers could not read (label -1, with --skip-bad-images); their indices are added
+    to the set `skipped`."""
+    bad = y < 0
+    if not bad.any():
+        return x, y, idx
+    skipped.update(idx[bad].tolist())
+    return x[~bad], y[~bad], idx[~bad]
 
 
 def images_of(cfg, items, train=False):

@@ -228,7 +228,7 @@ def finish(cfg, out, step, S, p, record):
     if S.streamed:  # every test set of a real-world set, by name; test_acc_* above are the first's
         result.update(test_set=S.test_names[0], tests={n: {"acc_best": tests_best.get(n), "acc_last": p.tests_last.get(n)}
                                                        for n in S.test_names},
-                      skipped_images={n: len(v) for n, v in sorted(S.skipped.items())})
+                      skipped_images={n: len(v) for n, v in sorted(S.skipped.items()) if v})
     save_json(os.path.join(out, "result.json"), result)
     how = f"val acc {best['val_acc']:.4f}" if selects else "no validation split, the last epoch"
     print(f"best epoch {best['epoch']} ({how}): test acc {test_best:.4f} -> {out}")
