@@ -216,11 +216,7 @@ def make(kind, data_dir, out, n, test_n=None, imagenet_val=None, food101=None):
         moves = {root: tmp, extra["imagenet_val"]: os.path.join(tmp, IMAGENET_OUT),
                  extra["food101"]: os.path.join(tmp, FOOD101_OUT)}
         _check(kind, tmp, kept, {k: v for k, v in moves.items() if k is not None})
-        files = subset.sums(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would keep the folder from its group
-        if os.path.isdir(out):
-            os.rmdir(out)  # empty, checked above
-        os.rename(tmp, target)
+        files = subset.publish(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     train, val, tests, _ = kept

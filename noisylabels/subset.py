@@ -25,6 +25,17 @@ PICKLES = {"cifar10": (data.TRAIN_BATCHES, data.TEST_BATCH, "labels", ["batches.
            "cifar100": (["train"], "test", "fine_labels", ["meta"])}
 
 
+def publish(tmp, out):
+    """SHA256SUMS of the finished folder tmp, then tmp renamed to out (an empty out, checked by the caller, replaced):
+    the subset appears whole or not at all. Returns the number of files summed."""
+    files = sums(tmp)
+    os.chmod(tmp, 0o755)  # mkdtemp's 0700 would keep the folder from its group
+    if os.path.isdir(out):
+        os.rmdir(out)
+    os.rename(tmp, out)
+    return files
+
+
 def first_per_class(y, n, num_classes, flag="--subset"):
     """Ascending indices of the first images of each class, n in all: n // C of each class, one more for each of
     the first n % C; a class with fewer images gives all it has, and the others share what it leaves."""
@@ -123,11 +134,7 @@ def make(dataset, data_dir, out, n, test_n=None, human=False):
                 write_idx(os.path.join(tmp, src.file), a)
         if table is not None:
             write_pickle(os.path.join(tmp, spec.human.file), {k: v[tr] for k, v in table.items()})
-        files = sums(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would keep the folder from its group
-        if os.path.isdir(out):
-            os.rmdir(out)  # empty, checked above
-        os.rename(tmp, out)
+        files = publish(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return (f"{out}: {spec.title} subset, {len(tr)} training and {len(te)} test images"
