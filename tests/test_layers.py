@@ -24,12 +24,13 @@ TORCH_FREE = {
     "config", "keys", "presets", "registry", "released",  # the configuration
     "noise", "idn", "labelfile",  # the noise models and label files
     "data", "owndata", "subset", "fetch", "datasets",  # the data sets: readers, the user's own, subsets, dispatch
-    "realnoise", "realsubset", "realconfig",  # the real-world noisy benchmarks' file lists, subsets and flags
+    "realnoise", "realsubset", "realconfig", "realprotocols",  # the real-world sets' lists, subsets, flags, protocols
     "grid", "scheduler", "slurm", "rundir",  # the grid
     "errors", "atomic",  # helpers
     "plot", "results", "figures", "tables", "noisefigures", "diagfigures",  # figures and tables from the logs
 }
-TORCH_SIDE = {"engine", "train", "rundata", "stream", "streamdata", "formulas", "evaluate", "losses", "modern", "model", "batches",
+TORCH_SIDE = {"engine", "train", "rundata", "stream", "streamdata", "benchdecode", "formulas", "evaluate", "losses", "modern",
+              "model", "batches",
               "diagnose", "tboard",
               "__init__"}  # __init__: lazily, each name when first used
 # Torch-free modules that may import torch inside a function, and why.

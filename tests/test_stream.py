@@ -1,11 +1,10 @@
 """The streaming image path (noisylabels/stream.py): decoding as Pillow decodes one file at a time, the same
 crops whatever the workers, draft decoding of the same region, the epoch orders, colour jitter and normalisation
-against values worked out by hand, and bench.py --decode's smoke test.
+against values worked out by hand. bench.py --decode's smoke tests are tests/test_benchdecode.py's.
 
 The JPEGs are generated here with Pillow, of a few sizes, one grey and one CMYK; nothing is downloaded.
 """
 import colorsys
-import json
 import math
 import types
 
@@ -14,7 +13,6 @@ import pytest
 import torch
 from PIL import Image
 
-import bench
 from noisylabels import batches
 from noisylabels import engine
 from noisylabels import stream
@@ -258,23 +256,3 @@ def test_a_streamed_batch_is_normalised_by_the_in_memory_path_s_function():
     want = torch.tensor([(0 - 0.5) / 0.25, (0.2 - 0.2) / 0.5, (1 - 0.1) / 2.0]).view(1, 3, 1, 1).expand(2, 3, 2, 2)
     got = batches.normalize(x, types.SimpleNamespace(mean=mean, std=std))  # a data set's Spec has both
     assert got.dtype == torch.float32 and torch.allclose(got, want, atol=1e-6)
-
-
-# --- bench.py --decode -------------------------------------------------------------------------------------------
-
-def test_bench_decode_quick(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    bench.main(["--decode", "--quick", "--decode-size", "64", "--out", "d.json"])
-    b = json.loads((tmp_path / "d.json").read_text())
-    assert [(r["workers"], r["draft"]) for r in b["decode"]] == [(0, False), (0, True)]
-    assert all(r["images_per_s"] > 0 and r["per_core"] == r["images_per_s"] for r in b["decode"])
-    assert len(b["profile"]) == 5 and b["machine"]["pillow"] == Image.__version__
-    assert "per core" in capsys.readouterr().out
-
-
-def test_bench_decode_refuses_a_missing_folder(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as e:
-        bench.main(["--decode", str(tmp_path / "nothing"), "--quick"])
-    err = capsys.readouterr().err
-    assert e.value.code == 2 and "no such folder" in err and len(err.strip().splitlines()) == 1
