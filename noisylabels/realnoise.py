@@ -363,7 +363,8 @@ def _food101n(root, food101):
     return Listing(kind, classes, train, None, {"food101-test": test}, flags,
                    f"Food-101N (Lee et al. 2018), in {root}; tested on Food-101's test split, in "
                    f"{os.path.abspath(food101)}",
-                   (f"{dropped} verified keys not in imagelist.tsv (another class, or no such image) left out",))
+                   (f"{dropped} verified keys not in imagelist.tsv (another class, or no such image) left out",)
+                   if dropped else ())
 
 
 def _food_classes(path):

@@ -46,6 +46,7 @@ class StreamSplit:
         self.y_tr_true = self.y_tr  # unknown: nothing counts as flipped
         self.skipped = {}  # split or test set name -> the indices of its images that could not be read
         self.test_names = tuple(tests)  # the first is the one test_acc reports
+        self.val_labels = "noisy"  # prepare(): "clean" where the set has its own clean validation list (Clothing1M)
         self._loader = None
 
     @property
@@ -169,6 +170,7 @@ def prepare(cfg, device):
             print(f"warning: {small}", file=sys.stderr)
         val = [listing.train[i] for i in va]
     split = StreamSplit(cfg, [listing.train[i] for i in tr], tr, val, listing.tests, len(listing.classes), device)
+    split.val_labels = "clean" if listing.val is not None else "noisy"
     record = {"dataset": kind, "setting": "none-0.0", "transition_matrix": None, "realised_rate": None,
               "n_flipped": None, "n_train_total": len(y), "classes": listing.classes, "expected_rate": None,
               "clean_labels": "unknown: the data set's own noisy labels", "warning": None,

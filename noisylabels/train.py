@@ -178,7 +178,8 @@ def one_epoch(cfg, step, S, epoch):
     row = {"epoch": epoch, **{k: "" if v is None else f"{v:.6f}" for k, v in values.items()}, "lr": f"{lr:.6g}",
            "seconds": f"{time.time() - t0:.2f}"}
     clean_run = config.setting(cfg) == "none-0.0"  # its labels are the true ones: nothing is noisy
-    labels = "noisy" if not cfg["clean_val"] and not clean_run else "clean" if S.clean_known else "given"
+    labels = S.val_labels if S.streamed else "noisy" if not cfg["clean_val"] and not clean_run else \
+        "clean" if S.clean_known else "given"
     val = f"val ({labels} labels) loss {va_loss:.4f} acc {va_acc:.3f} | " \
         if va_acc is not None else ""
     acc = f"acc {tr['train_acc_noisy']:.3f}" if clean_run else f"acc noisy {tr['train_acc_noisy']:.3f}" + \
