@@ -17,6 +17,7 @@ try:
     from . import config
     from . import noise
     from . import presets
+    from . import realnoise
     from . import rundir
     from . import scheduler
     from .data import DATASETS
@@ -187,6 +188,8 @@ def listing(s, points):
     print(f"  losses ({len(s['losses'].split())}): {s['losses']}")
     rates = [f"{k.replace('_rates', '').replace('_', '-')}{' rates' if k.endswith('rates') else ''}: {s[k] or 'none'}"
              for k in NOISES if s[k] or k in ("sym_rates", "asym_rates")]
+    if s["dataset"] in realnoise.KINDS:  # one setting: the set's own labels (the grid's clean point)
+        rates = ["noise: the data set's own labels"]
     print(f"  {'; '.join(rates)}; seeds ({len(s['seeds'].split())}): {s['seeds']}")
     C = DATASETS[s["dataset"]].num_classes if s["dataset"] in DATASETS else None
     for k in ("uniform", "idn") if C else ():  # where the fraction of labels changed is not the rate
