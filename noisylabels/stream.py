@@ -14,6 +14,7 @@ unbroken one would.
 import functools
 import hashlib
 import math
+import os
 import struct
 
 import numpy as np
@@ -104,7 +105,11 @@ class ImageList(torch.utils.data.Dataset):
 
     def __init__(self, items, train, size=SIZE, seed=0, resize=None, draft=True, flip=True, scale=SCALE,
                  ratio=RATIO, square=False, skip_bad=False):
-        self.paths = [str(p) for p, _ in items]
+        # One numpy array of fixed-width strings, not a list of a million str objects: a forked worker that reads a
+        # list touches each object's reference count, copying the pages it sits on (PyTorch's "memory leak" with
+        # DataLoader workers); an array is one object, and stays shared.
+        # Bytes as the file system has them (os.fsencode): a byte a character, any name.
+        self.paths = np.asarray([os.fsencode(str(p)) for p, _ in items], dtype=bytes)
         self.labels = np.asarray([int(y) for _, y in items], dtype=np.int64)
         self.train, self.size, self.seed, self.draft, self.flip = train, size, seed, draft, flip
         self.square, self.skip_bad = square, skip_bad
@@ -128,7 +133,7 @@ class ImageList(torch.utils.data.Dataset):
 
     def decode(self, index, epoch=0, draw=0):
         """uint8 (3, S, S) of one sample: in training, the crop and flip of (epoch, index, draw)."""
-        path = self.paths[index]
+        path = os.fsdecode(self.paths[index])
         try:
             with Image.open(path) as img:  # closed on the way out, even when a decode fails
                 if self.square:
