@@ -29,7 +29,7 @@ TORCH_FREE = {
     "errors", "atomic",  # helpers
     "plot", "results", "figures", "tables", "noisefigures", "diagfigures",  # figures and tables from the logs
 }
-TORCH_SIDE = {"engine", "train", "rundata", "stream", "streamdata", "benchdecode", "formulas", "evaluate", "losses", "modern",
+TORCH_SIDE = {"engine", "train", "runstate", "rundata", "stream", "streamdata", "benchdecode", "formulas", "evaluate", "losses", "modern",
               "model", "batches",
               "diagnose", "tboard",
               "__init__"}  # __init__: lazily, each name when first used
