@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import batches
 from . import engine
 from . import stream
 from . import streamdata
@@ -143,15 +144,15 @@ def measure_fed(args, arch, cfg, how, paths, side, device):
         t0 = []
 
         def feed():  # StreamSplit.fit's, with the clock started once the settling steps are done
-            batches = iter(dl)
+            it = iter(dl)
             for i in range(settle + n):
                 if i == settle:
                     sync(device)
                     t0.append(time.perf_counter())
-                x, _, idx = next(batches)
+                x, _, idx = next(it)
                 x, idx = x.to(device, non_blocking=True), idx.to(device, non_blocking=True)
-                yield [stream.colour_jitter(x, gen)], idx  # --jitter's, on the device, as a run with --augment
-            next(batches, None)  # the pass is over: its iterator ends as a for loop's would
+                yield [batches.colour_jitter(x, gen)], idx  # --jitter's, on the device, as a run with --augment
+            next(it, None)  # the pass is over: its iterator ends as a for loop's would
         engine.fit(step, feed(), y, y, settle + n)
         sync(device)
         return time.perf_counter() - t0[0]

@@ -3,15 +3,13 @@
 This module owns the path from a list of (path, label) to uint8 batches on the device, and what is done to them
 there: the decode with the training crop and flip (random-resized crop, as torchvision's RandomResizedCrop
 defines it) or the evaluation resize and centre crop, in the workers; the order of each epoch (a permutation,
-or a class-balanced sample drawn afresh); the DataLoader over that order; and, on the device in batch, colour
-jitter (as torchvision's ColorJitter defines it); the normalisation to float is the in-memory path's
-(batches.normalize). The small sets keep that path, whose style this follows: images stay uint8 until the device.
+or a class-balanced sample drawn afresh); the DataLoader over that order. Colour jitter (batches.colour_jitter) and
+the normalisation to float (batches.normalize) run on the device in batch, as the in-memory path's augmentation. The small sets keep that path, whose style this follows: images stay uint8 until the device.
 
 Reproducible for resume: every random choice is a function of (seed, epoch, index), never of a process's RNG
 state, so an epoch's images are the same whatever the number of workers, and a resumed run sees what an
 unbroken one would.
 """
-import functools
 import hashlib
 import math
 import os
@@ -302,83 +300,3 @@ def next_epoch(dl, indices, epoch):
 
 
 # --- On the device, in batch -------------------------------------------------------------------------------------
-
-GREY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale weights (ITU-R 601-2 luma)
-
-
-def _grey(x):
-    """Luma [B, 1, H, W] of float RGB [B, 3, H, W]."""
-    w = torch.tensor(GREY, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True)
-
-
-def _hue(x, shift):
-    """Shift each image's hue by shift [B] turns (of the HSV hue circle), for float RGB in [0, 1].
-
-    RGB -> HSV -> RGB written in closed form: with M, m the largest and smallest channel and C = M - m, the hue
-    in sixths of a turn is (g - b) / C mod 6 where r is the largest, (b - r) / C + 2 where g, (r - g) / C + 4
-    where b; each channel n of the shifted hue h' is M - C * clamp(min(k, 4 - k), 0, 1) with k = (n + h') mod 6
-    and n = 5, 3, 1 for R, G, B. V (= M) and S (= C / M) are kept, as torchvision's adjust_hue keeps them.
-    """
-    r, g, b = x.unbind(1)
-    M, m = x.amax(1), x.amin(1)
-    C = M - m
-    safe = torch.where(C > 0, C, torch.ones_like(C))  # grey pixels (C = 0): any hue; they stay grey
-    h = torch.where(M == r, torch.remainder((g - b) / safe, 6),
-                    torch.where(M == g, (b - r) / safe + 2, (r - g) / safe + 4))
-    h = torch.remainder(h + 6 * shift.view(-1, 1, 1), 6)  # [B, H, W]
-    n = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    k = torch.remainder(n + h[:, None], 6)
-    return M[:, None] - C[:, None] * torch.clamp(torch.minimum(k, 4 - k), 0, 1)
-
-
-def colour_jitter(x, gen, brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2):
-    """torchvision's ColorJitter on each image of a uint8 batch [B, 3, H, W], on its device; uint8 out.
-
-    Per image, as ColorJitter: factors b, c, s uniform in [max(0, 1 - v), 1 + v] for brightness, contrast,
-    saturation v, and a hue shift uniform in [-hue, hue] turns (hue <= 0.5), applied in a random order of the
-    four. Brightness blends with black (x * b), contrast with the mean of the image's luma, saturation with the
-    luma of each pixel (x * f + (1 - f) * d), each clamped to [0, 1]; hue shifts H in HSV. The ops run in float
-    and are rounded to uint8 once, at the end (torchvision rounds after each op on uint8; the difference is
-    under one grey level). A factor of 0 leaves its op out (ColorJitter's None), so all four at 0 is the identity.
-
-    gen is a generator on x's device (as batches.augment's): 8 uniforms per image, 4 for the factors and 4
-    whose argsort is the order, drawn whatever the factors so the stream of draws never depends on them.
-    """
-    if not 0 <= hue <= 0.5 or min(brightness, contrast, saturation) < 0:
-        raise ValueError(f"colour_jitter: hue must be in [0, 0.5] and the other factors >= 0 (got {brightness}, "
-                         f"{contrast}, {saturation}, {hue})")
-    u = torch.rand(x.shape[0], 8, generator=gen, device=x.device)
-    spread = lambda v, t: max(0.0, 1 - v) + (1 + v - max(0.0, 1 - v)) * t  # noqa: E731  uniform [max(0, 1-v), 1+v]
-    f = [spread(brightness, u[:, 0]), spread(contrast, u[:, 1]), spread(saturation, u[:, 2]), hue * (2 * u[:, 3] - 1)]
-    order = u[:, 4:].argsort(1)  # [B, 4]: image i applies op order[i, 0] first, ...
-    blends = torch.stack(f[:3] + [torch.ones_like(f[0])], 1)  # [B, 4]: each op's blend factor; 1 for hue
-
-    def blend(y, pos):
-        # The op at position pos [B, 1] of each image's order (none where pos is outside 0..3), for the whole batch
-        # at once with no sync: the three blends are one, x * f + (1 - f) * d with d = 0 (brightness), the luma's
-        # mean (contrast) or the luma (saturation), and f = 1 (exactly the identity) where an image has no op here.
-        op = torch.where((pos >= 0) & (pos <= 3), order.gather(1, pos.clamp(0, 3)), 3).view(-1, 1, 1, 1)
-        fb = blends.gather(1, op.view(-1, 1)).view(-1, 1, 1, 1)
-        grey = _grey(y)  # [B, 1, H, W]
-        d = torch.where(op == 2, grey, torch.where(op == 1, grey.mean((1, 2, 3), keepdim=True), 0.0))
-        return (fb * y + (1 - fb) * d).clamp(0, 1)
-
-    # Hue, the costly op, is computed once: each image's order is aligned on its hue, at position p, with the
-    # ops before it in three slots ahead (the last p of them) and those after it in three slots behind (the first
-    # 3 - p): six cheap blends and one hue shift, not four of each.
-    p = (order == 3).float().argmax(1, keepdim=True)  # [B, 1]
-    y = x.float() / 255
-    if not hue:  # nothing to align on: the four positions in turn (hue's is the identity)
-        return _rounded(functools.reduce(blend, [torch.full_like(p, k) for k in range(4)], y)
-                        if brightness or contrast or saturation else y)
-    for k in range(3):
-        y = blend(y, p - 3 + k)
-    y = _hue(y, f[3])
-    for k in range(3):
-        y = blend(y, p + 1 + k)
-    return _rounded(y)
-
-
-def _rounded(y):
-    return (y * 255).round().to(torch.uint8)  # once, at the end

@@ -76,7 +76,7 @@ class StreamSplit:
                 x, _, idx = readable(*batch, self.skipped.setdefault("train", set()))
                 if len(idx):
                     x, idx = x.to(self.device, non_blocking=True), idx.to(self.device, non_blocking=True)
-                    yield [stream.colour_jitter(x, gen) if jitter else x], idx
+                    yield [batches.colour_jitter(x, gen) if jitter else x], idx
         return fit(step, feed(), self.y_tr, self.y_tr_true, len(self._loader))
 
     def _scores(self, step, images, name, batch_size):

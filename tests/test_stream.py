@@ -209,7 +209,7 @@ def test_balanced_sample_counts():
 def reference_jitter(x, u, b, c, s, hue):
     """ColorJitter on one image by hand, in float64: factors and order from the 8 uniforms u of that image."""
     y = x.double().permute(1, 2, 0).numpy() / 255  # HWC in [0, 1]
-    lum = lambda a: a @ np.array(stream.GREY)  # noqa: E731
+    lum = lambda a: a @ np.array(batches.GREY)  # noqa: E731
     f = [1 - b + 2 * b * u[0], 1 - c + 2 * c * u[1], 1 - s + 2 * s * u[2], hue * (2 * u[3] - 1)]
     for op in np.argsort(u[4:]):
         if op == 0:
@@ -226,7 +226,7 @@ def reference_jitter(x, u, b, c, s, hue):
 
 def test_colour_jitter_is_colorjitters_definition():
     x = torch.randint(0, 256, (8, 3, 5, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
-    out = stream.colour_jitter(x, torch.Generator().manual_seed(9))
+    out = batches.colour_jitter(x, torch.Generator().manual_seed(9))
     u = torch.rand(8, 8, generator=torch.Generator().manual_seed(9)).double().numpy()
     assert len({tuple(np.argsort(r[4:])) for r in u}) > 1  # the images' orders differ
     for i in range(8):
@@ -235,19 +235,19 @@ def test_colour_jitter_is_colorjitters_definition():
 
 def test_colour_jitter_special_values():
     x = torch.randint(0, 256, (4, 3, 6, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
-    assert torch.equal(stream.colour_jitter(x, torch.Generator(), 0, 0, 0, 0), x)  # all factors 0: the identity
+    assert torch.equal(batches.colour_jitter(x, torch.Generator(), 0, 0, 0, 0), x)  # all factors 0: the identity
     # brightness alone: each image times its factor 0.6 + 0.8 u, rounded once
-    out = stream.colour_jitter(x, torch.Generator().manual_seed(4), 0.4, 0, 0, 0)
+    out = batches.colour_jitter(x, torch.Generator().manual_seed(4), 0.4, 0, 0, 0)
     f = 0.6 + 0.8 * torch.rand(4, 8, generator=torch.Generator().manual_seed(4)).double()[:, 0]
     assert ((out.double() - (x.double() * f.view(-1, 1, 1, 1)).clamp(max=255)).abs() <= 0.5 + 1e-3).all()
     # hue: half a turn takes pure red (H 0) to cyan (H 0.5), in either direction; V and S are kept
     red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1).repeat(2, 1, 1, 1)
-    assert torch.allclose(stream._hue(red, torch.tensor([0.5, -0.5])), torch.tensor([0.0, 1.0, 1.0]).view(1, 3, 1, 1))
+    assert torch.allclose(batches._hue(red, torch.tensor([0.5, -0.5])), torch.tensor([0.0, 1.0, 1.0]).view(1, 3, 1, 1))
     # and a shift of 1/6 turn takes it to yellow, 1/3 to green, exactly
-    got = stream._hue(red, torch.tensor([1 / 6, 1 / 3]))
+    got = batches._hue(red, torch.tensor([1 / 6, 1 / 3]))
     assert torch.allclose(got[:, :, 0, 0], torch.tensor([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]), atol=1e-6)
     with pytest.raises(ValueError, match="hue must be in"):
-        stream.colour_jitter(x, torch.Generator(), hue=0.6)
+        batches.colour_jitter(x, torch.Generator(), hue=0.6)
 
 
 def test_a_streamed_batch_is_normalised_by_the_in_memory_path_s_function():
