@@ -100,8 +100,8 @@ KEYS = [
         type=int, metavar="N", resume=FIXED, absent=None),
     Key("crop", "data", "with a real-world set and --augment, the training crop: random-resized (RandomResizedCrop, "
         "then flip) or resize-random (the image resized to a square of SIZE*256/224, then a random SIZE crop and "
-        "flip, Clothing1M's); tests resize the shorter side to SIZE*256/224 and take the centre (default: the "
-        "preset's for the set, docs/protocols.md)", choices=("random-resized", "resize-random"), origin="preset",
+        "flip, Clothing1M's); test images are resized as the crop's kind resizes (the shorter side, or the square, to "
+        "SIZE*256/224) and centre-cropped (default: the preset's for the set, docs/protocols.md)", choices=("random-resized", "resize-random"), origin="preset",
         resume=FIXED, absent=None),
     Key("jitter", "data", "with a real-world set and --augment, torchvision's ColorJitter(0.4, 0.4, 0.4, 0.2) on the "
         "device (default: the preset's for the set, docs/protocols.md)", type=bool, toggle=True, origin="preset",
