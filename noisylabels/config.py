@@ -23,6 +23,7 @@ from .data import DATASETS, RELEASED_STATS
 from .errors import Parser, UserError
 from .fetch import checksum
 from .keys import Config, Facts, facts_of
+from . import realnoise
 from .realnoise import KINDS as REAL
 from .registry import PAIRS, SINGLE, canonical, default_hp
 
@@ -48,7 +49,8 @@ def fragments():
                          if registry.value_help(key) else "else its paper's")
     return {"released_stats": "they differ on " + ", ".join(
                 f"{d}: std {DATASETS[d].std[0]:.3g} suite, {st[1][0]:.3g} released" for d, st in RELEASED_STATS.items()),
-            "image_size": owndata.IMAGE_SIZE, "human_default": ", ".join(f"{v} on {d}" for d, v in noise.HUMAN_DEFAULT.items()),
+            "image_size": f"{owndata.IMAGE_SIZE} for a folder; on a real-world set "
+                          f"{', '.join(f'{v} on {k}' for k, v in realconfig.SIZE.items())}", "human_default": ", ".join(f"{v} on {d}" for d, v in noise.HUMAN_DEFAULT.items()),
             "loss_names": ", ".join(SINGLE + list(PAIRS)), "q_paper": registry.value_help("q"),
             "temperature": f"{registry.EVERY_LOSS['temperature']:g}",
             "zero_wd": f"{registry.LOSSES[zero_wd[0]].setup['weight_decay']:g} for {', '.join(zero_wd)} and amse's "
@@ -292,6 +294,9 @@ def check_data_dir(cfg):
         if not os.path.isfile(cfg["data_dir"]):
             raise UserError(f"--data-dir {cfg['data_dir']} is not a file; --dataset npz names the .npz file itself")
         return
+    if cfg["dataset"] in REAL and not os.path.isdir(cfg["data_dir"]):  # never downloaded: it must be there
+        raise UserError(f"--data-dir {cfg['data_dir']} is not a folder; --dataset {cfg['dataset']} is read from "
+                        f"{realnoise.LAYOUT[cfg['dataset']]} there. {realnoise.OBTAIN[cfg['dataset']]}")
     if cfg.sources["data_dir"] == "flag" and not os.path.isdir(cfg["data_dir"]):
         raise UserError(f"--data-dir {cfg['data_dir']} does not exist; fix the path, or create it "
                         f"(mkdir -p {cfg['data_dir']}) to download {cfg['dataset']} there")

@@ -8,6 +8,7 @@
 - calibration: expected calibration error over 15 equal-width confidence bins (Guo et al. 2017, "On Calibration
   of Modern Neural Networks"), with the bins of a reliability diagram.
 """
+import math
 import os
 
 import numpy as np
@@ -83,7 +84,8 @@ def result_fields(rows, best_epoch, calibration):
     """result.json's diagnostics: the selected model's ECE and reliability bins (calibration), and from log.csv's
     rows the last epoch's ECE and the flip AUROC at the selected and the last epoch (None for a row without it)."""
     def col(epoch, name):
-        return float(rows[epoch - 1][name] or "nan") if name in rows[epoch - 1] else None
+        value = float(rows[epoch - 1].get(name) or "nan")
+        return None if math.isnan(value) else value  # unknown (no clean labels, or no flip): null in JSON, not NaN
     return {"test_ece_best": calibration["ece"], "test_ece_last": col(len(rows), "test_ece"),
             "reliability_best": {k: calibration[k] for k in ("count", "confidence", "accuracy")},
             "train_flip_auroc_best": col(best_epoch, "train_flip_auroc"),

@@ -114,6 +114,9 @@ def impossible(s):
     """{grid variable: why} for the noise the data set cannot have: own data has no class map for asymmetric noise
     and no human labels; of the named data sets only CIFAR-10 and CIFAR-100 have human labels."""
     why = {}
+    if s["dataset"] in realnoise.KINDS:  # its one setting is its own labels: the clean point of every rated noise
+        return {k: "its own noisy labels: no synthetic noise is added to them" for k in NOISES
+                if any(k not in ("sym_rates", "asym_rates") or float(r) for r in s[k].split())}
     if s["dataset"] in config.OWN and s["asym_rates"].split():
         why["asym_rates"] = "no class map for asymmetric noise (pairflip is the one for any classes)"
     for k in ("human", "human_matched"):
@@ -138,6 +141,8 @@ def grid_points(s):
     noises = [["--noise", k, "--rate", r] for k in noise.RATED for r in s[f"{k}_rates"].split()]
     noises += [["--noise", k.replace("_", "-"), "--human-label", h] for k in ("human", "human_matched")
                for h in s[k].split()]
+    if s["dataset"] in realnoise.KINDS:
+        noises = [[]]  # no --noise: train.py refuses it on a real-world set, whose labels are their own
     points, seen = [], set()
     for seed in s["seeds"].split():
         for n in noises:
@@ -220,6 +225,9 @@ def main(argv=None, env=None):
         if args.list:
             return listing(s, points)
         refuse_differing(points)
+        if not args.dry_run:  # a missing data folder said now, not in every run's train.log (--list plans without it)
+            for cfg in {c["data_dir"]: c for _, _, c in points}.values():
+                config.check_data_dir(cfg)
         if args.dry_run:
             for i, (a, d, cfg) in enumerate(points):
                 st = state(d, cfg)

@@ -19,6 +19,7 @@ from . import noisefigures as N
 from . import tables as T
 from .atomic import save_atomic, save_json
 from .data import CLASSES, DATASETS  # numpy only: no torch
+from .presets import REAL_SETS
 from .errors import Parser, UserError, die
 from .results import find_runs, matches, note, read_json, wanted
 
@@ -159,7 +160,11 @@ def draw_into(out, by_setting, ds, colours, args, formats):
     N.instance_dependence(by_setting, ds, save)
     noisy = [s for s in sorted(by_setting, key=F.setting_key) if not s.startswith("none-")]
     mem = args.memorisation or next((s for s in ("sym-0.5", "sym-0.4") if s in by_setting), noisy[0] if noisy else None)
-    if mem is None:  # clean runs only: no label was flipped, so there is nothing memorised to draw
+    if ds["name"] in REAL_SETS:  # its own noisy labels: calibration is drawn, memorisation needs the true labels
+        D.reliability(by_setting, "none-0.0", ds, colours, save)
+        note(f"no memorisation or sample-loss figure for {ds['name']}: they need the training images' true labels, "
+             f"which a real-world set does not give")
+    elif mem is None:  # clean runs only: no label was flipped, so there is nothing memorised to draw
         note(f"no memorisation, sample-loss or reliability figure for {ds['name']}: its runs have no noisy setting "
              f"(give one with --memorisation)")
     else:

@@ -56,7 +56,7 @@ def resolve(cfg, sources, loss):
         for key in STREAMED_ONLY:
             cfg[key], sources[key] = None, "real-world sets only"
         return
-    if not (cfg["noise"] == "none" or (cfg["rate"] == 0 and cfg["noise"] != "idn")):  # rate 0: the grid's clean run
+    if cfg["noise"] != "none":
         raise UserError(f"--dataset {kind}'s labels are its own real-world noisy ones; --noise and --rate add "
                         f"synthetic noise to cifar10, cifar100, mnist or your own data: leave them out")
     if loss.split("+")[0] in ("fwd", "bwd"):

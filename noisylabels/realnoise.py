@@ -228,7 +228,8 @@ def _webvision(root, imagenet_val):
     val = [(f"{root}/val_images_256/{n}", y) for n, y in zip(*_pair_lists(val_list, kind, len(synsets)))
            if y < MINI_CLASSES]
     tests = {"webvision": _nonempty(val, val_list, kind, f"image of the first {MINI_CLASSES} classes")}
-    notes = [f"{dropped} training rows of classes {MINI_CLASSES}..{len(synsets) - 1} left out (the mini setting)"]
+    notes = [f"{dropped} training rows of classes {MINI_CLASSES}..{len(synsets) - 1} left out (the mini setting)"] \
+        if dropped else []
     if imagenet_val is not None:
         tests["ilsvrc12"] = _ilsvrc12(os.path.abspath(imagenet_val), [w for w, _ in synsets[:MINI_CLASSES]])
     return Listing(kind, [name for _, name in synsets[:MINI_CLASSES]],

@@ -73,16 +73,17 @@ FILE_NOTES = {
 EPS_PLACE = {"ece+mae": "get_eps_softmax", "efl+mae": "get_eps_softmax", "ce+lc-released": "get_ce_and_lc"}
 
 # The real-world studies: the sets' own labels (one setting, none-0.0), the losses of each protocol's table, one seed
-# (the papers report one run of each on these sets). Their test sets, and so their table's columns, are the set's:
-# webvision and, with EXTRA="--imagenet-val DIR", ilsvrc12; clothing1m's clean test.
-_REAL_STUDY = {"seeds": "0", "sym_rates": "0.0", "rates_from": "the data set's own noisy labels (no synthetic noise)"}
+# (the papers report one run of each on these sets). Named <preset>-<data set> as every paper study is: a study named
+# like its data set would share results/<name> with that data set's own runs. Their test sets, and so their table's
+# columns, are the set's: webvision and, with EXTRA="--imagenet-val DIR", ilsvrc12; clothing1m's clean test.
+_REAL_STUDY = {"seeds": "0", "rates_from": "the data set's own noisy labels (no synthetic noise)"}
 STUDIES = {
-    "webvision-mini": {**_REAL_STUDY, "dataset": "webvision-mini", "preset": "eps2024",
+    "eps2024-webvision-mini": {**_REAL_STUDY, "dataset": "webvision-mini", "preset": "eps2024",
                        "losses": "ce fl gce sce nce+rce nce+agce anl-ce ece+mae ce+lc-released nce+amse"},
     "ma2020-webvision-mini": {**_REAL_STUDY, "dataset": "webvision-mini", "preset": "ma2020",
                               "losses": "ce gce sce nce+mae nce+rce nfl+mae nfl+rce"},
     "ye2023-webvision-mini": {**_REAL_STUDY, "dataset": "webvision-mini", "preset": "ye2023",
                               "losses": "ce gce sce nce+rce nce+agce anl-ce"},
-    "clothing1m": {**_REAL_STUDY, "dataset": "clothing1m", "preset": "eps2024",
+    "eps2024-clothing1m": {**_REAL_STUDY, "dataset": "clothing1m", "preset": "eps2024",
                    "losses": "ce fl gce sce nce+rce nce+agce anl-ce ece+mae nce+amse"},
 }

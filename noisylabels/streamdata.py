@@ -157,6 +157,10 @@ def prepare(cfg, device):
     if (cfg["preset"], kind) in presets.FROM_IMAGENET and not cfg["pretrained"]:
         print(f"warning: the {cfg['preset']} protocol on {kind} starts from torchvision's ImageNet weights; without "
               f"--pretrained FILE this run trains from scratch (docs/runs.md, Models)", file=sys.stderr)
+    if kind == "webvision-mini" and cfg["preset"] != "report" and cfg["imagenet_val"] is None:
+        print(f"warning: the {cfg['preset']} protocol reports ILSVRC12 val of the 50 classes (APL's and ANL's code "
+              f"tests on nothing else); without --imagenet-val DIR this run is tested on WebVision's val only",
+              file=sys.stderr)
     listing = realnoise.read(kind, cfg["data_dir"], imagenet_val=cfg["imagenet_val"], food101=cfg["food101"])
     for note in listing.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -94,12 +94,20 @@ def tables(by_setting, ds, seeds_asked, out):
     kinds = [("best", "best-validation model"), ("last", "last epoch")]
     if not F.selects(all_runs(by_setting)):
         kinds = kinds[1:]  # no validation split: the "best" model is the last epoch's
-    for metric, heading, better, scale, digits in METRICS:
+    runs = all_runs(by_setting)
+    # A real-world set: its one setting is its own labels, and each of its test sets has a table of its own.
+    names = list(dict.fromkeys(n for r in runs if r["result"] for n in (r["result"].get("tests") or {})))
+    head = ["its own labels" if s == "none-0.0" and names else s for s in settings]
+    metrics = [(m, h.replace("on the test set", f"on {names[0]}").replace("test accuracy", f"test accuracy on {names[0]}")
+                if names else h, *rest) for m, h, *rest in METRICS]
+    metrics[1:1] = [(f"tests:{n}", f"test accuracy on {n} (%)", max, 100, 2) for n in names[1:]]
+    for metric, heading, better, scale, digits in metrics:
         for model, name in kinds:
-            stats = cell_stats(by_setting, f"{metric}_{model}", scale)
+            stats = cell_stats(by_setting, f"{metric}_{model}", scale) if not metric.startswith("tests:") else \
+                test_set_stats_by_setting(by_setting, metric[6:], model)
             if not stats:
                 continue  # runs from before the metric was recorded
-            md += [f"### {ds['title']}: {heading}, {name}", "", "| loss | " + " | ".join(settings) + " |",
+            md += [f"### {ds['title']}: {heading}, {name}", "", "| loss | " + " | ".join(head) + " |",
                    "| --- |" + " --- |" * len(settings)]
             for loss in losses:
                 md.append(f"| {loss} | " + " | ".join(cell(stats, losses, s, loss, seeds_asked, better, digits) or ""
@@ -115,6 +123,12 @@ def tables(by_setting, ds, seeds_asked, out):
     w.writerows(rows)
     save_text(os.path.join(out, "table.csv"), buf.getvalue())
     return ["table.md", "table.csv"]
+
+
+def test_set_stats_by_setting(by_setting, name, model):
+    """cell_stats' {(setting, loss): (mean, std, n)} of one real-world test set's accuracy (result.json's tests)."""
+    return {(setting, loss): v for setting, by_loss in by_setting.items()
+            for (_, loss), v in test_set_stats(by_loss, [(name, model)]).items()}
 
 
 def test_set_stats(runs_of, columns):

@@ -136,6 +136,10 @@ def finish(cfg, out, step, S, p, record):
         result.update(test_set=S.test_names[0], tests={n: {"acc_best": tests_best.get(n), "acc_last": p.tests_last.get(n)}
                                                        for n in S.test_names},
                       skipped_images={n: len(v) for n, v in sorted(S.skipped.items()) if v})
+        if result["skipped_images"]:  # the accuracies are over the images that could be read
+            print(f"warning: --skip-bad-images left out images that could not be read: "
+                  f"{', '.join(f'{n} {k}' for n, k in result['skipped_images'].items())} (result.json's "
+                  f"skipped_images); the accuracies are over the others", file=sys.stderr)
     save_json(os.path.join(out, "result.json"), result)
     how = f"val acc {best['val_acc']:.4f}" if selects else "no validation split, the last epoch"
     print(f"best epoch {best['epoch']} ({how}): test acc {test_best:.4f} -> {out}")
@@ -177,8 +181,10 @@ def run(cfg):
         save_csv(os.path.join(out, "log.csv"), log_columns(S), p.rows)
         rate = f"realised noise rate {record['realised_rate']:.4f}" if record["realised_rate"] is not None else \
             "its own noisy labels"
+        tests = f"{S.sizes[2]} test" if not S.streamed else \
+            " + ".join(f"{len(S.tests[n])} {n}" for n in S.test_names) + " test"
         print(f"{out}: {cfg['dataset']}, {cfg['arch']} on {device} ({cfg.facts['precision_used']}), {S.sizes[0]} "
-              f"train / {S.sizes[1]} val / {S.sizes[2]} test, {rate}")
+              f"train / {S.sizes[1]} val / {tests}, {rate}")
         t_start = time.time() - p.wall
         tb = tboard.writer(out, p.epoch + 1, cfg) if cfg["tensorboard"] else None
         for epoch in range(p.epoch + 1, cfg["epochs"] + 1):

@@ -117,7 +117,7 @@ def test_the_paper_presets_standardise_with_the_released_statistics():
 # Studies ---------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("study, runs", [("report", 42), ("ma2020-mnist", 405), ("ye2023-cifar100", 378),
-                                         ("ye2023-mnist", 351), ("webvision-mini", 10), ("clothing1m", 9)])
+                                         ("ye2023-mnist", 351), ("eps2024-webvision-mini", 10), ("eps2024-clothing1m", 9)])
 def test_each_study_lists_its_whole_grid(tmp_path, study, runs):
     p = grid_list(tmp_path, STUDY=study)
     assert p.returncode == 0, p.stderr
@@ -206,7 +206,7 @@ def test_force_continues_the_cosine_towards_eta_min():
         sched.step()
     closed = lambda e, T: 0.001 + 0.5 * (0.01 - 0.001) * (1 + math.cos(math.pi * e / T))  # noqa: E731
     assert opt.param_groups[0]["lr"] == pytest.approx(closed(2, 4))
-    train.apply_forced({**cfg, "epochs": 8}, opt, sched, 2)  # --resume --force --epochs 8 after epoch 2
+    engine.apply_forced({**cfg, "epochs": 8}, opt, sched, 2)  # --resume --force --epochs 8 after epoch 2
     assert opt.param_groups[0]["lr"] == pytest.approx(closed(2, 8))
     opt.step()
     sched.step()

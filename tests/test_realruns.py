@@ -75,7 +75,7 @@ def test_webvision_mini_reports_both_test_sets(small, tmp_path):
     # 60 test images, and 60 + 40 grey ILSVRC12 ones
     assert noise["n_train_total"] == 80 and noise["tests"] == {"webvision": 60, "ilsvrc12": 100}
     assert noise["transition_matrix"] is None and noise["clean_labels"].startswith("unknown")
-    assert "70 train / 10 val / 60 test" in r.stdout and " ilsvrc12 acc " in r.stdout
+    assert "70 train / 10 val / 60 webvision + 100 ilsvrc12 test" in r.stdout and " ilsvrc12 acc " in r.stdout
     assert np.array_equal(np.load(d / "labels.npy"), np.asarray([y for _, y in realnoise.read(
         "webvision-mini", small["webvision-mini"]).train]))
     assert not (d / "clean_labels.npy").exists()  # unknown: not written as if it were known
@@ -101,7 +101,7 @@ def test_clothing1m_selects_on_its_clean_val_and_estimates_its_noise(small, tmp_
     assert noise["estimated_rate"] == {"rate": 0.0, "over": 16, "how": "noisy label differs from clean_label_kv.txt's"}
     # plot.py lays the clothing1m study out by test set, last epoch and best-validation model
     out = tmp_path / "out"
-    (out / "study.json").write_text(json.dumps({**presets.STUDIES["clothing1m"], "name": "clothing1m"}))
+    (out / "study.json").write_text(json.dumps({**presets.STUDIES["eps2024-clothing1m"], "name": "eps2024-clothing1m"}))
     assert in_process(plot_main, [str(out)], tmp_path).returncode == 0
     table = (out / "figures" / "clothing1m" / "study.md").read_text().splitlines()
     assert "| loss | clean-test (last) | clean-test (best) |" in table
