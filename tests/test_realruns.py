@@ -3,6 +3,7 @@
 every refusal. Nothing is downloaded."""
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from PIL import Image
 
 import real_layouts as R
 from helpers import cli, in_process, interrupt_after_epoch
-from noisylabels import config, presets, realconfig, realnoise
+from noisylabels import config, presets, realconfig, realnoise, results, tables
 from noisylabels.errors import UserError
 from noisylabels.evaluate import main as evaluate_main
 from noisylabels.losses import get_loss
@@ -80,6 +81,16 @@ def test_webvision_mini_reports_both_test_sets(small, tmp_path):
         "webvision-mini", small["webvision-mini"]).train]))
     assert not (d / "clean_labels.npy").exists()  # unknown: not written as if it were known
     assert "note: 2 training rows of classes 50..999 left out (the mini setting)" in r.stderr
+    # result.json is strict JSON (an unknown flip AUROC is null, not NaN)
+    strict = json.loads((d / "result.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in result.json"))
+    assert strict["train_flip_auroc_best"] is None
+    # table.md: a table per test set, its one column the set's own labels
+    runs = results.find_runs(str(tmp_path / "out"))
+    by_setting = {"none-0.0": {"ce": runs}}
+    tables.tables(by_setting, {"name": "webvision-mini", "title": "webvision-mini"}, 1, str(tmp_path))
+    md = (tmp_path / "table.md").read_text()
+    assert "### webvision-mini: test accuracy on ilsvrc12 (%), best-validation model" in md
+    assert f"| ce | **{100 * result['tests']['ilsvrc12']['acc_best']:.2f}** |" in md and "| loss | its own labels |" in md
     # evaluate.py measures each test set of the selected model as train.py did: the same accuracies exactly
     e = in_process(evaluate_main, [str(d)], tmp_path)
     assert e.returncode == 0 and e.stdout.count(" test accuracy ") == 2, e.stderr
@@ -230,3 +241,15 @@ def test_64px_runs_learn_above_chance(cifar, tmp_path, kind):
     train(tmp_path, "--dataset", kind, "--data-dir", root, "--epochs", "3", *FAST, "--image-size", "64",
           "--batch-size", "32")
     assert read(run_dir(tmp_path, kind) / "result.json")["test_acc_last"] > 0.2
+
+
+def test_a_grid_on_a_missing_data_folder_stops_before_any_run(tmp_path):
+    from noisylabels import grid
+    env = {"PATH": os.environ["PATH"], "PYTHON": sys.executable, "GPUS": "0", "STUDY": "eps2024-clothing1m",
+           "LOSSES": "ce gce", "RESULTS": str(tmp_path / "r"), "EXTRA": f"--data-dir {tmp_path / 'nowhere'}"}
+    r = in_process(grid.main, [], tmp_path, env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "on request" in r.stderr, r.stderr
+    assert not (tmp_path / "r" / "clothing1m").exists()  # no run was started
+    listed = in_process(grid.main, ["--list"], tmp_path, env)  # planning needs no data
+    assert listed.returncode == 0 and "noise: the data set's own labels" in listed.stdout
+    assert "--noise" not in listed.stdout
