@@ -312,8 +312,9 @@ def main(argv=None):
     if refused:
         left["the refusal below"] = sum(len(T.all_runs(by_dataset[k])) for k in refused)
         print(f"{said_drawn(len(runs), left)}{unread}; figures and tables in {', '.join(drawn)}")
-        die(f"{next(iter(refused.values()))}" + (f" ({len(refused) - 1} more data sets refused alike)"
-                                                  if len(refused) > 1 else ""))
+        others = [os.path.join(root, name) for root, name in list(refused)[1:]]
+        die(f"{next(iter(refused.values()))}" + (f" ({len(others)} more refused alike: {', '.join(others)})"
+                                                  if others else ""))
     print(f"{said_drawn(len(runs), left)}{unread}; figures and tables in {', '.join(drawn)}")
 
 
