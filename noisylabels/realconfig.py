@@ -74,6 +74,10 @@ def resolve(cfg, sources, loss):
     for key in ("imagenet_val", "food101"):  # their folders are checked with --data-dir's (config.check_data_dir)
         if cfg[key] is not None:
             cfg[key] = os.path.abspath(cfg[key])
+    if sources.get("stats") == "flag":
+        raise UserError(f"--stats chooses CIFAR-10's statistics; {kind} is normalised with its own "
+                        f"({'ImageNet' if STATS[kind] == IMAGENET else kind}'s): leave --stats out")
+    cfg["stats"], sources["stats"] = None, f"{kind}'s own statistics (realconfig.STATS)"
     if cfg["image_size"] is None:
         cfg["image_size"], sources["image_size"] = SIZE[kind], f"{kind}'s crop side"
     if not 16 <= cfg["image_size"] <= 512:

@@ -216,6 +216,8 @@ def test_protocol_values_and_their_sources():
     (["--dataset", "animal10n", "--loss", "fwd"], "--loss fwd corrects with the noise's transition matrix, which "
      "animal10n does not give; choose another loss (docs/losses.md)"),
     (["--dataset", "animal10n", "--image-size", "8"], "--image-size must be between 16 and 512 pixels, got 8"),
+    (["--dataset", "clothing1m", "--stats", "released"], "--stats chooses CIFAR-10's statistics; clothing1m is "
+     "normalised with its own (clothing1m's): leave --stats out"),
 ])
 def test_refusals(argv, message):
     with pytest.raises(UserError) as e:
